@@ -1,0 +1,677 @@
+//! Wire types of the wallet API (`shared/spec/WALLET-API.md`), shared by the wallet
+//! service (server) and the interface's client, plus the per-ticket validation the
+//! service applies. Field names follow the contract exactly (camelCase).
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, FixedOffset};
+use serde::{Deserialize, Serialize};
+
+use crate::text::{Text, is_language_code};
+
+/// Most tickets (or privileges, deletions, controls) one write call may carry.
+pub const MAX_TICKETS_PER_CALL: usize = 50;
+/// Largest page of the change feed.
+pub const MAX_DIFF_LIMIT: usize = 10_000;
+/// Default page of the change feed.
+pub const DEFAULT_DIFF_LIMIT: usize = 1_000;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InjectRequest {
+    pub tickets: Vec<Ticket>,
+}
+
+/// One ticket as injected. Required fields are `Option` on the wire so that a missing
+/// one yields a per-ticket `KO` naming the field instead of rejecting the whole call.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Ticket {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ticket_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event: Option<Event>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub purchase_details: Option<PurchaseDetails>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub security: Option<Security>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spectator_details: Option<SpectatorDetails>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub activation_parameters: Option<ActivationParameters>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ticket_details: Option<TicketDetails>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transfer_rules: Option<TransferRules>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sorting_key: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_url: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Event {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<Text>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_time: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expiration_date: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<Address>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<EventGroup>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub metadata: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Address {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub site: Option<Text>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub city: Option<Text>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zip: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub country_code: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line1: Option<Text>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line2: Option<Text>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line3: Option<Text>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EventGroup {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<Text>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PurchaseDetails {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub taxation_number: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub price: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub currency: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub category: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub purchase_date: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Security {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub barcode: Option<String>,
+}
+
+/// A person as the wallet knows it: the recipient of an injection, an owner, a holder.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SpectatorDetails {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gender: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub main_applicant: Option<bool>,
+}
+
+/// Owners and holders in ticket states use the same shape.
+pub type Person = SpectatorDetails;
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ActivationParameters {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub method: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TicketDetails {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub main: Vec<DetailEntry>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub extra: Vec<DetailEntry>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hidden: Vec<DetailEntry>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DetailEntry {
+    pub key: Text,
+    pub value: Text,
+}
+
+/// Transfer rules sent with each ticket (DOMAIN.md §3).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct TransferRules {
+    pub allow_transfer: bool,
+    /// −1 means no limit.
+    pub max_number_of_transfer_per_ticket_in_group_id: i64,
+    pub allow_transfer_after_activation: bool,
+    pub allow_transfer_after_control: bool,
+    pub allow_transfer_main_applicant: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub group_id: Option<String>,
+}
+
+impl Default for TransferRules {
+    fn default() -> Self {
+        Self {
+            allow_transfer: true,
+            max_number_of_transfer_per_ticket_in_group_id: -1,
+            allow_transfer_after_activation: true,
+            allow_transfer_after_control: false,
+            allow_transfer_main_applicant: true,
+            group_id: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ResultKind {
+    #[serde(rename = "OK")]
+    Ok,
+    #[serde(rename = "KO")]
+    Ko,
+}
+
+/// One result per item of a write call, in request order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ItemResult {
+    /// The ticket id (or privilege id) as sent; empty when it was missing.
+    #[serde(alias = "privilegeId")]
+    pub ticket_id: String,
+    pub result: ResultKind,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_code: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+impl ItemResult {
+    pub fn ok(ticket_id: impl Into<String>, status: &str) -> Self {
+        Self {
+            ticket_id: ticket_id.into(),
+            result: ResultKind::Ok,
+            status: Some(status.to_owned()),
+            error_code: None,
+            message: None,
+        }
+    }
+
+    pub fn ko(ticket_id: impl Into<String>, code: &str, message: impl Into<String>) -> Self {
+        Self {
+            ticket_id: ticket_id.into(),
+            result: ResultKind::Ko,
+            status: None,
+            error_code: Some(code.to_owned()),
+            message: Some(message.into()),
+        }
+    }
+
+    pub fn is_ok(&self) -> bool {
+        self.result == ResultKind::Ok
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ResultsResponse {
+    pub results: Vec<ItemResult>,
+}
+
+/// `{"error": {"code", "message"}}`, the body of every error answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorDetail {
+    pub code: String,
+    pub message: String,
+}
+
+impl ErrorBody {
+    pub fn new(code: &str, message: impl Into<String>) -> Self {
+        Self {
+            error: ErrorDetail {
+                code: code.to_owned(),
+                message: message.into(),
+            },
+        }
+    }
+}
+
+/// Deletion data of a ticket state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Deletion {
+    pub reason: String,
+    pub show_deleted_ticket: bool,
+    pub requested_at: String,
+    #[serde(default)]
+    pub confirmed_at: Option<String>,
+}
+
+/// One status-log entry (the track record).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LogEntry {
+    pub seq: i64,
+    pub at: String,
+    pub ticket_id: String,
+    pub action: String,
+    pub from_status: Option<String>,
+    pub to_status: String,
+    pub from_owner: Option<String>,
+    pub to_owner: Option<String>,
+    pub actor: String,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+/// The wallet's view of one ticket, as the change feed and reads return it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TicketState {
+    pub ticket_id: String,
+    pub taxation_number: Option<String>,
+    pub event_id: String,
+    pub status: String,
+    pub status_changed_at: String,
+    pub owner: Option<Person>,
+    pub initial_owner: Option<Person>,
+    pub previous_owner: Option<Person>,
+    pub holder: Option<Person>,
+    pub transfer_level: i64,
+    pub deletion: Option<Deletion>,
+    #[serde(default)]
+    pub history: Vec<LogEntry>,
+}
+
+/// `GET /organizer/tickets/{id}`: injected data, state and whole history.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TicketRecord {
+    pub ticket: Ticket,
+    #[serde(flatten)]
+    pub state: TicketState,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TicketList {
+    pub total: i64,
+    pub tickets: Vec<TicketState>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EventSummary {
+    pub id: String,
+    pub name: Option<Text>,
+    pub start_time: Option<String>,
+    pub expiration_date: Option<String>,
+    pub address: Option<Address>,
+    pub group: Option<EventGroup>,
+    #[serde(default)]
+    pub metadata: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EventStatistics {
+    pub total: i64,
+    pub valid: i64,
+    pub deleted: i64,
+    pub never_downloaded: i64,
+    pub downloaded: i64,
+    pub pending_transfer: i64,
+    pub controlled: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DiffPage {
+    pub tickets: Vec<TicketState>,
+    pub next_page_key: String,
+}
+
+/// A refusal of one ticket: the error code and a sentence naming the field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldError {
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl FieldError {
+    fn missing(field: &str) -> Self {
+        Self {
+            code: "MISSING_FIELD",
+            message: format!("{field} is required"),
+        }
+    }
+    fn too_long(field: &str, max: usize) -> Self {
+        Self {
+            code: "FIELD_TOO_LONG",
+            message: format!("{field} is longer than {max} characters"),
+        }
+    }
+    fn invalid(field: &str, why: &str) -> Self {
+        Self {
+            code: "INVALID_FIELD",
+            message: format!("{field} {why}"),
+        }
+    }
+}
+
+/// Checks one ticket against the contract's required fields and limits. The first
+/// problem found is returned; its message names the field by its JSON path.
+pub fn validate_ticket(t: &Ticket) -> Result<(), FieldError> {
+    let id = required_str("ticketId", t.ticket_id.as_deref(), 256)?;
+    if !id.chars().all(|c| {
+        c.is_ascii_alphanumeric() || matches!(c, ' ' | '*' | '.' | '-' | '_' | '+' | '/' | '(' | ')')
+    }) {
+        return Err(FieldError::invalid(
+            "ticketId",
+            "may contain only letters, digits, space and *.-_+/()",
+        ));
+    }
+    let ev = t.event.as_ref().ok_or_else(|| FieldError::missing("event"))?;
+    required_str("event.id", ev.id.as_deref(), 256)?;
+    required_text("event.name", ev.name.as_ref(), 128)?;
+    required_time("event.startTime", ev.start_time.as_deref())?;
+    required_time("event.expirationDate", ev.expiration_date.as_deref())?;
+    let addr = ev
+        .address
+        .as_ref()
+        .ok_or_else(|| FieldError::missing("event.address"))?;
+    required_text("event.address.site", addr.site.as_ref(), 256)?;
+    required_text("event.address.city", addr.city.as_ref(), 256)?;
+    required_str("event.address.zip", addr.zip.as_deref(), 32)?;
+    let cc = required_str("event.address.countryCode", addr.country_code.as_deref(), 2)?;
+    if cc.len() != 2 || !cc.bytes().all(|b| b.is_ascii_alphabetic()) {
+        return Err(FieldError::invalid(
+            "event.address.countryCode",
+            "must be a two-letter country code",
+        ));
+    }
+    for (name, line) in [
+        ("event.address.line1", &addr.line1),
+        ("event.address.line2", &addr.line2),
+        ("event.address.line3", &addr.line3),
+    ] {
+        optional_text(name, line.as_ref(), 256)?;
+    }
+    if let Some(g) = &ev.group {
+        optional_text("event.group.name", g.name.as_ref(), 128)?;
+    }
+    let pd = t
+        .purchase_details
+        .as_ref()
+        .ok_or_else(|| FieldError::missing("purchaseDetails"))?;
+    required_str(
+        "purchaseDetails.taxationNumber",
+        pd.taxation_number.as_deref(),
+        256,
+    )?;
+    optional_str("purchaseDetails.fileId", pd.file_id.as_deref(), 256)?;
+    optional_str("purchaseDetails.currency", pd.currency.as_deref(), 20)?;
+    optional_str("purchaseDetails.category", pd.category.as_deref(), 512)?;
+    if let Some(d) = pd.purchase_date.as_deref() {
+        check_time("purchaseDetails.purchaseDate", d)?;
+    }
+    let sec = t
+        .security
+        .as_ref()
+        .ok_or_else(|| FieldError::missing("security"))?;
+    required_str("security.barcode", sec.barcode.as_deref(), 512)?;
+    let sp = t
+        .spectator_details
+        .as_ref()
+        .ok_or_else(|| FieldError::missing("spectatorDetails"))?;
+    let email = required_str("spectatorDetails.email", sp.email.as_deref(), 256)?;
+    if !looks_like_email(email) {
+        return Err(FieldError::invalid(
+            "spectatorDetails.email",
+            "is not an email address",
+        ));
+    }
+    optional_str("spectatorDetails.firstName", sp.first_name.as_deref(), 50)?;
+    optional_str("spectatorDetails.lastName", sp.last_name.as_deref(), 100)?;
+    if let Some(g) = sp.gender.as_deref()
+        && !matches!(g, "M" | "F" | "U" | "X")
+    {
+        return Err(FieldError::invalid(
+            "spectatorDetails.gender",
+            "must be one of M, F, U, X",
+        ));
+    }
+    if let Some(ap) = &t.activation_parameters {
+        if let Some(m) = ap.method.as_deref()
+            && !matches!(m, "online" | "offline")
+        {
+            return Err(FieldError::invalid(
+                "activationParameters.method",
+                "must be online or offline",
+            ));
+        }
+        if let Some(time) = ap.time.as_deref() {
+            check_time("activationParameters.time", time)?;
+        }
+        optional_str("activationParameters.groupId", ap.group_id.as_deref(), 50)?;
+        optional_str(
+            "activationParameters.instanceId",
+            ap.instance_id.as_deref(),
+            128,
+        )?;
+    }
+    if let Some(td) = &t.ticket_details {
+        for (list, entries) in [
+            ("main", &td.main),
+            ("extra", &td.extra),
+            ("hidden", &td.hidden),
+        ] {
+            for (i, e) in entries.iter().enumerate() {
+                check_text_langs(&format!("ticketDetails.{list}[{i}].key"), &e.key)?;
+                check_text_langs(&format!("ticketDetails.{list}[{i}].value"), &e.value)?;
+            }
+        }
+    }
+    optional_str("sortingKey", t.sorting_key.as_deref(), 256)?;
+    optional_str("imageUrl", t.image_url.as_deref(), 256)?;
+    Ok(())
+}
+
+/// A deliberately loose check: something before and after one `@`, a dot in the domain.
+pub fn looks_like_email(s: &str) -> bool {
+    match s.split_once('@') {
+        Some((local, domain)) => {
+            !local.is_empty()
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+                && !s.contains(char::is_whitespace)
+                && !domain.contains('@')
+        }
+        None => false,
+    }
+}
+
+fn required_str<'a>(field: &str, v: Option<&'a str>, max: usize) -> Result<&'a str, FieldError> {
+    match v {
+        Some(s) if !s.trim().is_empty() => {
+            if s.chars().count() > max {
+                Err(FieldError::too_long(field, max))
+            } else {
+                Ok(s)
+            }
+        }
+        _ => Err(FieldError::missing(field)),
+    }
+}
+
+fn optional_str(field: &str, v: Option<&str>, max: usize) -> Result<(), FieldError> {
+    match v {
+        Some(s) if s.chars().count() > max => Err(FieldError::too_long(field, max)),
+        _ => Ok(()),
+    }
+}
+
+fn required_text(field: &str, v: Option<&Text>, max: usize) -> Result<(), FieldError> {
+    match v {
+        Some(t) if !t.is_blank() => optional_text(field, Some(t), max),
+        _ => Err(FieldError::missing(field)),
+    }
+}
+
+fn optional_text(field: &str, v: Option<&Text>, max: usize) -> Result<(), FieldError> {
+    if let Some(t) = v {
+        check_text_langs(field, t)?;
+        if t.values().iter().any(|s| s.chars().count() > max) {
+            return Err(FieldError::too_long(field, max));
+        }
+    }
+    Ok(())
+}
+
+fn check_text_langs(field: &str, t: &Text) -> Result<(), FieldError> {
+    if let Text::Multi(m) = t
+        && let Some(bad) = m.keys().find(|k| !is_language_code(k))
+    {
+        return Err(FieldError::invalid(
+            field,
+            &format!("has language key {bad:?}; keys must be two-letter language codes"),
+        ));
+    }
+    Ok(())
+}
+
+fn required_time(field: &str, v: Option<&str>) -> Result<(), FieldError> {
+    match v {
+        Some(s) if !s.is_empty() => check_time(field, s),
+        _ => Err(FieldError::missing(field)),
+    }
+}
+
+fn check_time(field: &str, s: &str) -> Result<(), FieldError> {
+    parse_time(s)
+        .map(|_| ())
+        .map_err(|_| FieldError::invalid(field, "must be an RFC 3339 time with offset"))
+}
+
+pub fn parse_time(s: &str) -> Result<DateTime<FixedOffset>, chrono::ParseError> {
+    DateTime::parse_from_rfc3339(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub(crate) fn sample() -> Ticket {
+        Ticket {
+            ticket_id: Some("T1".into()),
+            event: Some(Event {
+                id: Some("E1".into()),
+                name: Some("Final".into()),
+                start_time: Some("2026-07-12T21:00:00+02:00".into()),
+                expiration_date: Some("2026-07-13T21:00:00+02:00".into()),
+                address: Some(Address {
+                    site: Some("Stade".into()),
+                    city: Some("Paris".into()),
+                    zip: Some("75000".into()),
+                    country_code: Some("FR".into()),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }),
+            purchase_details: Some(PurchaseDetails {
+                taxation_number: Some("100".into()),
+                ..Default::default()
+            }),
+            security: Some(Security {
+                barcode: Some("B1".into()),
+            }),
+            spectator_details: Some(SpectatorDetails {
+                email: Some("a@example.org".into()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_complete_ticket_is_valid() {
+        assert_eq!(validate_ticket(&sample()), Ok(()));
+    }
+
+    #[test]
+    fn a_missing_email_is_named() {
+        let mut t = sample();
+        t.spectator_details.as_mut().unwrap().email = None;
+        let e = validate_ticket(&t).unwrap_err();
+        assert_eq!(e.code, "MISSING_FIELD");
+        assert_eq!(e.message, "spectatorDetails.email is required");
+    }
+
+    #[test]
+    fn limits_and_formats_are_checked() {
+        let mut t = sample();
+        t.ticket_id = Some("bad#id".into());
+        assert_eq!(validate_ticket(&t).unwrap_err().code, "INVALID_FIELD");
+        let mut t = sample();
+        t.event.as_mut().unwrap().name = Some(Text::Plain("x".repeat(129)));
+        assert_eq!(
+            validate_ticket(&t).unwrap_err().message,
+            "event.name is longer than 128 characters"
+        );
+        let mut t = sample();
+        t.event.as_mut().unwrap().start_time = Some("tomorrow".into());
+        assert!(
+            validate_ticket(&t)
+                .unwrap_err()
+                .message
+                .starts_with("event.startTime")
+        );
+    }
+
+    #[test]
+    fn wire_names_are_camel_case() {
+        let json = serde_json::to_value(sample()).unwrap();
+        assert!(json["purchaseDetails"]["taxationNumber"].is_string());
+        assert!(json["spectatorDetails"]["email"].is_string());
+        assert!(json.get("transferRules").is_none());
+    }
+}

@@ -1,0 +1,22 @@
+//! tixbridge-core: the domain of the ticketing ↔ wallet interface, with no I/O.
+//!
+//! - [`api`]: wire types of the wallet API and per-ticket validation.
+//! - [`status`]: ticket statuses on both sides.
+//! - [`cause`]: normalised invalidation / cancellation causes.
+//! - [`params`]: the interface's custom parameters.
+//! - [`selection`]: force and skip lists.
+//! - [`model`]: ticketing records, schedules and executions.
+//! - [`inject`]: building the wallet ticket, the recipient rule, comfort variables,
+//!   call splitting — the pure half of the injection function.
+//! - [`hash`]: the track record's hash chain.
+//! - [`text`]: multilingual text.
+
+pub mod api;
+pub mod cause;
+pub mod hash;
+pub mod inject;
+pub mod model;
+pub mod params;
+pub mod selection;
+pub mod status;
+pub mod text;

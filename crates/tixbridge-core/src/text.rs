@@ -1,0 +1,119 @@
+//! Multilingual text: one value per two-letter language code.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// Text as the wallet API accepts it: either one string or a language-keyed object
+/// (`{"en": "Final", "fr": "Finale"}`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Text {
+    Plain(String),
+    Multi(BTreeMap<String, String>),
+}
+
+impl Text {
+    /// The value a reader without language preference sees: the plain string, or the
+    /// English value, or the first language in alphabetical order.
+    pub fn default_value(&self) -> &str {
+        match self {
+            Text::Plain(s) => s,
+            Text::Multi(m) => m
+                .get("en")
+                .or_else(|| m.values().next())
+                .map(String::as_str)
+                .unwrap_or(""),
+        }
+    }
+
+    /// Every value, for length checks.
+    pub fn values(&self) -> Vec<&str> {
+        match self {
+            Text::Plain(s) => vec![s.as_str()],
+            Text::Multi(m) => m.values().map(String::as_str).collect(),
+        }
+    }
+
+    pub fn is_blank(&self) -> bool {
+        self.values().iter().all(|v| v.trim().is_empty())
+    }
+}
+
+impl From<&str> for Text {
+    fn from(s: &str) -> Self {
+        Text::Plain(s.to_owned())
+    }
+}
+
+/// Multilingual text as ticketing keeps it: a default language plus translations.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LocalizedText {
+    /// Language code → value. The default language's value is always present when the
+    /// text is non-empty.
+    pub values: BTreeMap<String, String>,
+}
+
+impl LocalizedText {
+    pub fn new(lang: &str, value: impl Into<String>) -> Self {
+        let mut values = BTreeMap::new();
+        values.insert(lang.to_owned(), value.into());
+        Self { values }
+    }
+
+    pub fn with(mut self, lang: &str, value: impl Into<String>) -> Self {
+        self.values.insert(lang.to_owned(), value.into());
+        self
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.values.values().all(|v| v.is_empty())
+    }
+
+    pub fn get(&self, lang: &str) -> Option<&str> {
+        self.values.get(lang).map(String::as_str)
+    }
+
+    /// What injection sends: the default language's value as one string, or every
+    /// language as an object when `sendMultilingualAsJsonObject` is set.
+    pub fn to_wire(&self, default_lang: &str, as_object: bool) -> Text {
+        if as_object {
+            Text::Multi(self.values.clone())
+        } else {
+            Text::Plain(
+                self.values
+                    .get(default_lang)
+                    .or_else(|| self.values.values().next())
+                    .cloned()
+                    .unwrap_or_default(),
+            )
+        }
+    }
+}
+
+/// True for a two-letter lower-case language code such as `en` or `fr`.
+pub fn is_language_code(code: &str) -> bool {
+    code.len() == 2 && code.bytes().all(|b| b.is_ascii_lowercase())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wire_form_follows_the_parameter() {
+        let t = LocalizedText::new("en", "Final").with("fr", "Finale");
+        assert_eq!(t.to_wire("en", false), Text::Plain("Final".into()));
+        assert_eq!(t.to_wire("fr", false), Text::Plain("Finale".into()));
+        let json = serde_json::to_string(&t.to_wire("en", true)).unwrap();
+        assert_eq!(json, r#"{"en":"Final","fr":"Finale"}"#);
+    }
+
+    #[test]
+    fn text_deserializes_both_forms() {
+        let a: Text = serde_json::from_str(r#""x""#).unwrap();
+        assert_eq!(a.default_value(), "x");
+        let b: Text = serde_json::from_str(r#"{"fr":"y","en":"z"}"#).unwrap();
+        assert_eq!(b.default_value(), "z");
+    }
+}

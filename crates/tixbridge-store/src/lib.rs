@@ -1,0 +1,111 @@
+//! tixbridge-store: storage behind traits, so every function can run on embedded
+//! SQLite (the default; `rusqlite`, one blocking hop per batch) or on PostgreSQL
+//! (`sqlx`, for production and several workers).
+//!
+//! - [`TicketingStore`]: the ticketing side (catalog, tickets, contacts, interface
+//!   configuration, schedules, executions, processed markers, mobile projection).
+//! - [`WalletStore`]: the wallet service's data (organizers, events, tickets, the
+//!   hash-chained status log).
+//! - [`sqlite`] and [`postgres`]: the two backends of each trait.
+//! - [`conformance`]: one suite of behaviour checks, run against every backend.
+//!
+//! A store is opened from a URL: `sqlite:PATH` (or a plain path) or `postgres://…`.
+
+pub mod conformance;
+pub mod postgres;
+pub mod sqlite;
+mod ticketing;
+mod wallet;
+
+pub use ticketing::*;
+pub use wallet::*;
+
+/// Errors of the stores. `Conflict` and `NotFound` carry a sentence for the user;
+/// `Backend` wraps what the database said.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("database error: {0}")]
+    Backend(String),
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        StoreError::Backend(e.to_string())
+    }
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        StoreError::Backend(e.to_string())
+    }
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// Which backend a URL names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DbUrl {
+    Sqlite(std::path::PathBuf),
+    Postgres(String),
+}
+
+impl DbUrl {
+    /// `postgres://…` / `postgresql://…` → PostgreSQL; `sqlite:PATH`, `sqlite://PATH` or a
+    /// bare path → SQLite.
+    pub fn parse(url: &str) -> Result<DbUrl> {
+        let u = url.trim();
+        if u.starts_with("postgres://") || u.starts_with("postgresql://") {
+            Ok(DbUrl::Postgres(u.to_owned()))
+        } else if let Some(p) = u.strip_prefix("sqlite://").or_else(|| u.strip_prefix("sqlite:")) {
+            if p.is_empty() {
+                return Err(StoreError::Invalid(format!("database URL {u:?} names no file")));
+            }
+            Ok(DbUrl::Sqlite(p.into()))
+        } else if u.is_empty() {
+            Err(StoreError::Invalid("the database URL is empty".into()))
+        } else if u.contains("://") {
+            Err(StoreError::Invalid(format!(
+                "database URL {u:?}: only sqlite:PATH and postgres:// URLs are supported"
+            )))
+        } else {
+            Ok(DbUrl::Sqlite(u.into()))
+        }
+    }
+}
+
+/// Opens the ticketing store the URL names, creating or migrating its schema.
+pub async fn open_ticketing(url: &str) -> Result<std::sync::Arc<dyn TicketingStore>> {
+    Ok(match DbUrl::parse(url)? {
+        DbUrl::Sqlite(p) => std::sync::Arc::new(sqlite::SqliteTicketing::open(&p).await?),
+        DbUrl::Postgres(u) => std::sync::Arc::new(postgres::PgTicketing::connect(&u).await?),
+    })
+}
+
+/// Opens the wallet store the URL names, creating or migrating its schema.
+pub async fn open_wallet(url: &str) -> Result<std::sync::Arc<dyn WalletStore>> {
+    Ok(match DbUrl::parse(url)? {
+        DbUrl::Sqlite(p) => std::sync::Arc::new(sqlite::SqliteWallet::open(&p).await?),
+        DbUrl::Postgres(u) => std::sync::Arc::new(postgres::PgWallet::connect(&u).await?),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_name_their_backend() {
+        assert!(matches!(DbUrl::parse("postgres://u@h/db").unwrap(), DbUrl::Postgres(_)));
+        assert_eq!(DbUrl::parse("sqlite:a.db").unwrap(), DbUrl::Sqlite("a.db".into()));
+        assert_eq!(DbUrl::parse("sqlite:///tmp/a.db").unwrap(), DbUrl::Sqlite("/tmp/a.db".into()));
+        assert_eq!(DbUrl::parse("data/t.db").unwrap(), DbUrl::Sqlite("data/t.db".into()));
+        assert!(DbUrl::parse("mysql://x").is_err());
+        assert!(DbUrl::parse("").is_err());
+    }
+}
