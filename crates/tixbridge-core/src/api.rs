@@ -402,14 +402,18 @@ impl FieldError {
 pub fn validate_ticket(t: &Ticket) -> Result<(), FieldError> {
     let id = required_str("ticketId", t.ticket_id.as_deref(), 256)?;
     if !id.chars().all(|c| {
-        c.is_ascii_alphanumeric() || matches!(c, ' ' | '*' | '.' | '-' | '_' | '+' | '/' | '(' | ')')
+        c.is_ascii_alphanumeric()
+            || matches!(c, ' ' | '*' | '.' | '-' | '_' | '+' | '/' | '(' | ')')
     }) {
         return Err(FieldError::invalid(
             "ticketId",
             "may contain only letters, digits, space and *.-_+/()",
         ));
     }
-    let ev = t.event.as_ref().ok_or_else(|| FieldError::missing("event"))?;
+    let ev = t
+        .event
+        .as_ref()
+        .ok_or_else(|| FieldError::missing("event"))?;
     required_str("event.id", ev.id.as_deref(), 256)?;
     required_text("event.name", ev.name.as_ref(), 128)?;
     required_time("event.startTime", ev.start_time.as_deref())?;

@@ -53,7 +53,10 @@ mod tests {
             Cause::parse("resale pending").unwrap().as_str(),
             "RESALEPENDING"
         );
-        assert_eq!(Cause::parse("RESALE_PENDING").unwrap().as_str(), "RESALE_PENDING");
+        assert_eq!(
+            Cause::parse("RESALE_PENDING").unwrap().as_str(),
+            "RESALE_PENDING"
+        );
         assert!(Cause::parse("   ").is_none());
     }
 

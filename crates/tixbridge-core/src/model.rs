@@ -491,7 +491,9 @@ impl FromStr for InterfaceKind {
 pub fn validate_interface_url(url: &str) -> Result<(), String> {
     let u = url.trim();
     if !(u.starts_with("http://") || u.starts_with("https://")) {
-        return Err(format!("interface URL {u:?} must start with http:// or https://"));
+        return Err(format!(
+            "interface URL {u:?} must start with http:// or https://"
+        ));
     }
     if !u.trim_end_matches('/').ends_with("organizer/tickets") {
         return Err(format!(
@@ -594,6 +596,10 @@ mod tests {
         );
         assert!(HolderField::parse_list("NAME").is_err());
         assert!(parse_email_list("a@x.org, b@y.org").unwrap().len() == 2);
-        assert!(parse_email_list("a@x.org, nope").unwrap_err().contains("nope"));
+        assert!(
+            parse_email_list("a@x.org, nope")
+                .unwrap_err()
+                .contains("nope")
+        );
     }
 }

@@ -87,10 +87,22 @@ const ALIASES: &[(&str, &str)] = &[
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ParamError {
-    Syntax { line: usize, text: String },
-    UnknownKey { line: usize, key: String },
-    BadValue { key: String, value: String, expected: String },
-    Duplicate { key: String },
+    Syntax {
+        line: usize,
+        text: String,
+    },
+    UnknownKey {
+        line: usize,
+        key: String,
+    },
+    BadValue {
+        key: String,
+        value: String,
+        expected: String,
+    },
+    Duplicate {
+        key: String,
+    },
 }
 
 impl fmt::Display for ParamError {
@@ -197,9 +209,7 @@ impl CustomParams {
             "excludeTicketResale" => self.exclude_ticket_resale = boolean()?,
             "TIXNGO_LIFECYCLE_MODE" => {
                 if v != "lifecycle" {
-                    return Err(bad(
-                        "lifecycle (the older history mode is discontinued)",
-                    ));
+                    return Err(bad("lifecycle (the older history mode is discontinued)"));
                 }
                 self.lifecycle_mode = v.to_owned();
             }
@@ -268,7 +278,10 @@ mod tests {
         let msg = e.to_string();
         assert!(msg.contains("line 2"), "{msg}");
         assert!(msg.contains("\"foo\""), "{msg}");
-        assert!(msg.contains("ticketIterationSize, retrieveIterationSize"), "{msg}");
+        assert!(
+            msg.contains("ticketIterationSize, retrieveIterationSize"),
+            "{msg}"
+        );
     }
 
     #[test]
@@ -276,7 +289,10 @@ mod tests {
         for (text, key) in [
             ("ticketIterationSize=51", "ticketIterationSize"),
             ("ticketIterationSize=0", "ticketIterationSize"),
-            ("visibilityFlagDefaultValue=yes", "visibilityFlagDefaultValue"),
+            (
+                "visibilityFlagDefaultValue=yes",
+                "visibilityFlagDefaultValue",
+            ),
             ("TIXNGO_LIFECYCLE_MODE=history", "TIXNGO_LIFECYCLE_MODE"),
             ("killRatio=2", "killRatio"),
         ] {

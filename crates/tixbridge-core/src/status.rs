@@ -131,7 +131,10 @@ impl WalletStatus {
     pub fn is_activated(self) -> bool {
         matches!(
             self,
-            Self::OnlineActivated | Self::OfflineActivated | Self::BtActivated | Self::ManualActivated
+            Self::OnlineActivated
+                | Self::OfflineActivated
+                | Self::BtActivated
+                | Self::ManualActivated
         )
     }
 }

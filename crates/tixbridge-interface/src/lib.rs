@@ -1,1 +1,3 @@
-//! placeholder
+//! tixbridge-interface: the functions that keep ticketing and the wallet aligned.
+
+pub mod import;

@@ -62,9 +62,14 @@ impl DbUrl {
         let u = url.trim();
         if u.starts_with("postgres://") || u.starts_with("postgresql://") {
             Ok(DbUrl::Postgres(u.to_owned()))
-        } else if let Some(p) = u.strip_prefix("sqlite://").or_else(|| u.strip_prefix("sqlite:")) {
+        } else if let Some(p) = u
+            .strip_prefix("sqlite://")
+            .or_else(|| u.strip_prefix("sqlite:"))
+        {
             if p.is_empty() {
-                return Err(StoreError::Invalid(format!("database URL {u:?} names no file")));
+                return Err(StoreError::Invalid(format!(
+                    "database URL {u:?} names no file"
+                )));
             }
             Ok(DbUrl::Sqlite(p.into()))
         } else if u.is_empty() {
@@ -81,18 +86,18 @@ impl DbUrl {
 
 /// Opens the ticketing store the URL names, creating or migrating its schema.
 pub async fn open_ticketing(url: &str) -> Result<std::sync::Arc<dyn TicketingStore>> {
-    Ok(match DbUrl::parse(url)? {
-        DbUrl::Sqlite(p) => std::sync::Arc::new(sqlite::SqliteTicketing::open(&p).await?),
-        DbUrl::Postgres(u) => std::sync::Arc::new(postgres::PgTicketing::connect(&u).await?),
-    })
+    match DbUrl::parse(url)? {
+        DbUrl::Sqlite(p) => sqlite::open_ticketing(&p).await,
+        DbUrl::Postgres(u) => postgres::open_ticketing(&u).await,
+    }
 }
 
 /// Opens the wallet store the URL names, creating or migrating its schema.
 pub async fn open_wallet(url: &str) -> Result<std::sync::Arc<dyn WalletStore>> {
-    Ok(match DbUrl::parse(url)? {
-        DbUrl::Sqlite(p) => std::sync::Arc::new(sqlite::SqliteWallet::open(&p).await?),
-        DbUrl::Postgres(u) => std::sync::Arc::new(postgres::PgWallet::connect(&u).await?),
-    })
+    match DbUrl::parse(url)? {
+        DbUrl::Sqlite(p) => sqlite::open_wallet(&p).await,
+        DbUrl::Postgres(u) => postgres::open_wallet(&u).await,
+    }
 }
 
 #[cfg(test)]
@@ -101,10 +106,22 @@ mod tests {
 
     #[test]
     fn urls_name_their_backend() {
-        assert!(matches!(DbUrl::parse("postgres://u@h/db").unwrap(), DbUrl::Postgres(_)));
-        assert_eq!(DbUrl::parse("sqlite:a.db").unwrap(), DbUrl::Sqlite("a.db".into()));
-        assert_eq!(DbUrl::parse("sqlite:///tmp/a.db").unwrap(), DbUrl::Sqlite("/tmp/a.db".into()));
-        assert_eq!(DbUrl::parse("data/t.db").unwrap(), DbUrl::Sqlite("data/t.db".into()));
+        assert!(matches!(
+            DbUrl::parse("postgres://u@h/db").unwrap(),
+            DbUrl::Postgres(_)
+        ));
+        assert_eq!(
+            DbUrl::parse("sqlite:a.db").unwrap(),
+            DbUrl::Sqlite("a.db".into())
+        );
+        assert_eq!(
+            DbUrl::parse("sqlite:///tmp/a.db").unwrap(),
+            DbUrl::Sqlite("/tmp/a.db".into())
+        );
+        assert_eq!(
+            DbUrl::parse("data/t.db").unwrap(),
+            DbUrl::Sqlite("data/t.db".into())
+        );
         assert!(DbUrl::parse("mysql://x").is_err());
         assert!(DbUrl::parse("").is_err());
     }

@@ -1,1 +1,1 @@
-//! placeholder
+//! tixbridge-wallet (in progress)

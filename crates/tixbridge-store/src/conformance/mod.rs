@@ -1,0 +1,6 @@
+//! The conformance suite: behaviour every backend must show. Each check takes a freshly
+//! opened, empty store. `tests/conformance.rs` runs the suite on SQLite always and on
+//! PostgreSQL when `TIXBRIDGE_TEST_PG` is set (mandatory under `CI=true`).
+
+pub mod ticketing;
+pub mod wallet;
