@@ -9,12 +9,15 @@
 //! - [`inject`]: building the wallet ticket, the recipient rule, comfort variables,
 //!   call splitting — the pure half of the injection function.
 //! - [`hash`]: the track record's hash chain.
+//! - [`ledger`]: the wallet's injection rules (plan one call's writes), event
+//!   statistics and chain verification — pure, shared by every wallet store.
 //! - [`text`]: multilingual text.
 
 pub mod api;
 pub mod cause;
 pub mod hash;
 pub mod inject;
+pub mod ledger;
 pub mod model;
 pub mod params;
 pub mod selection;

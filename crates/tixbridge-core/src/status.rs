@@ -38,7 +38,7 @@ impl TicketingStatus {
 
 impl fmt::Display for TicketingStatus {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        f.pad(self.as_str())
     }
 }
 
@@ -141,7 +141,7 @@ impl WalletStatus {
 
 impl fmt::Display for WalletStatus {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        f.pad(self.as_str())
     }
 }
 

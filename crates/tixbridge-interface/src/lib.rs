@@ -1,3 +1,13 @@
 //! tixbridge-interface: the functions that keep ticketing and the wallet aligned.
+//!
+//! - [`execution`]: running a schedule once and recording the execution.
+//! - [`injection`]: the tickets injection function.
+//! - [`setup`]: validated creation of interfaces and schedules.
+//! - [`import`]: CSV import of tickets into ticketing.
 
+pub mod execution;
 pub mod import;
+pub mod injection;
+pub mod setup;
+
+pub use execution::{ExecutionReport, Progress, RunError, RunOptions, run_schedule};

@@ -1,13 +1,1785 @@
-//! sqlite backend of the ticketing store (in progress).
+//! SQLite backend of the ticketing store (rusqlite).
+//!
+//! Every call is one hop onto a blocking thread: writes go through [`Db::write`] (one
+//! immediate transaction), reads through [`Db::read`]. Hot statements use
+//! `prepare_cached`, so a 50-ticket `mark_injected` costs one hand-off and no parsing.
+//!
+//! An import holds one transaction across its `add` calls: a dedicated thread owns the
+//! writer connection for the whole import (through [`Db::with_writer_blocking`]) and
+//! takes commands from a channel. Dropping the session closes the channel; the thread
+//! then drops the transaction, which rolls it back. Reads go on during an import; other
+//! writes wait for its end, so a task holding a session must not write through the
+//! store itself (it would wait for itself).
+//!
+//! Times are stored as RFC 3339 text in UTC with microseconds (`2026-06-01T18:00:00.000000Z`):
+//! readable with the `sqlite3` shell, ordered like the times, and of the same precision
+//! as PostgreSQL's `timestamptz`. Multilingual texts are JSON objects keyed by language.
 
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::Path;
+use std::str::FromStr;
 use std::sync::Arc;
+use std::sync::mpsc;
 
-use crate::{Result, StoreError, TicketingStore};
+use async_trait::async_trait;
+use chrono::{DateTime, SecondsFormat, Utc};
+use rusqlite::types::{FromSql, Type};
+use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use tokio::sync::oneshot;
+
+use tixbridge_core::api::Person;
+use tixbridge_core::cause::Cause;
+use tixbridge_core::model::{
+    ComfortVariables, Contact, Counts, FunctionKind, Holder, InjectionFilters, InterfaceKind,
+    MobileProjection, Organization, Outcome, Performance, Product, ProductKind, Season, Site,
+    TicketError, TicketRow, WALLET_SHIPMENT_MODE,
+};
+use tixbridge_core::status::{TicketingStatus, WalletStatus};
+use tixbridge_core::text::{LocalizedText, is_language_code};
+
+use super::Db;
+use crate::{
+    Catalog, Execution, ImportRow, ImportSession, InjectedMark, InjectionCandidate, InjectionQuery,
+    InterfaceConfig, LaunchMode, NewInterface, NewSchedule, ReplacedTicket, Result, Schedule,
+    StoreError, TicketingStore,
+};
+
+/// Append-only: never edit a migration that has landed; add a new one. Versions carry a
+/// `ticketing_` prefix so they never collide with the wallet store's in a shared file.
+const MIGRATIONS: &[(&str, &str)] = &[(
+    "ticketing_0001_init",
+    r#"
+CREATE TABLE organizations (
+    id INTEGER PRIMARY KEY,
+    code TEXT NOT NULL UNIQUE,
+    name TEXT NOT NULL,
+    default_language TEXT NOT NULL
+);
+
+CREATE TABLE seasons (
+    id INTEGER PRIMARY KEY,
+    organization_id INTEGER NOT NULL REFERENCES organizations(id),
+    code TEXT NOT NULL,
+    name TEXT NOT NULL,
+    starts_at TEXT NOT NULL,
+    ends_at TEXT NOT NULL,
+    UNIQUE (organization_id, code)
+);
+
+CREATE TABLE sites (
+    id INTEGER PRIMARY KEY,
+    organization_id INTEGER NOT NULL REFERENCES organizations(id),
+    code TEXT NOT NULL,
+    name TEXT NOT NULL,
+    city TEXT NOT NULL,
+    zip TEXT NOT NULL,
+    country_code TEXT NOT NULL,
+    line1 TEXT NOT NULL,
+    line2 TEXT NOT NULL,
+    UNIQUE (organization_id, code)
+);
+
+CREATE TABLE products (
+    id INTEGER PRIMARY KEY,
+    organization_id INTEGER NOT NULL REFERENCES organizations(id),
+    code TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    family TEXT,
+    name TEXT NOT NULL,
+    season_code TEXT,
+    site_id INTEGER REFERENCES sites(id),
+    tix_start TEXT,
+    tix_exp TEXT,
+    tix_act TEXT,
+    tix_rgrp TEXT,
+    UNIQUE (organization_id, code)
+);
+
+CREATE TABLE performances (
+    id INTEGER PRIMARY KEY,
+    organization_id INTEGER NOT NULL REFERENCES organizations(id),
+    code TEXT NOT NULL,
+    product_id INTEGER NOT NULL REFERENCES products(id),
+    site_id INTEGER NOT NULL REFERENCES sites(id),
+    name TEXT NOT NULL,
+    group_name TEXT NOT NULL,
+    starts_at TEXT NOT NULL,
+    ends_at TEXT,
+    UNIQUE (organization_id, code)
+);
+
+-- The contact number is the ticketing key of a contact; contacts created by Feedback
+-- from an email only have none (NULLs never collide in a UNIQUE constraint).
+CREATE TABLE contacts (
+    id INTEGER PRIMARY KEY,
+    organization_id INTEGER NOT NULL REFERENCES organizations(id),
+    number TEXT,
+    email TEXT,
+    first_name TEXT,
+    last_name TEXT,
+    gender TEXT,
+    title TEXT,
+    temporary INTEGER NOT NULL DEFAULT 0,
+    UNIQUE (organization_id, number)
+);
+
+-- The ticket id is ticketing's own id (not generated here).
+CREATE TABLE tickets (
+    id INTEGER PRIMARY KEY,
+    organization_id INTEGER NOT NULL REFERENCES organizations(id),
+    tax_number TEXT NOT NULL,
+    barcode TEXT NOT NULL,
+    file_id TEXT,
+    status TEXT NOT NULL,
+    cause TEXT,
+    replaces_ticket_id INTEGER,
+    shipment_mode TEXT NOT NULL,
+    sales_channel TEXT,
+    season_code TEXT,
+    product_id INTEGER NOT NULL REFERENCES products(id),
+    performance_id INTEGER REFERENCES performances(id),
+    tariff TEXT,
+    category TEXT,
+    price_cents INTEGER,
+    currency TEXT,
+    purchase_date TEXT,
+    validity_start TEXT,
+    validity_end TEXT,
+    details TEXT NOT NULL,
+    contact_id INTEGER NOT NULL REFERENCES contacts(id),
+    holder_first_name TEXT,
+    holder_last_name TEXT,
+    holder_birth_date TEXT,
+    holder_id_number TEXT,
+    holder_country_code TEXT,
+    holder_birth_region TEXT,
+    holder_birth_place TEXT,
+    main_applicant INTEGER NOT NULL,
+    printed_by TEXT,
+    printed_at TEXT
+);
+CREATE UNIQUE INDEX tickets_tax_number ON tickets (organization_id, tax_number);
+-- Injection walks this in id order; a ticket leaves it when printed, so it only ever
+-- holds the backlog and costs nothing once a ticket is in the wallet. The product and
+-- performance let those filters be checked on the index, before reading the ticket.
+CREATE INDEX tickets_not_printed ON tickets (organization_id, id, product_id, performance_id)
+    WHERE status = 'NOT_PRINTED';
+-- A file number (order) filter finds its few tickets without walking the backlog.
+CREATE INDEX tickets_not_printed_file ON tickets (organization_id, file_id)
+    WHERE status = 'NOT_PRINTED' AND file_id IS NOT NULL;
+
+CREATE TABLE processed_markers (
+    ticket_id INTEGER NOT NULL REFERENCES tickets(id),
+    function TEXT NOT NULL,
+    schedule_id INTEGER NOT NULL,
+    processed_at TEXT NOT NULL,
+    cause TEXT,
+    PRIMARY KEY (ticket_id, function)
+) WITHOUT ROWID;
+
+CREATE TABLE mobile_projections (
+    ticket_id INTEGER PRIMARY KEY REFERENCES tickets(id),
+    wallet_status TEXT NOT NULL,
+    owner TEXT,
+    holder TEXT,
+    transfer_level INTEGER NOT NULL,
+    updated_at TEXT NOT NULL
+);
+
+-- One interface per organization: a second one would break the Push functions.
+-- api_key holds the wallet API key in clear because the client must send it.
+CREATE TABLE interfaces (
+    id INTEGER PRIMARY KEY,
+    organization_id INTEGER NOT NULL UNIQUE REFERENCES organizations(id),
+    name TEXT NOT NULL UNIQUE,
+    kind TEXT NOT NULL,
+    url TEXT NOT NULL,
+    login TEXT NOT NULL,
+    api_key TEXT NOT NULL,
+    notification_emails TEXT NOT NULL,
+    custom_params TEXT NOT NULL
+);
+
+CREATE TABLE schedules (
+    id INTEGER PRIMARY KEY,
+    interface_id INTEGER NOT NULL REFERENCES interfaces(id),
+    name TEXT NOT NULL UNIQUE,
+    function TEXT NOT NULL,
+    launch_mode TEXT NOT NULL,
+    frequency_secs INTEGER,
+    starts_at TEXT,
+    ends_at TEXT,
+    batch_size INTEGER NOT NULL,
+    params TEXT NOT NULL
+);
+CREATE INDEX schedules_interface ON schedules (interface_id);
+
+CREATE TABLE executions (
+    id INTEGER PRIMARY KEY,
+    schedule_id INTEGER NOT NULL REFERENCES schedules(id),
+    started_at TEXT NOT NULL,
+    ended_at TEXT,
+    outcome TEXT,
+    selected INTEGER NOT NULL DEFAULT 0,
+    sent INTEGER NOT NULL DEFAULT 0,
+    succeeded INTEGER NOT NULL DEFAULT 0,
+    failed INTEGER NOT NULL DEFAULT 0,
+    skipped INTEGER NOT NULL DEFAULT 0,
+    message TEXT
+);
+CREATE INDEX executions_schedule ON executions (schedule_id, id);
+
+CREATE TABLE execution_errors (
+    id INTEGER PRIMARY KEY,
+    execution_id INTEGER NOT NULL REFERENCES executions(id),
+    ticket_id INTEGER,
+    tax_number TEXT,
+    code TEXT NOT NULL,
+    message TEXT NOT NULL
+);
+CREATE INDEX execution_errors_execution ON execution_errors (execution_id, id);
+"#,
+)];
 
 /// Opens the ticketing store.
-pub async fn open_ticketing(path: &std::path::Path) -> Result<Arc<dyn TicketingStore>> {
-    let _ = path;
-    Err(StoreError::Backend(
-        "the sqlite ticketing store is not built yet".into(),
-    ))
+pub async fn open_ticketing(path: &Path) -> Result<Arc<dyn TicketingStore>> {
+    let db = Db::open(path, MIGRATIONS).await?;
+    Ok(Arc::new(SqliteTicketing { db }))
+}
+
+struct SqliteTicketing {
+    db: Db,
+}
+
+// ---- conversions ---------------------------------------------------------------------
+
+fn ts(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+fn opt_ts(t: Option<DateTime<Utc>>) -> Option<String> {
+    t.map(ts)
+}
+
+fn text_json(t: &LocalizedText) -> String {
+    // Serialising a map of strings cannot fail.
+    serde_json::to_string(&t.values).unwrap_or_else(|_| "{}".into())
+}
+
+fn to_json<T: Serialize>(v: &T) -> Result<String> {
+    serde_json::to_string(v).map_err(|e| StoreError::Backend(format!("cannot encode JSON: {e}")))
+}
+
+fn conv_err(idx: usize, msg: String) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(idx, Type::Text, msg.into())
+}
+
+/// Reads the columns of a row in the order of the SELECT list, so the readers below do
+/// not repeat column numbers.
+struct Cur<'a, 'b> {
+    row: &'a rusqlite::Row<'b>,
+    i: usize,
+}
+
+impl<'a, 'b> Cur<'a, 'b> {
+    fn new(row: &'a rusqlite::Row<'b>) -> Self {
+        Cur { row, i: 0 }
+    }
+
+    fn get<T: FromSql>(&mut self) -> rusqlite::Result<T> {
+        let v = self.row.get(self.i);
+        self.i += 1;
+        v
+    }
+
+    fn parsed<T: FromStr<Err = String>>(&mut self) -> rusqlite::Result<T> {
+        let i = self.i;
+        let s: String = self.get()?;
+        s.parse().map_err(|e: String| conv_err(i, e))
+    }
+
+    fn time(&mut self) -> rusqlite::Result<DateTime<Utc>> {
+        let i = self.i;
+        let s: String = self.get()?;
+        parse_ts(&s).map_err(|e| conv_err(i, e))
+    }
+
+    fn opt_time(&mut self) -> rusqlite::Result<Option<DateTime<Utc>>> {
+        let i = self.i;
+        let s: Option<String> = self.get()?;
+        s.map(|s| parse_ts(&s))
+            .transpose()
+            .map_err(|e| conv_err(i, e))
+    }
+
+    fn json<T: DeserializeOwned>(&mut self) -> rusqlite::Result<T> {
+        let i = self.i;
+        let s: String = self.get()?;
+        serde_json::from_str(&s).map_err(|e| conv_err(i, format!("bad JSON: {e}")))
+    }
+
+    fn opt_json<T: DeserializeOwned>(&mut self) -> rusqlite::Result<Option<T>> {
+        let i = self.i;
+        let s: Option<String> = self.get()?;
+        s.map(|s| serde_json::from_str(&s))
+            .transpose()
+            .map_err(|e| conv_err(i, format!("bad JSON: {e}")))
+    }
+
+    fn text(&mut self) -> rusqlite::Result<LocalizedText> {
+        let values: BTreeMap<String, String> = self.json()?;
+        Ok(LocalizedText { values })
+    }
+
+    fn cause(&mut self) -> rusqlite::Result<Option<Cause>> {
+        let s: Option<String> = self.get()?;
+        Ok(s.as_deref().and_then(Cause::parse))
+    }
+}
+
+fn parse_ts(s: &str) -> std::result::Result<DateTime<Utc>, String> {
+    DateTime::parse_from_rfc3339(s)
+        .map(|d| d.with_timezone(&Utc))
+        .map_err(|e| format!("bad time {s:?}: {e}"))
+}
+
+const TICKET_COLUMNS: &str = "t.id, t.organization_id, t.tax_number, t.barcode, t.file_id, \
+    t.status, t.cause, t.replaces_ticket_id, t.shipment_mode, t.sales_channel, t.season_code, \
+    t.product_id, t.performance_id, t.tariff, t.category, t.price_cents, t.currency, \
+    t.purchase_date, t.validity_start, t.validity_end, t.details, t.contact_id, \
+    t.holder_first_name, t.holder_last_name, t.holder_birth_date, t.holder_id_number, \
+    t.holder_country_code, t.holder_birth_region, t.holder_birth_place, t.main_applicant, \
+    t.printed_by, t.printed_at";
+
+fn read_ticket(c: &mut Cur<'_, '_>) -> rusqlite::Result<TicketRow> {
+    Ok(TicketRow {
+        id: c.get()?,
+        organization_id: c.get()?,
+        tax_number: c.get()?,
+        barcode: c.get()?,
+        file_id: c.get()?,
+        status: c.parsed()?,
+        cause: c.cause()?,
+        replaces_ticket_id: c.get()?,
+        shipment_mode: c.get()?,
+        sales_channel: c.get()?,
+        season_code: c.get()?,
+        product_id: c.get()?,
+        performance_id: c.get()?,
+        tariff: c.get()?,
+        category: c.get()?,
+        price_cents: c.get()?,
+        currency: c.get()?,
+        purchase_date: c.opt_time()?,
+        validity_start: c.opt_time()?,
+        validity_end: c.opt_time()?,
+        details: c.json()?,
+        contact_id: c.get()?,
+        holder: Holder {
+            first_name: c.get()?,
+            last_name: c.get()?,
+            birth_date: c.get()?,
+            id_number: c.get()?,
+            country_code: c.get()?,
+            birth_region: c.get()?,
+            birth_place: c.get()?,
+        },
+        main_applicant: c.get()?,
+        printed_by: c.get()?,
+        printed_at: c.opt_time()?,
+    })
+}
+
+const CONTACT_COLUMNS: &str =
+    "c.id, c.email, c.first_name, c.last_name, c.gender, c.title, c.temporary";
+
+fn read_contact(c: &mut Cur<'_, '_>) -> rusqlite::Result<Contact> {
+    Ok(Contact {
+        id: c.get()?,
+        email: c.get()?,
+        first_name: c.get()?,
+        last_name: c.get()?,
+        gender: c.get()?,
+        title: c.get()?,
+        temporary: c.get()?,
+    })
+}
+
+fn read_org(r: &rusqlite::Row<'_>) -> rusqlite::Result<Organization> {
+    let mut c = Cur::new(r);
+    Ok(Organization {
+        id: c.get()?,
+        code: c.get()?,
+        name: c.get()?,
+        default_language: c.get()?,
+    })
+}
+
+const INTERFACE_COLUMNS: &str =
+    "id, organization_id, name, kind, url, login, api_key, notification_emails, custom_params";
+
+fn read_interface(r: &rusqlite::Row<'_>) -> rusqlite::Result<InterfaceConfig> {
+    let mut c = Cur::new(r);
+    let id = c.get()?;
+    let organization_id = c.get()?;
+    let name = c.get()?;
+    let kind: InterfaceKind = c.parsed()?;
+    let url = c.get()?;
+    let login = c.get()?;
+    let api_key: String = c.get()?;
+    let notification_emails: Vec<String> = c.json()?;
+    let custom_params = c.get()?;
+    Ok(InterfaceConfig {
+        id,
+        organization_id,
+        name,
+        kind,
+        url,
+        login,
+        api_key: SecretString::from(api_key),
+        notification_emails,
+        custom_params,
+    })
+}
+
+fn interface_kind_str(k: InterfaceKind) -> &'static str {
+    match k {
+        InterfaceKind::Tixngo => "TIXNGO",
+        InterfaceKind::TixngoWithTemplate => "TIXNGO_WITH_TEMPLATE",
+    }
+}
+
+fn launch_mode_str(m: LaunchMode) -> &'static str {
+    match m {
+        LaunchMode::Manual => "MANUAL",
+        LaunchMode::Automatic => "AUTOMATIC",
+    }
+}
+
+fn parse_launch_mode(s: &str) -> std::result::Result<LaunchMode, String> {
+    match s {
+        "MANUAL" => Ok(LaunchMode::Manual),
+        "AUTOMATIC" => Ok(LaunchMode::Automatic),
+        _ => Err(format!("unknown launch mode {s:?}")),
+    }
+}
+
+const SCHEDULE_COLUMNS: &str = "id, interface_id, name, function, launch_mode, frequency_secs, \
+    starts_at, ends_at, batch_size, params";
+
+fn read_schedule(r: &rusqlite::Row<'_>) -> rusqlite::Result<Schedule> {
+    let mut c = Cur::new(r);
+    Ok(Schedule {
+        id: c.get()?,
+        interface_id: c.get()?,
+        name: c.get()?,
+        function: c.parsed()?,
+        launch_mode: {
+            let i = c.i;
+            let s: String = c.get()?;
+            parse_launch_mode(&s).map_err(|e| conv_err(i, e))?
+        },
+        frequency_secs: c.get()?,
+        starts_at: c.opt_time()?,
+        ends_at: c.opt_time()?,
+        batch_size: c.get()?,
+        params: c.json()?,
+    })
+}
+
+const EXECUTION_COLUMNS: &str = "id, schedule_id, started_at, ended_at, outcome, selected, sent, \
+    succeeded, failed, skipped, message";
+
+fn read_execution(r: &rusqlite::Row<'_>) -> rusqlite::Result<Execution> {
+    let mut c = Cur::new(r);
+    Ok(Execution {
+        id: c.get()?,
+        schedule_id: c.get()?,
+        started_at: c.time()?,
+        ended_at: c.opt_time()?,
+        outcome: {
+            let i = c.i;
+            let s: Option<String> = c.get()?;
+            s.map(|s| s.parse::<Outcome>())
+                .transpose()
+                .map_err(|e| conv_err(i, e))?
+        },
+        counts: Counts {
+            selected: c.get::<i64>()? as u64,
+            sent: c.get::<i64>()? as u64,
+            succeeded: c.get::<i64>()? as u64,
+            failed: c.get::<i64>()? as u64,
+            skipped: c.get::<i64>()? as u64,
+        },
+        message: c.get()?,
+    })
+}
+
+fn read_projection(r: &rusqlite::Row<'_>) -> rusqlite::Result<MobileProjection> {
+    let mut c = Cur::new(r);
+    Ok(MobileProjection {
+        ticket_id: c.get()?,
+        wallet_status: c.parsed::<WalletStatus>()?,
+        owner: c.opt_json()?,
+        holder: c.opt_json()?,
+        transfer_level: c.get()?,
+        updated_at: c.time()?,
+    })
+}
+
+/// The extended result code of a failed statement, to tell constraint kinds apart.
+fn constraint_code(e: &rusqlite::Error) -> Option<i32> {
+    match e {
+        rusqlite::Error::SqliteFailure(f, _)
+            if f.code == rusqlite::ErrorCode::ConstraintViolation =>
+        {
+            Some(f.extended_code)
+        }
+        _ => None,
+    }
+}
+
+fn is_unique_violation(e: &rusqlite::Error) -> bool {
+    matches!(
+        constraint_code(e),
+        Some(rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE | rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY)
+    )
+}
+
+fn count(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+// ---- injection selection --------------------------------------------------------------
+
+/// Everything injection needs in one row: the ticket, its cultural contact, and for a
+/// reprint the replaced ticket's cause and its last wallet owner.
+///
+/// `index` pins the plan: without statistics SQLite prefers walking the table by id,
+/// which reads every printed ticket of the organization on each call; the not-printed
+/// index reads only the backlog. `CROSS JOIN` keeps the tickets as the outer loop, so
+/// the walk is in id order and stops at the limit.
+fn candidate_sql(index: Option<&str>, selection: &str) -> String {
+    let indexed_by = index.map(|i| format!("INDEXED BY {i}")).unwrap_or_default();
+    format!(
+        "SELECT {TICKET_COLUMNS}, {CONTACT_COLUMNS}, r.cause, mp.owner
+         FROM tickets t {indexed_by}
+         CROSS JOIN products p
+         CROSS JOIN contacts c
+         LEFT JOIN tickets r ON r.id = t.replaces_ticket_id
+         LEFT JOIN mobile_projections mp ON mp.ticket_id = t.replaces_ticket_id
+         WHERE p.id = t.product_id AND c.id = t.contact_id
+           AND t.organization_id = :org AND t.id > :after
+           AND t.shipment_mode = '{WALLET_SHIPMENT_MODE}'
+           AND p.kind NOT IN ('MEMBERSHIP_CARD', 'SEASON_CARD')
+           AND {selection}
+         ORDER BY t.id
+         LIMIT :limit"
+    )
+}
+
+const NOT_PROCESSED: &str = "NOT EXISTS (SELECT 1 FROM processed_markers m
+    WHERE m.ticket_id = t.id AND m.function = 'INJECTION')";
+
+/// The schedule's filters, all ANDed; only the filters set appear, so each combination
+/// is its own cached statement with a plain plan. Product and performance codes become
+/// ids once per call, compared on the not-printed index.
+fn filter_selection(f: &InjectionFilters) -> String {
+    let mut sel = format!("t.status = 'NOT_PRINTED' AND {NOT_PROCESSED}");
+    let terms = [
+        (&f.sales_channel, "t.sales_channel = :sales_channel"),
+        (&f.season, "t.season_code = :season"),
+        (&f.product_family, "p.family = :family"),
+        (
+            &f.product,
+            "t.product_id = (SELECT id FROM products
+                             WHERE organization_id = :org AND code = :product)",
+        ),
+        (
+            &f.performance,
+            "t.performance_id = (SELECT id FROM performances
+                                 WHERE organization_id = :org AND code = :performance)",
+        ),
+        (&f.tariff, "t.tariff = :tariff"),
+        (&f.category, "t.category = :category"),
+    ];
+    for (value, term) in terms {
+        if value.is_some() {
+            sel.push_str(" AND ");
+            sel.push_str(term);
+        }
+    }
+    sel
+}
+
+/// A file number is exclusive: every other filter is ignored.
+fn file_selection() -> String {
+    format!("t.status = 'NOT_PRINTED' AND t.file_id = :file AND {NOT_PROCESSED}")
+}
+
+/// A force list: only those tickets, processed or not, printed or not.
+const FORCE_SELECTION: &str = "t.status IN ('NOT_PRINTED', 'PRINTED')
+    AND t.id IN (SELECT value FROM json_each(:ids)
+                 UNION
+                 SELECT x.id FROM tickets x
+                 WHERE x.organization_id = :org
+                   AND x.tax_number IN (SELECT value FROM json_each(:taxes)))";
+
+fn read_candidate(r: &rusqlite::Row<'_>) -> rusqlite::Result<InjectionCandidate> {
+    let mut c = Cur::new(r);
+    let ticket = read_ticket(&mut c)?;
+    let contact = read_contact(&mut c)?;
+    let cause = c.cause()?;
+    let last_owner: Option<Person> = c.opt_json()?;
+    let replaced = ticket.replaces_ticket_id.map(|id| ReplacedTicket {
+        ticket_id: id,
+        cause,
+        last_owner,
+    });
+    Ok(InjectionCandidate {
+        ticket,
+        contact,
+        replaced,
+    })
+}
+
+fn injection_candidates(
+    conn: &Connection,
+    organization_id: i64,
+    q: &InjectionQuery,
+) -> Result<Vec<InjectionCandidate>> {
+    let limit = i64::try_from(q.limit).unwrap_or(i64::MAX);
+    let f = &q.filters;
+    let ids;
+    let taxes;
+    let mut params: Vec<(&str, &dyn rusqlite::ToSql)> = vec![
+        (":org", &organization_id),
+        (":after", &q.after_id),
+        (":limit", &limit),
+    ];
+    let sql = if !q.force.is_empty() {
+        ids = to_json(&q.force.ids)?;
+        taxes = to_json(&q.force.tax_numbers)?;
+        params.push((":ids", &ids));
+        params.push((":taxes", &taxes));
+        candidate_sql(None, FORCE_SELECTION)
+    } else if let Some(file) = &f.file_number {
+        params.push((":file", file));
+        candidate_sql(Some("tickets_not_printed_file"), &file_selection())
+    } else {
+        let named = [
+            (":sales_channel", &f.sales_channel),
+            (":season", &f.season),
+            (":family", &f.product_family),
+            (":product", &f.product),
+            (":performance", &f.performance),
+            (":tariff", &f.tariff),
+            (":category", &f.category),
+        ];
+        for (name, value) in named {
+            if let Some(v) = value {
+                params.push((name, v));
+            }
+        }
+        candidate_sql(Some("tickets_not_printed"), &filter_selection(f))
+    };
+    let mut st = conn.prepare_cached(&sql)?;
+    let rows = st.query_map(&*params, read_candidate)?;
+    let mut out = Vec::with_capacity(q.limit.min(10_000));
+    for r in rows {
+        out.push(r?);
+    }
+    Ok(out)
+}
+
+// ---- the store ------------------------------------------------------------------------
+
+fn organization_exists(conn: &Connection, id: i64) -> Result<()> {
+    let found: bool = conn
+        .prepare_cached("SELECT EXISTS(SELECT 1 FROM organizations WHERE id = ?1)")?
+        .query_row([id], |r| r.get(0))?;
+    if found {
+        Ok(())
+    } else {
+        Err(StoreError::NotFound(format!(
+            "organization {id} does not exist"
+        )))
+    }
+}
+
+#[async_trait]
+impl TicketingStore for SqliteTicketing {
+    async fn ensure_organization(
+        &self,
+        code: &str,
+        name: &str,
+        default_language: &str,
+    ) -> Result<Organization> {
+        let code = code.trim().to_owned();
+        let name = name.trim().to_owned();
+        let lang = default_language.trim().to_owned();
+        if code.is_empty() {
+            return Err(StoreError::Invalid("the organization code is empty".into()));
+        }
+        if !is_language_code(&lang) {
+            return Err(StoreError::Invalid(format!(
+                "default language {lang:?} must be a two-letter lower-case code such as en"
+            )));
+        }
+        self.db
+            .write(move |tx| {
+                tx.execute(
+                    "INSERT INTO organizations (code, name, default_language) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (code) DO NOTHING",
+                    params![code, name, lang],
+                )?;
+                Ok(tx.query_row(
+                    "SELECT id, code, name, default_language FROM organizations WHERE code = ?1",
+                    [&code],
+                    read_org,
+                )?)
+            })
+            .await
+    }
+
+    async fn organization_by_code(&self, code: &str) -> Result<Option<Organization>> {
+        let code = code.trim().to_owned();
+        self.db
+            .read(move |c| {
+                Ok(c.query_row(
+                    "SELECT id, code, name, default_language FROM organizations WHERE code = ?1",
+                    [&code],
+                    read_org,
+                )
+                .optional()?)
+            })
+            .await
+    }
+
+    async fn organization(&self, id: i64) -> Result<Organization> {
+        self.db
+            .read(move |c| {
+                c.query_row(
+                    "SELECT id, code, name, default_language FROM organizations WHERE id = ?1",
+                    [id],
+                    read_org,
+                )
+                .optional()?
+                .ok_or_else(|| StoreError::NotFound(format!("organization {id} does not exist")))
+            })
+            .await
+    }
+
+    async fn begin_import(&self, organization_id: i64) -> Result<Box<dyn ImportSession>> {
+        SqliteImport::start(self.db.clone(), organization_id).await
+    }
+
+    async fn catalog(&self, organization_id: i64) -> Result<Catalog> {
+        self.db
+            .read(move |c| {
+                let mut cat = Catalog::default();
+                let mut st = c.prepare_cached(
+                    "SELECT id, code, name, city, zip, country_code, line1, line2
+                     FROM sites WHERE organization_id = ?1 ORDER BY code",
+                )?;
+                for r in st.query_map([organization_id], |r| {
+                    let mut c = Cur::new(r);
+                    Ok(Site {
+                        id: c.get()?,
+                        code: c.get()?,
+                        name: c.text()?,
+                        city: c.text()?,
+                        zip: c.get()?,
+                        country_code: c.get()?,
+                        line1: c.text()?,
+                        line2: c.text()?,
+                    })
+                })? {
+                    cat.sites.push(r?);
+                }
+                let mut st = c.prepare_cached(
+                    "SELECT id, code, kind, family, name, season_code, site_id,
+                            tix_start, tix_exp, tix_act, tix_rgrp
+                     FROM products WHERE organization_id = ?1 ORDER BY code",
+                )?;
+                for r in st.query_map([organization_id], |r| {
+                    let mut c = Cur::new(r);
+                    Ok(Product {
+                        id: c.get()?,
+                        code: c.get()?,
+                        kind: c.parsed::<ProductKind>()?,
+                        family: c.get()?,
+                        name: c.text()?,
+                        season_code: c.get()?,
+                        site_id: c.get()?,
+                        comfort: ComfortVariables {
+                            tix_start: c.get()?,
+                            tix_exp: c.get()?,
+                            tix_act: c.get()?,
+                            tix_rgrp: c.get()?,
+                        },
+                    })
+                })? {
+                    cat.products.push(r?);
+                }
+                let mut st = c.prepare_cached(
+                    "SELECT id, code, product_id, site_id, name, group_name, starts_at, ends_at
+                     FROM performances WHERE organization_id = ?1 ORDER BY code",
+                )?;
+                for r in st.query_map([organization_id], |r| {
+                    let mut c = Cur::new(r);
+                    Ok(Performance {
+                        id: c.get()?,
+                        code: c.get()?,
+                        product_id: c.get()?,
+                        site_id: c.get()?,
+                        name: c.text()?,
+                        group_name: c.text()?,
+                        start: c.time()?,
+                        end: c.opt_time()?,
+                    })
+                })? {
+                    cat.performances.push(r?);
+                }
+                let mut st = c.prepare_cached(
+                    "SELECT code, name, starts_at, ends_at
+                     FROM seasons WHERE organization_id = ?1 ORDER BY code",
+                )?;
+                for r in st.query_map([organization_id], |r| {
+                    let mut c = Cur::new(r);
+                    Ok(Season {
+                        code: c.get()?,
+                        name: c.get()?,
+                        start: c.time()?,
+                        end: c.time()?,
+                    })
+                })? {
+                    cat.seasons.push(r?);
+                }
+                Ok(cat)
+            })
+            .await
+    }
+
+    async fn ticket(&self, ticket_id: i64) -> Result<Option<TicketRow>> {
+        self.db
+            .read(move |c| {
+                Ok(c.prepare_cached(&format!(
+                    "SELECT {TICKET_COLUMNS} FROM tickets t WHERE t.id = ?1"
+                ))?
+                .query_row([ticket_id], |r| read_ticket(&mut Cur::new(r)))
+                .optional()?)
+            })
+            .await
+    }
+
+    async fn contact(&self, contact_id: i64) -> Result<Option<Contact>> {
+        self.db
+            .read(move |c| {
+                Ok(c.prepare_cached(&format!(
+                    "SELECT {CONTACT_COLUMNS} FROM contacts c WHERE c.id = ?1"
+                ))?
+                .query_row([contact_id], |r| read_contact(&mut Cur::new(r)))
+                .optional()?)
+            })
+            .await
+    }
+
+    async fn count_by_status(&self, organization_id: i64) -> Result<Vec<(TicketingStatus, u64)>> {
+        self.db
+            .read(move |c| {
+                let mut st = c.prepare_cached(
+                    "SELECT status, COUNT(*) FROM tickets WHERE organization_id = ?1
+                     GROUP BY status",
+                )?;
+                let mut out = Vec::new();
+                for r in st.query_map([organization_id], |r| {
+                    let mut c = Cur::new(r);
+                    Ok((c.parsed::<TicketingStatus>()?, c.get::<i64>()? as u64))
+                })? {
+                    out.push(r?);
+                }
+                // A stable order whatever the database returns: the order of the statuses.
+                out.sort_by_key(|(s, _)| TicketingStatus::ALL.iter().position(|x| x == s));
+                Ok(out)
+            })
+            .await
+    }
+
+    async fn create_interface(&self, new: NewInterface) -> Result<InterfaceConfig> {
+        tixbridge_core::model::validate_interface_url(&new.url).map_err(StoreError::Invalid)?;
+        if new.name.trim().is_empty() {
+            return Err(StoreError::Invalid("the interface name is empty".into()));
+        }
+        self.db
+            .write(move |tx| {
+                organization_exists(tx, new.organization_id)?;
+                if let Some(name) = tx
+                    .query_row(
+                        "SELECT name FROM interfaces WHERE organization_id = ?1",
+                        [new.organization_id],
+                        |r| r.get::<_, String>(0),
+                    )
+                    .optional()?
+                {
+                    return Err(StoreError::Conflict(format!(
+                        "organization {} already has an interface ({name}); an organization \
+                         may have only one interface, or the Push functions would run twice",
+                        new.organization_id
+                    )));
+                }
+                let emails = to_json(&new.notification_emails)?;
+                let r = tx.execute(
+                    "INSERT INTO interfaces (organization_id, name, kind, url, login, api_key,
+                                             notification_emails, custom_params)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                    params![
+                        new.organization_id,
+                        new.name,
+                        interface_kind_str(new.kind),
+                        new.url,
+                        new.login,
+                        new.api_key.expose_secret(),
+                        emails,
+                        new.custom_params
+                    ],
+                );
+                match r {
+                    Err(e) if is_unique_violation(&e) => {
+                        return Err(StoreError::Conflict(format!(
+                            "an interface named {:?} already exists",
+                            new.name
+                        )));
+                    }
+                    r => r?,
+                };
+                let id = tx.last_insert_rowid();
+                Ok(tx.query_row(
+                    &format!("SELECT {INTERFACE_COLUMNS} FROM interfaces WHERE id = ?1"),
+                    [id],
+                    read_interface,
+                )?)
+            })
+            .await
+    }
+
+    async fn interface(&self, id: i64) -> Result<InterfaceConfig> {
+        self.db
+            .read(move |c| {
+                c.query_row(
+                    &format!("SELECT {INTERFACE_COLUMNS} FROM interfaces WHERE id = ?1"),
+                    [id],
+                    read_interface,
+                )
+                .optional()?
+                .ok_or_else(|| StoreError::NotFound(format!("interface {id} does not exist")))
+            })
+            .await
+    }
+
+    async fn interface_by_name(&self, name: &str) -> Result<Option<InterfaceConfig>> {
+        let name = name.to_owned();
+        self.db
+            .read(move |c| {
+                Ok(c.query_row(
+                    &format!("SELECT {INTERFACE_COLUMNS} FROM interfaces WHERE name = ?1"),
+                    [&name],
+                    read_interface,
+                )
+                .optional()?)
+            })
+            .await
+    }
+
+    async fn interfaces(&self) -> Result<Vec<InterfaceConfig>> {
+        self.db
+            .read(move |c| {
+                let mut st = c.prepare(&format!(
+                    "SELECT {INTERFACE_COLUMNS} FROM interfaces ORDER BY id"
+                ))?;
+                let rows = st.query_map([], read_interface)?;
+                Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+            })
+            .await
+    }
+
+    async fn create_schedule(&self, new: NewSchedule) -> Result<Schedule> {
+        if new.name.trim().is_empty() {
+            return Err(StoreError::Invalid("the schedule name is empty".into()));
+        }
+        if new.batch_size < 1 {
+            return Err(StoreError::Invalid(format!(
+                "schedule {:?}: batch size {} must be at least 1",
+                new.name, new.batch_size
+            )));
+        }
+        self.db
+            .write(move |tx| {
+                let found: bool = tx.query_row(
+                    "SELECT EXISTS(SELECT 1 FROM interfaces WHERE id = ?1)",
+                    [new.interface_id],
+                    |r| r.get(0),
+                )?;
+                if !found {
+                    return Err(StoreError::NotFound(format!(
+                        "interface {} does not exist",
+                        new.interface_id
+                    )));
+                }
+                let params_json = to_json(&new.params)?;
+                let r = tx.execute(
+                    "INSERT INTO schedules (interface_id, name, function, launch_mode,
+                         frequency_secs, starts_at, ends_at, batch_size, params)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                    params![
+                        new.interface_id,
+                        new.name,
+                        new.function.as_str(),
+                        launch_mode_str(new.launch_mode),
+                        new.frequency_secs,
+                        opt_ts(new.starts_at),
+                        opt_ts(new.ends_at),
+                        new.batch_size,
+                        params_json
+                    ],
+                );
+                match r {
+                    Err(e) if is_unique_violation(&e) => {
+                        return Err(StoreError::Conflict(format!(
+                            "a schedule named {:?} already exists; schedule names are unique",
+                            new.name
+                        )));
+                    }
+                    r => r?,
+                };
+                let id = tx.last_insert_rowid();
+                Ok(tx.query_row(
+                    &format!("SELECT {SCHEDULE_COLUMNS} FROM schedules WHERE id = ?1"),
+                    [id],
+                    read_schedule,
+                )?)
+            })
+            .await
+    }
+
+    async fn schedule_by_name(&self, name: &str) -> Result<Option<Schedule>> {
+        let name = name.to_owned();
+        self.db
+            .read(move |c| {
+                Ok(c.query_row(
+                    &format!("SELECT {SCHEDULE_COLUMNS} FROM schedules WHERE name = ?1"),
+                    [&name],
+                    read_schedule,
+                )
+                .optional()?)
+            })
+            .await
+    }
+
+    async fn schedules(&self, interface_id: i64) -> Result<Vec<Schedule>> {
+        self.db
+            .read(move |c| {
+                let mut st = c.prepare_cached(&format!(
+                    "SELECT {SCHEDULE_COLUMNS} FROM schedules WHERE interface_id = ?1 ORDER BY id"
+                ))?;
+                let rows = st.query_map([interface_id], read_schedule)?;
+                Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+            })
+            .await
+    }
+
+    async fn start_execution(&self, schedule_id: i64, at: DateTime<Utc>) -> Result<Execution> {
+        self.db
+            .write(move |tx| {
+                let found: bool = tx.query_row(
+                    "SELECT EXISTS(SELECT 1 FROM schedules WHERE id = ?1)",
+                    [schedule_id],
+                    |r| r.get(0),
+                )?;
+                if !found {
+                    return Err(StoreError::NotFound(format!(
+                        "schedule {schedule_id} does not exist"
+                    )));
+                }
+                tx.execute(
+                    "INSERT INTO executions (schedule_id, started_at) VALUES (?1, ?2)",
+                    params![schedule_id, ts(at)],
+                )?;
+                let id = tx.last_insert_rowid();
+                Ok(tx.query_row(
+                    &format!("SELECT {EXECUTION_COLUMNS} FROM executions WHERE id = ?1"),
+                    [id],
+                    read_execution,
+                )?)
+            })
+            .await
+    }
+
+    async fn finish_execution(
+        &self,
+        execution_id: i64,
+        at: DateTime<Utc>,
+        outcome: Outcome,
+        counts: Counts,
+        message: Option<String>,
+    ) -> Result<()> {
+        self.db
+            .write(move |tx| {
+                let n = tx.execute(
+                    "UPDATE executions SET ended_at = ?2, outcome = ?3, selected = ?4, sent = ?5,
+                         succeeded = ?6, failed = ?7, skipped = ?8, message = ?9
+                     WHERE id = ?1",
+                    params![
+                        execution_id,
+                        ts(at),
+                        outcome.as_str(),
+                        count(counts.selected),
+                        count(counts.sent),
+                        count(counts.succeeded),
+                        count(counts.failed),
+                        count(counts.skipped),
+                        message
+                    ],
+                )?;
+                if n == 0 {
+                    return Err(StoreError::NotFound(format!(
+                        "execution {execution_id} does not exist"
+                    )));
+                }
+                Ok(())
+            })
+            .await
+    }
+
+    async fn add_execution_errors(
+        &self,
+        execution_id: i64,
+        errors: Vec<TicketError>,
+    ) -> Result<()> {
+        if errors.is_empty() {
+            return Ok(());
+        }
+        self.db
+            .write(move |tx| {
+                let found: bool = tx.query_row(
+                    "SELECT EXISTS(SELECT 1 FROM executions WHERE id = ?1)",
+                    [execution_id],
+                    |r| r.get(0),
+                )?;
+                if !found {
+                    return Err(StoreError::NotFound(format!(
+                        "execution {execution_id} does not exist"
+                    )));
+                }
+                let mut st = tx.prepare_cached(
+                    "INSERT INTO execution_errors (execution_id, ticket_id, tax_number, code, message)
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                )?;
+                for e in &errors {
+                    st.execute(params![execution_id, e.ticket_id, e.tax_number, e.code, e.message])?;
+                }
+                Ok(())
+            })
+            .await
+    }
+
+    async fn execution(&self, id: i64) -> Result<Option<Execution>> {
+        self.db
+            .read(move |c| {
+                Ok(c.prepare_cached(&format!(
+                    "SELECT {EXECUTION_COLUMNS} FROM executions WHERE id = ?1"
+                ))?
+                .query_row([id], read_execution)
+                .optional()?)
+            })
+            .await
+    }
+
+    async fn execution_errors(&self, execution_id: i64) -> Result<Vec<TicketError>> {
+        self.db
+            .read(move |c| {
+                let mut st = c.prepare_cached(
+                    "SELECT ticket_id, tax_number, code, message FROM execution_errors
+                     WHERE execution_id = ?1 ORDER BY id",
+                )?;
+                let rows = st.query_map([execution_id], |r| {
+                    let mut c = Cur::new(r);
+                    Ok(TicketError {
+                        ticket_id: c.get()?,
+                        tax_number: c.get()?,
+                        code: c.get()?,
+                        message: c.get()?,
+                    })
+                })?;
+                Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+            })
+            .await
+    }
+
+    async fn executions(&self, schedule_id: i64, limit: usize) -> Result<Vec<Execution>> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.db
+            .read(move |c| {
+                let mut st = c.prepare_cached(&format!(
+                    "SELECT {EXECUTION_COLUMNS} FROM executions WHERE schedule_id = ?1
+                     ORDER BY id DESC LIMIT ?2"
+                ))?;
+                let rows = st.query_map(params![schedule_id, limit], read_execution)?;
+                Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+            })
+            .await
+    }
+
+    async fn injection_candidates(
+        &self,
+        organization_id: i64,
+        query: &InjectionQuery,
+    ) -> Result<Vec<InjectionCandidate>> {
+        if query.limit == 0 {
+            return Ok(Vec::new());
+        }
+        let q = query.clone();
+        self.db
+            .read(move |c| injection_candidates(c, organization_id, &q))
+            .await
+    }
+
+    async fn mark_injected(
+        &self,
+        schedule_id: i64,
+        point_of_sales: &str,
+        at: DateTime<Utc>,
+        marks: Vec<InjectedMark>,
+    ) -> Result<()> {
+        if marks.is_empty() {
+            return Ok(());
+        }
+        let pos = point_of_sales.to_owned();
+        // Encode the owners before the hop, so the writer's time is spent writing.
+        let owners = marks
+            .iter()
+            .map(|m| to_json(&m.recipient))
+            .collect::<Result<Vec<_>>>()?;
+        self.db
+            .write(move |tx| {
+                let found: bool = tx
+                    .prepare_cached("SELECT EXISTS(SELECT 1 FROM schedules WHERE id = ?1)")?
+                    .query_row([schedule_id], |r| r.get(0))?;
+                if !found {
+                    return Err(StoreError::NotFound(format!(
+                        "schedule {schedule_id} does not exist"
+                    )));
+                }
+                let at = ts(at);
+                let mut print = tx.prepare_cached(
+                    "UPDATE tickets SET status = 'PRINTED', printed_by = ?2, printed_at = ?3
+                     WHERE id = ?1 AND status IN ('NOT_PRINTED', 'PRINTED')",
+                )?;
+                let mut mark = tx.prepare_cached(
+                    "INSERT INTO processed_markers (ticket_id, function, schedule_id, processed_at, cause)
+                     VALUES (?1, 'INJECTION', ?2, ?3, NULL)
+                     ON CONFLICT (ticket_id, function) DO UPDATE SET
+                         schedule_id = excluded.schedule_id,
+                         processed_at = excluded.processed_at,
+                         cause = NULL",
+                )?;
+                let mut project = tx.prepare_cached(
+                    "INSERT INTO mobile_projections
+                         (ticket_id, wallet_status, owner, holder, transfer_level, updated_at)
+                     VALUES (?1, 'INJECTED', ?2, NULL, 0, ?3)
+                     ON CONFLICT (ticket_id) DO UPDATE SET
+                         wallet_status = excluded.wallet_status,
+                         owner = excluded.owner,
+                         holder = NULL,
+                         transfer_level = 0,
+                         updated_at = excluded.updated_at",
+                )?;
+                for (m, owner) in marks.iter().zip(&owners) {
+                    if print.execute(params![m.ticket_id, pos, at])? == 1 {
+                        mark.execute(params![m.ticket_id, schedule_id, at])?;
+                        project.execute(params![m.ticket_id, owner, at])?;
+                    }
+                }
+                Ok(())
+            })
+            .await
+    }
+
+    async fn processed_at(
+        &self,
+        ticket_id: i64,
+        function: FunctionKind,
+    ) -> Result<Option<DateTime<Utc>>> {
+        self.db
+            .read(move |c| {
+                Ok(c.prepare_cached(
+                    "SELECT processed_at FROM processed_markers
+                     WHERE ticket_id = ?1 AND function = ?2",
+                )?
+                .query_row(params![ticket_id, function.as_str()], |r| {
+                    Cur::new(r).time()
+                })
+                .optional()?)
+            })
+            .await
+    }
+
+    async fn projection(&self, ticket_id: i64) -> Result<Option<MobileProjection>> {
+        self.db
+            .read(move |c| {
+                Ok(c.prepare_cached(
+                    "SELECT ticket_id, wallet_status, owner, holder, transfer_level, updated_at
+                     FROM mobile_projections WHERE ticket_id = ?1",
+                )?
+                .query_row([ticket_id], read_projection)
+                .optional()?)
+            })
+            .await
+    }
+
+    async fn put_projection(&self, p: MobileProjection) -> Result<()> {
+        let owner = p.owner.as_ref().map(to_json).transpose()?;
+        let holder = p.holder.as_ref().map(to_json).transpose()?;
+        self.db
+            .write(move |tx| {
+                let found: bool = tx
+                    .prepare_cached("SELECT EXISTS(SELECT 1 FROM tickets WHERE id = ?1)")?
+                    .query_row([p.ticket_id], |r| r.get(0))?;
+                if !found {
+                    return Err(StoreError::NotFound(format!(
+                        "ticket {} does not exist",
+                        p.ticket_id
+                    )));
+                }
+                tx.prepare_cached(
+                    "INSERT INTO mobile_projections
+                         (ticket_id, wallet_status, owner, holder, transfer_level, updated_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                     ON CONFLICT (ticket_id) DO UPDATE SET
+                         wallet_status = excluded.wallet_status,
+                         owner = excluded.owner,
+                         holder = excluded.holder,
+                         transfer_level = excluded.transfer_level,
+                         updated_at = excluded.updated_at",
+                )?
+                .execute(params![
+                    p.ticket_id,
+                    p.wallet_status.as_str(),
+                    owner,
+                    holder,
+                    p.transfer_level,
+                    ts(p.updated_at)
+                ])?;
+                Ok(())
+            })
+            .await
+    }
+
+    async fn ping(&self) -> Result<()> {
+        self.db
+            .read(|c| {
+                c.query_row("SELECT 1", [], |_| Ok(()))?;
+                Ok(())
+            })
+            .await
+    }
+}
+
+// ---- import ---------------------------------------------------------------------------
+
+/// A chunk for the import thread: the rows and their details already encoded as JSON.
+/// The reply hands the chunk back, so its memory is freed by the thread that allocated
+/// it and the writer thread spends its time writing.
+struct Chunk {
+    rows: Vec<ImportRow>,
+    details: Vec<String>,
+}
+
+enum Cmd {
+    Add(Chunk, oneshot::Sender<(Result<()>, Chunk)>),
+    Commit(oneshot::Sender<Result<u64>>),
+}
+
+/// The async face of an import: commands go to the thread that owns the transaction.
+struct SqliteImport {
+    commands: mpsc::Sender<Cmd>,
+}
+
+fn import_thread_gone() -> StoreError {
+    StoreError::Backend("the import thread stopped; nothing was imported".into())
+}
+
+impl SqliteImport {
+    async fn start(db: Db, organization_id: i64) -> Result<Box<dyn ImportSession>> {
+        let (commands, inbox) = mpsc::channel::<Cmd>();
+        let (ready_tx, ready_rx) = oneshot::channel::<Result<()>>();
+        std::thread::Builder::new()
+            .name("tixbridge-import".into())
+            .spawn(move || {
+                let mut ready = Some(ready_tx);
+                let r = db.with_writer_blocking(|conn| {
+                    import_loop(conn, organization_id, &inbox, &mut ready)
+                });
+                // Only a failure before the session was handed out is reported here;
+                // later ones went back through the command's own reply.
+                if let (Err(e), Some(ready)) = (r, ready.take()) {
+                    let _ = ready.send(Err(e));
+                }
+            })
+            .map_err(|e| StoreError::Backend(format!("cannot start the import thread: {e}")))?;
+        ready_rx.await.map_err(|_| import_thread_gone())??;
+        Ok(Box::new(SqliteImport { commands }))
+    }
+}
+
+#[async_trait]
+impl ImportSession for SqliteImport {
+    async fn add(&mut self, rows: Vec<ImportRow>) -> Result<()> {
+        let details = rows
+            .iter()
+            .map(|r| to_json(&r.details))
+            .collect::<Result<Vec<_>>>()?;
+        let (reply, answer) = oneshot::channel();
+        self.commands
+            .send(Cmd::Add(Chunk { rows, details }, reply))
+            .map_err(|_| import_thread_gone())?;
+        let (result, spent) = answer.await.map_err(|_| import_thread_gone())?;
+        drop(spent);
+        result
+    }
+
+    async fn commit(self: Box<Self>) -> Result<u64> {
+        let (reply, answer) = oneshot::channel();
+        self.commands
+            .send(Cmd::Commit(reply))
+            .map_err(|_| import_thread_gone())?;
+        answer.await.map_err(|_| import_thread_gone())?
+    }
+}
+
+/// Runs on the import thread with the writer connection: one transaction for the whole
+/// import, committed on `Commit`, rolled back when the channel closes (session dropped).
+fn import_loop(
+    conn: &mut Connection,
+    organization_id: i64,
+    inbox: &mpsc::Receiver<Cmd>,
+    ready: &mut Option<oneshot::Sender<Result<()>>>,
+) -> Result<()> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    organization_exists(&tx, organization_id)?;
+    if let Some(ready) = ready.take() {
+        let _ = ready.send(Ok(()));
+    }
+    let mut state = ImportState::new(organization_id);
+    let commit_reply = loop {
+        match inbox.recv() {
+            Ok(Cmd::Add(chunk, reply)) => {
+                let r = state.add_chunk(&tx, &chunk);
+                let _ = reply.send((r, chunk));
+            }
+            Ok(Cmd::Commit(reply)) => break reply,
+            // The session was dropped without commit: dropping `tx` rolls back.
+            Err(mpsc::RecvError) => return Ok(()),
+        }
+    };
+    let imported = state.imported;
+    let r = tx.commit().map(|()| imported).map_err(StoreError::from);
+    let _ = commit_reply.send(r);
+    Ok(())
+}
+
+/// Cached catalog ids: a file names the same few products, performances and sites on
+/// every row, so each is written once per import. Contacts are cached too, but bounded,
+/// because a file may name a million of them.
+struct ImportState {
+    organization_id: i64,
+    seasons: HashSet<String>,
+    sites: HashMap<String, i64>,
+    products: HashMap<String, i64>,
+    performances: HashMap<String, i64>,
+    contacts: HashMap<String, i64>,
+    imported: u64,
+}
+
+const CONTACT_CACHE_MAX: usize = 50_000;
+
+impl ImportState {
+    fn new(organization_id: i64) -> Self {
+        ImportState {
+            organization_id,
+            seasons: HashSet::new(),
+            sites: HashMap::new(),
+            products: HashMap::new(),
+            performances: HashMap::new(),
+            contacts: HashMap::new(),
+            imported: 0,
+        }
+    }
+
+    /// Adds a chunk atomically: on any error the chunk leaves no trace (savepoint), so a
+    /// caller that goes on after a conflict never commits half a chunk.
+    fn add_chunk(&mut self, tx: &Transaction<'_>, chunk: &Chunk) -> Result<()> {
+        tx.execute_batch("SAVEPOINT import_chunk")?;
+        match self.insert_rows(tx, &chunk.rows, &chunk.details) {
+            Ok(()) => {
+                tx.execute_batch("RELEASE import_chunk")?;
+                self.imported += chunk.rows.len() as u64;
+                Ok(())
+            }
+            Err(e) => {
+                tx.execute_batch("ROLLBACK TO import_chunk; RELEASE import_chunk")?;
+                // Ids cached during this chunk may name rows that were just undone.
+                self.seasons.clear();
+                self.sites.clear();
+                self.products.clear();
+                self.performances.clear();
+                self.contacts.clear();
+                Err(e)
+            }
+        }
+    }
+
+    fn insert_rows(
+        &mut self,
+        tx: &Transaction<'_>,
+        rows: &[ImportRow],
+        details: &[String],
+    ) -> Result<()> {
+        let org = self.organization_id;
+        if self.contacts.len() > CONTACT_CACHE_MAX {
+            self.contacts.clear();
+        }
+        let mut insert = tx.prepare_cached(
+            "INSERT INTO tickets (id, organization_id, tax_number, barcode, file_id, status, cause,
+                 replaces_ticket_id, shipment_mode, sales_channel, season_code, product_id,
+                 performance_id, tariff, category, price_cents, currency, purchase_date,
+                 validity_start, validity_end, details, contact_id, holder_first_name,
+                 holder_last_name, holder_birth_date, holder_id_number, holder_country_code,
+                 holder_birth_region, holder_birth_place, main_applicant)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,
+                     ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30)",
+        )?;
+        for (row, details) in rows.iter().zip(details) {
+            if let Some(s) = &row.season
+                && !self.seasons.contains(&s.code)
+            {
+                tx.prepare_cached(
+                    "INSERT INTO seasons (organization_id, code, name, starts_at, ends_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5)
+                     ON CONFLICT (organization_id, code) DO UPDATE SET
+                         name = excluded.name, starts_at = excluded.starts_at,
+                         ends_at = excluded.ends_at",
+                )?
+                .execute(params![org, s.code, s.name, ts(s.start), ts(s.end)])?;
+                self.seasons.insert(s.code.clone());
+            }
+            let site_id = match &row.site {
+                None => None,
+                Some(s) => Some(match self.sites.get(&s.code) {
+                    Some(id) => *id,
+                    None => {
+                        let id: i64 = tx
+                            .prepare_cached(
+                                "INSERT INTO sites (organization_id, code, name, city, zip,
+                                     country_code, line1, line2)
+                                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                                 ON CONFLICT (organization_id, code) DO UPDATE SET
+                                     name = excluded.name, city = excluded.city,
+                                     zip = excluded.zip, country_code = excluded.country_code,
+                                     line1 = excluded.line1, line2 = excluded.line2
+                                 RETURNING id",
+                            )?
+                            .query_row(
+                                params![
+                                    org,
+                                    s.code,
+                                    text_json(&s.name),
+                                    text_json(&s.city),
+                                    s.zip,
+                                    s.country_code,
+                                    text_json(&s.line1),
+                                    text_json(&s.line2)
+                                ],
+                                |r| r.get(0),
+                            )?;
+                        self.sites.insert(s.code.clone(), id);
+                        id
+                    }
+                }),
+            };
+            let p = &row.product;
+            let product_id = match self.products.get(&p.code) {
+                Some(id) => *id,
+                None => {
+                    // A product without performances takes place at the row's site.
+                    let product_site = if row.performance.is_none() {
+                        site_id
+                    } else {
+                        None
+                    };
+                    let id: i64 = tx
+                        .prepare_cached(
+                            "INSERT INTO products (organization_id, code, kind, family, name,
+                                 season_code, site_id, tix_start, tix_exp, tix_act, tix_rgrp)
+                             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+                             ON CONFLICT (organization_id, code) DO UPDATE SET
+                                 kind = excluded.kind, family = excluded.family,
+                                 name = excluded.name,
+                                 season_code = COALESCE(excluded.season_code, products.season_code),
+                                 site_id = COALESCE(excluded.site_id, products.site_id),
+                                 tix_start = excluded.tix_start, tix_exp = excluded.tix_exp,
+                                 tix_act = excluded.tix_act, tix_rgrp = excluded.tix_rgrp
+                             RETURNING id",
+                        )?
+                        .query_row(
+                            params![
+                                org,
+                                p.code,
+                                p.kind.as_str(),
+                                p.family,
+                                text_json(&p.name),
+                                row.season.as_ref().map(|s| &s.code),
+                                product_site,
+                                p.comfort.tix_start,
+                                p.comfort.tix_exp,
+                                p.comfort.tix_act,
+                                p.comfort.tix_rgrp
+                            ],
+                            |r| r.get(0),
+                        )?;
+                    self.products.insert(p.code.clone(), id);
+                    id
+                }
+            };
+            let performance_id = match &row.performance {
+                None => None,
+                Some(pf) => Some(match self.performances.get(&pf.code) {
+                    Some(id) => *id,
+                    None => {
+                        let site_id = site_id.ok_or_else(|| {
+                            StoreError::Invalid(format!(
+                                "ticket {}: performance {} needs a site",
+                                row.ticket_id, pf.code
+                            ))
+                        })?;
+                        let id: i64 = tx
+                            .prepare_cached(
+                                "INSERT INTO performances (organization_id, code, product_id,
+                                     site_id, name, group_name, starts_at, ends_at)
+                                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                                 ON CONFLICT (organization_id, code) DO UPDATE SET
+                                     product_id = excluded.product_id,
+                                     site_id = excluded.site_id, name = excluded.name,
+                                     group_name = excluded.group_name,
+                                     starts_at = excluded.starts_at, ends_at = excluded.ends_at
+                                 RETURNING id",
+                            )?
+                            .query_row(
+                                params![
+                                    org,
+                                    pf.code,
+                                    product_id,
+                                    site_id,
+                                    text_json(&pf.name),
+                                    text_json(&pf.group_name),
+                                    ts(pf.start),
+                                    opt_ts(pf.end)
+                                ],
+                                |r| r.get(0),
+                            )?;
+                        self.performances.insert(pf.code.clone(), id);
+                        id
+                    }
+                }),
+            };
+            let ct = &row.contact;
+            let contact_id = match self.contacts.get(&ct.number) {
+                Some(id) => *id,
+                None => {
+                    let id: i64 = tx
+                        .prepare_cached(
+                            "INSERT INTO contacts (organization_id, number, email, first_name,
+                                 last_name, gender, title, temporary)
+                             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 0)
+                             ON CONFLICT (organization_id, number) DO UPDATE SET
+                                 email = excluded.email, first_name = excluded.first_name,
+                                 last_name = excluded.last_name, gender = excluded.gender,
+                                 title = excluded.title, temporary = 0
+                             RETURNING id",
+                        )?
+                        .query_row(
+                            params![
+                                org,
+                                ct.number,
+                                ct.email,
+                                ct.first_name,
+                                ct.last_name,
+                                ct.gender,
+                                ct.title
+                            ],
+                            |r| r.get(0),
+                        )?;
+                    self.contacts.insert(ct.number.clone(), id);
+                    id
+                }
+            };
+            let h = &row.holder;
+            let r = insert.execute(params![
+                row.ticket_id,
+                org,
+                row.tax_number,
+                row.barcode,
+                row.file_id,
+                row.status.as_str(),
+                row.cause.as_ref().map(Cause::as_str),
+                row.replaces_ticket_id,
+                row.shipment_mode,
+                row.sales_channel,
+                row.season.as_ref().map(|s| &s.code),
+                product_id,
+                performance_id,
+                row.tariff,
+                row.category,
+                row.price_cents,
+                row.currency,
+                opt_ts(row.purchase_date),
+                opt_ts(row.validity_start),
+                opt_ts(row.validity_end),
+                details,
+                contact_id,
+                h.first_name,
+                h.last_name,
+                h.birth_date,
+                h.id_number,
+                h.country_code,
+                h.birth_region,
+                h.birth_place,
+                row.main_applicant
+            ]);
+            match r {
+                Ok(_) => {}
+                Err(e) => {
+                    return Err(match constraint_code(&e) {
+                        Some(rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY) => {
+                            StoreError::Conflict(format!(
+                                "ticket id {} is already in the store (or earlier in this import)",
+                                row.ticket_id
+                            ))
+                        }
+                        Some(rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE) => {
+                            StoreError::Conflict(format!(
+                                "tax number {:?} is already in the store (or earlier in this import)",
+                                row.tax_number
+                            ))
+                        }
+                        _ => e.into(),
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
 }

@@ -1,0 +1,418 @@
+//! Tickets injection ("Tickets external printing", DOMAIN.md §5.1).
+//!
+//! The execution streams: it reads candidates by pages of ticket ids, builds wallet
+//! tickets (pure, in `tixbridge_core::inject`), sends calls of `ticketIterationSize`
+//! with a bounded number in flight, and marks what the wallet accepted in grouped
+//! transactions. Memory does not grow with the batch size.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use chrono::Utc;
+use tokio::sync::{Semaphore, mpsc};
+
+use tixbridge_client::{ClientError, WalletClient};
+use tixbridge_core::api::{self, Person};
+use tixbridge_core::inject::{
+    BuildContext, CatalogIndex, FileTracker, SkipReason, build_ticket, choose_recipient, screen,
+    should_kill,
+};
+use tixbridge_core::model::{Counts, InjectionParams, TicketError};
+use tixbridge_core::params::CustomParams;
+use tixbridge_store::{
+    Catalog, InjectedMark, InjectionQuery, InterfaceConfig, Schedule, TicketingStore,
+};
+
+use crate::execution::{ErrorSink, Progress, RunOptions, StepOutcome};
+
+/// One ticket on its way to the wallet.
+struct Outgoing {
+    ticket_id: i64,
+    tax_number: String,
+    recipient: Person,
+}
+
+/// A call's fate, sent from the call task to the marker.
+struct CallDone {
+    items: Vec<Outgoing>,
+    result: Result<Vec<api::ItemResult>, ClientError>,
+}
+
+pub fn index_catalog(c: Catalog) -> CatalogIndex {
+    CatalogIndex {
+        products: c.products.into_iter().map(|p| (p.id, p)).collect(),
+        performances: c.performances.into_iter().map(|p| (p.id, p)).collect(),
+        sites: c.sites.into_iter().map(|s| (s.id, s)).collect(),
+        seasons: c.seasons.into_iter().map(|s| (s.code.clone(), s)).collect(),
+    }
+}
+
+/// Runs one injection execution's work. Counts and errors go to `errors` and the
+/// returned outcome; the caller records the execution.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn run(
+    store: Arc<dyn TicketingStore>,
+    interface: &InterfaceConfig,
+    schedule: &Schedule,
+    custom: &CustomParams,
+    inj: InjectionParams,
+    client: Option<WalletClient>,
+    opts: &RunOptions,
+    errors: &mut ErrorSink,
+) -> anyhow::Result<StepOutcome> {
+    let org = store.organization(interface.organization_id).await?;
+    let catalog = index_catalog(store.catalog(org.id).await?);
+    let batch = schedule.batch_size.max(0) as u64;
+    let iteration = custom.ticket_iteration_size;
+    let simulation = inj.simulation || client.is_none();
+    // In simulation every ticket is checked against the contract, whatever
+    // enforceMandatoryParameters says: that is the point of a dry run.
+    let build_params = if simulation {
+        CustomParams {
+            enforce_mandatory_parameters: true,
+            ..custom.clone()
+        }
+    } else {
+        custom.clone()
+    };
+
+    let mut counts = Counts::default();
+    let mut missing_data = 0u64;
+    let stop = Arc::new(AtomicBool::new(false));
+    let (done_tx, mut done_rx) = mpsc::channel::<CallDone>(opts.in_flight.max(1) * 2);
+    let permits = Arc::new(Semaphore::new(opts.in_flight.max(1)));
+
+    // The marker: applies call results as they arrive, grouping marks into few
+    // transactions. It owns the success/failure counts of sent tickets.
+    let marker = {
+        let store = store.clone();
+        let schedule_id = schedule.id;
+        let pos = inj.point_of_sales.to_string();
+        let kill_ratio = custom.kill_ratio;
+        let stop = stop.clone();
+        let progress = opts.progress.clone();
+        let flush_every = opts.page_size.max(iteration);
+        tokio::spawn(async move {
+            let mut m = MarkerState::default();
+            let mut marks: Vec<InjectedMark> = Vec::new();
+            loop {
+                let msg = match done_rx.try_recv() {
+                    Ok(msg) => Some(msg),
+                    Err(mpsc::error::TryRecvError::Empty) => {
+                        // Nothing waiting: a good moment to commit what we have.
+                        if !marks.is_empty() {
+                            flush(&*store, schedule_id, &pos, &mut marks, &mut m).await;
+                        }
+                        done_rx.recv().await
+                    }
+                    Err(mpsc::error::TryRecvError::Disconnected) => None,
+                };
+                let Some(done) = msg else { break };
+                m.apply(done, &mut marks);
+                if marks.len() >= flush_every {
+                    flush(&*store, schedule_id, &pos, &mut marks, &mut m).await;
+                }
+                if should_kill(kill_ratio, m.failed, m.succeeded + m.failed) {
+                    m.killed = true;
+                    stop.store(true, Ordering::Relaxed);
+                }
+                if m.fatal.is_some() {
+                    stop.store(true, Ordering::Relaxed);
+                }
+                if let Some(p) = &progress {
+                    p(Progress {
+                        succeeded: m.succeeded,
+                        failed: m.failed,
+                    });
+                }
+            }
+            if !marks.is_empty() {
+                flush(&*store, schedule_id, &pos, &mut marks, &mut m).await;
+            }
+            m
+        })
+    };
+
+    let ctx = BuildContext {
+        default_language: &org.default_language,
+        params: &build_params,
+        injection: &inj,
+        catalog: &catalog,
+    };
+    let mut tracker = FileTracker::default();
+    let mut timings = Timings::default();
+    let mut after_id = 0i64;
+    let mut taken = 0u64;
+    let mut pending: Vec<(Outgoing, api::Ticket)> = Vec::with_capacity(iteration);
+    let mut would_send = 0u64;
+    'pages: while taken < batch && !stop.load(Ordering::Relaxed) {
+        let limit = (opts.page_size as u64).min(batch - taken).max(1) as usize;
+        let t_read = std::time::Instant::now();
+        let page = store
+            .injection_candidates(
+                org.id,
+                &InjectionQuery {
+                    filters: inj.filters.clone(),
+                    force: inj.force.clone(),
+                    after_id,
+                    limit,
+                },
+            )
+            .await?;
+        timings.read += t_read.elapsed();
+        if page.is_empty() {
+            break;
+        }
+        let t_build = std::time::Instant::now();
+        let full_page = page.len() == limit;
+        for cand in page {
+            if taken >= batch || stop.load(Ordering::Relaxed) {
+                break 'pages;
+            }
+            after_id = cand.ticket.id;
+            counts.selected += 1;
+            let t = &cand.ticket;
+            if let Some(reason) = screen(t, &inj) {
+                counts.skipped += 1;
+                if matches!(reason, SkipReason::MissingHolderField(_)) {
+                    missing_data += 1;
+                }
+                continue;
+            }
+            let replaced = cand
+                .replaced
+                .as_ref()
+                .map(|r| (r.cause.as_ref(), r.last_owner.as_ref()));
+            let (recipient, _) = choose_recipient(custom, &cand.contact, replaced);
+            let main = tracker.main_applicant(inj.main_applicant_rule, t);
+            taken += 1;
+            match build_ticket(&ctx, t, recipient.clone(), main) {
+                Err(e) => {
+                    counts.failed += 1;
+                    errors
+                        .push(TicketError {
+                            ticket_id: Some(t.id),
+                            tax_number: Some(t.tax_number.clone()),
+                            code: e.code.to_owned(),
+                            message: format!(
+                                "ticket {} (tax number {}): {}",
+                                t.id, t.tax_number, e.message
+                            ),
+                        })
+                        .await?;
+                }
+                Ok(wt) if simulation => {
+                    let _ = wt;
+                    would_send += 1;
+                }
+                Ok(wt) => {
+                    pending.push((
+                        Outgoing {
+                            ticket_id: t.id,
+                            tax_number: t.tax_number.clone(),
+                            recipient,
+                        },
+                        wt,
+                    ));
+                    if pending.len() >= iteration {
+                        let t_wait = std::time::Instant::now();
+                        dispatch(
+                            &mut pending,
+                            client.as_ref(),
+                            &permits,
+                            &done_tx,
+                            &mut counts,
+                        )
+                        .await;
+                        timings.wait_for_calls += t_wait.elapsed();
+                    }
+                }
+            }
+            if let Some(p) = &opts.on_selected {
+                p(counts.selected);
+            }
+        }
+        timings.build += t_build.elapsed();
+        if !full_page {
+            break;
+        }
+    }
+    if !pending.is_empty() && !stop.load(Ordering::Relaxed) {
+        dispatch(
+            &mut pending,
+            client.as_ref(),
+            &permits,
+            &done_tx,
+            &mut counts,
+        )
+        .await;
+    }
+    drop(done_tx);
+    let m = marker.await?;
+    timings.build = timings.build.saturating_sub(timings.wait_for_calls);
+    tracing::debug!(
+        read_ms = timings.read.as_millis() as u64,
+        build_ms = timings.build.as_millis() as u64,
+        wait_for_calls_ms = timings.wait_for_calls.as_millis() as u64,
+        mark_ms = m.mark_time.as_millis() as u64,
+        marks = m.mark_calls,
+        "injection timings"
+    );
+
+    counts.succeeded += m.succeeded;
+    counts.failed += m.failed;
+    for e in m.errors {
+        errors.push(e).await?;
+    }
+    let mut message = Vec::new();
+    if let Some(f) = &m.fatal {
+        message.push(format!(
+            "the wallet could not be reached or refused the calls ({f}); nothing of the failed calls was marked and those tickets will be sent again next execution"
+        ));
+    }
+    if let Some(e) = &m.mark_error {
+        message.push(format!(
+            "marking accepted tickets failed ({e}); they will be sent again next execution and the wallet will accept them again"
+        ));
+    }
+    if m.killed {
+        message.push(format!(
+            "stopped early: the share of failed tickets exceeded killRatio={}",
+            custom.kill_ratio
+        ));
+    }
+    if simulation {
+        message.push(format!(
+            "simulation: {would_send} tickets would be sent; nothing was sent or changed"
+        ));
+    }
+    if missing_data > 0 {
+        message.push(format!(
+            "{missing_data} tickets skipped because their holder lacks a mandatory field"
+        ));
+    }
+    Ok(StepOutcome {
+        counts,
+        fatal: m.fatal.is_some() || m.mark_error.is_some(),
+        warning: missing_data > 0,
+        message: (!message.is_empty()).then(|| message.join("; ")),
+    })
+}
+
+async fn dispatch(
+    pending: &mut Vec<(Outgoing, api::Ticket)>,
+    client: Option<&WalletClient>,
+    permits: &Arc<Semaphore>,
+    done_tx: &mpsc::Sender<CallDone>,
+    counts: &mut Counts,
+) {
+    let Some(client) = client else { return };
+    let (items, tickets): (Vec<Outgoing>, Vec<api::Ticket>) =
+        std::mem::take(pending).into_iter().unzip();
+    counts.sent += items.len() as u64;
+    let permit = permits
+        .clone()
+        .acquire_owned()
+        .await
+        .expect("the semaphore is never closed");
+    let client = client.clone();
+    let done_tx = done_tx.clone();
+    tokio::spawn(async move {
+        let result = client.inject(&tickets).await;
+        drop(permit);
+        // The marker only goes away after every sender is dropped.
+        let _ = done_tx.send(CallDone { items, result }).await;
+    });
+}
+
+/// Where the producer's time went, for the debug log.
+#[derive(Default)]
+struct Timings {
+    read: std::time::Duration,
+    build: std::time::Duration,
+    wait_for_calls: std::time::Duration,
+}
+
+#[derive(Default)]
+struct MarkerState {
+    mark_time: std::time::Duration,
+    mark_calls: u64,
+    succeeded: u64,
+    failed: u64,
+    killed: bool,
+    /// A call-wide failure (wallet down, authentication): the message of the first.
+    fatal: Option<String>,
+    mark_error: Option<String>,
+    errors: Vec<TicketError>,
+}
+
+impl MarkerState {
+    fn apply(&mut self, done: CallDone, marks: &mut Vec<InjectedMark>) {
+        match done.result {
+            Ok(results) => {
+                for (item, r) in done.items.into_iter().zip(results) {
+                    if r.is_ok() && r.ticket_id == item.ticket_id.to_string() {
+                        marks.push(InjectedMark {
+                            ticket_id: item.ticket_id,
+                            recipient: item.recipient,
+                        });
+                    } else {
+                        self.failed += 1;
+                        let code = r.error_code.unwrap_or_else(|| "KO".into());
+                        let msg = r.message.unwrap_or_default();
+                        self.errors.push(TicketError {
+                            ticket_id: Some(item.ticket_id),
+                            tax_number: Some(item.tax_number.clone()),
+                            message: format!(
+                                "ticket {} (tax number {}): the wallet refused it: {code}: {msg}",
+                                item.ticket_id, item.tax_number
+                            ),
+                            code,
+                        });
+                    }
+                }
+            }
+            Err(e) => {
+                self.failed += done.items.len() as u64;
+                if self.fatal.is_none() {
+                    self.fatal = Some(e.to_string());
+                    self.errors.push(TicketError {
+                        ticket_id: None,
+                        tax_number: None,
+                        code: e.code().to_owned(),
+                        message: e.to_string(),
+                    });
+                }
+            }
+        }
+    }
+}
+
+async fn flush(
+    store: &dyn TicketingStore,
+    schedule_id: i64,
+    pos: &str,
+    marks: &mut Vec<InjectedMark>,
+    m: &mut MarkerState,
+) {
+    let batch = std::mem::take(marks);
+    let n = batch.len() as u64;
+    let t = std::time::Instant::now();
+    let r = store
+        .mark_injected(schedule_id, pos, Utc::now(), batch)
+        .await;
+    m.mark_time += t.elapsed();
+    m.mark_calls += 1;
+    match r {
+        Ok(()) => m.succeeded += n,
+        Err(e) => {
+            // The wallet has them; ticketing does not. They stay NOT_PRINTED and
+            // unprocessed, so the next execution sends them again (idempotent).
+            m.failed += n;
+            if m.mark_error.is_none() {
+                m.mark_error = Some(e.to_string());
+            }
+            tracing::error!(error = %e, tickets = n, "marking injected tickets failed");
+        }
+    }
+}

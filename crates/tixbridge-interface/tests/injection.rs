@@ -1,0 +1,742 @@
+//! The injection function end to end: a real wallet service on a loopback port, real
+//! stores (SQLite always; PostgreSQL for the ticketing side when `TIXBRIDGE_TEST_PG` is
+//! set, mandatory under `CI=true`).
+
+use std::sync::Arc;
+
+use chrono::{TimeZone, Utc};
+use secrecy::SecretString;
+
+use tixbridge_core::api::Person;
+use tixbridge_core::cause::Cause;
+use tixbridge_core::model::{
+    ComfortVariables, FunctionKind, Holder, InjectionFilters, MobileProjection, Outcome,
+    ProductKind,
+};
+use tixbridge_core::status::{TicketingStatus, WalletStatus};
+use tixbridge_core::text::LocalizedText;
+use tixbridge_interface::setup::{
+    InjectionScheduleInput, InterfaceInput, create_injection_schedule, create_interface,
+};
+use tixbridge_interface::{RunOptions, run_schedule};
+use tixbridge_store::{
+    ImportContact, ImportPerformance, ImportProduct, ImportRow, ImportSite, TicketingStore,
+    WalletStore,
+};
+
+struct Wallet {
+    url: String,
+    key: String,
+    store: Arc<dyn WalletStore>,
+    organizer: i64,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+}
+
+impl Wallet {
+    async fn start(dir: &std::path::Path) -> Wallet {
+        let store =
+            tixbridge_store::open_wallet(&format!("sqlite:{}", dir.join("wallet.db").display()))
+                .await
+                .unwrap();
+        let (org, key) = tixbridge_wallet::create_organizer(&*store, "org")
+            .await
+            .unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let mut w = Wallet {
+            url: format!("http://{addr}/organizer/tickets"),
+            key,
+            store,
+            organizer: org.id,
+            stop: None,
+            task: None,
+        };
+        w.serve(listener);
+        w
+    }
+
+    fn serve(&mut self, listener: tokio::net::TcpListener) {
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        self.stop = Some(tx);
+        self.task = Some(tokio::spawn(tixbridge_wallet::serve(
+            listener,
+            self.store.clone(),
+            async move {
+                let _ = rx.await;
+            },
+        )));
+    }
+
+    async fn stop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(t) = self.task.take() {
+            t.await.unwrap().unwrap();
+        }
+    }
+
+    async fn status_of(&self, ticket_id: i64) -> Option<String> {
+        self.store
+            .ticket(self.organizer, &ticket_id.to_string())
+            .await
+            .unwrap()
+            .map(|r| r.state.status)
+    }
+}
+
+/// A fresh ticketing store: SQLite in `dir`, or a fresh PostgreSQL schema.
+async fn ticketing(dir: &std::path::Path, pg: bool) -> (Arc<dyn TicketingStore>, Option<String>) {
+    if pg {
+        let base = pg_url().expect("PostgreSQL URL");
+        let schema = format!("t_inj_{}", rand_suffix());
+        let sep = if base.contains('?') { '&' } else { '?' };
+        let store = tixbridge_store::open_ticketing(&format!("{base}{sep}schema={schema}"))
+            .await
+            .unwrap();
+        (store, Some(schema))
+    } else {
+        let store = tixbridge_store::open_ticketing(&format!(
+            "sqlite:{}",
+            dir.join("ticketing.db").display()
+        ))
+        .await
+        .unwrap();
+        (store, None)
+    }
+}
+
+fn pg_url() -> Option<String> {
+    match std::env::var("TIXBRIDGE_TEST_PG") {
+        Ok(u) if !u.is_empty() => Some(u),
+        _ => {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "CI=true requires TIXBRIDGE_TEST_PG (the PostgreSQL suite is mandatory in CI)"
+            );
+            None
+        }
+    }
+}
+
+async fn drop_schema(schema: Option<String>) {
+    if let (Some(schema), Some(url)) = (schema, pg_url()) {
+        let pool = sqlx::PgPool::connect(&url).await.unwrap();
+        sqlx::query(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"))
+            .execute(&pool)
+            .await
+            .unwrap();
+    }
+}
+
+fn rand_suffix() -> String {
+    use rand::Rng;
+    let mut r = rand::rng();
+    (0..10)
+        .map(|_| (b'a' + r.random_range(0..26u8)) as char)
+        .collect()
+}
+
+fn row(id: i64, perf: &str, email: Option<&str>) -> ImportRow {
+    let start = Utc.with_ymd_and_hms(2026, 6, 14, 19, 0, 0).unwrap();
+    ImportRow {
+        ticket_id: id,
+        tax_number: format!("TX{id}"),
+        barcode: format!("BC{id}"),
+        file_id: Some(format!("F{}", id / 10)),
+        status: TicketingStatus::NotPrinted,
+        cause: None,
+        replaces_ticket_id: None,
+        shipment_mode: "BLOCKCHAIN".into(),
+        sales_channel: Some("WEB".into()),
+        season: None,
+        product: ImportProduct {
+            code: "MATCH".into(),
+            kind: ProductKind::Match,
+            family: Some("FOOT".into()),
+            name: LocalizedText::new("en", "Match"),
+            comfort: ComfortVariables::default(),
+        },
+        performance: Some(ImportPerformance {
+            code: perf.into(),
+            name: LocalizedText::new("en", format!("Match {perf}"))
+                .with("fr", format!("Match {perf} (fr)")),
+            group_name: LocalizedText::default(),
+            start,
+            end: None,
+        }),
+        site: Some(ImportSite {
+            code: "STADE".into(),
+            name: LocalizedText::new("en", "Stadium"),
+            city: LocalizedText::new("en", "Paris"),
+            zip: "75000".into(),
+            country_code: "FR".into(),
+            line1: LocalizedText::default(),
+            line2: LocalizedText::default(),
+        }),
+        tariff: Some("FULL".into()),
+        category: Some("CAT1".into()),
+        price_cents: Some(5000),
+        currency: Some("EUR".into()),
+        purchase_date: Some(start - chrono::Duration::days(10)),
+        validity_start: None,
+        validity_end: None,
+        details: vec![],
+        contact: ImportContact {
+            number: format!("C{id}"),
+            email: email.map(str::to_owned),
+            first_name: Some("Ann".into()),
+            last_name: Some("Able".into()),
+            gender: None,
+            title: None,
+        },
+        holder: Holder::default(),
+        main_applicant: false,
+    }
+}
+
+async fn seed(store: &dyn TicketingStore, rows: Vec<ImportRow>) -> i64 {
+    let org = store.ensure_organization("ORG", "Org", "en").await.unwrap();
+    let mut s = store.begin_import(org.id).await.unwrap();
+    s.add(rows).await.unwrap();
+    s.commit().await.unwrap();
+    org.id
+}
+
+async fn configure(
+    store: &dyn TicketingStore,
+    org: i64,
+    wallet_url: &str,
+    key: &str,
+    params: &str,
+    schedule: InjectionScheduleInput,
+) {
+    create_interface(
+        store,
+        InterfaceInput {
+            organization_id: org,
+            name: "tixngo".into(),
+            kind: "TIXNGO".into(),
+            url: wallet_url.into(),
+            login: "admin".into(),
+            api_key: SecretString::from(key.to_owned()),
+            notification_emails: String::new(),
+            custom_params: params.into(),
+        },
+    )
+    .await
+    .unwrap();
+    create_injection_schedule(
+        store,
+        InjectionScheduleInput {
+            interface: "tixngo".into(),
+            point_of_sales: "WEB;WALLET".into(),
+            ..schedule
+        },
+    )
+    .await
+    .unwrap();
+}
+
+fn sched(name: &str, batch: i64) -> InjectionScheduleInput {
+    InjectionScheduleInput {
+        name: name.into(),
+        batch_size: batch,
+        ..Default::default()
+    }
+}
+
+fn fast() -> RunOptions {
+    let mut o = RunOptions::default();
+    o.client.retries = 0;
+    o.page_size = 7; // several pages even in small tests
+    o
+}
+
+async fn status(store: &dyn TicketingStore, id: i64) -> TicketingStatus {
+    store.ticket(id).await.unwrap().unwrap().status
+}
+
+async fn each_backend<F, Fut>(f: F)
+where
+    F: Fn(Arc<dyn TicketingStore>, tempfile::TempDir) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let dir = tempfile::tempdir().unwrap();
+    let (store, _) = ticketing(dir.path(), false).await;
+    f(store, dir).await;
+    if pg_url().is_some() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, schema) = ticketing(dir.path(), true).await;
+        f(store, dir).await;
+        drop_schema(schema).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn injects_prints_and_marks_with_a_partial_failure() {
+    each_backend(|store, dir| async move {
+        let mut wallet = Wallet::start(dir.path()).await;
+        let mut rows: Vec<ImportRow> = (1..=120)
+            .map(|i| row(i, "P1", Some("a@example.org")))
+            .collect();
+        // Two tickets the wallet refuses: no email.
+        rows[10].contact.email = None;
+        rows[77].contact.email = None;
+        let org = seed(&*store, rows).await;
+        // Sent as they are, so the wallet itself answers KO for those two.
+        configure(
+            &*store,
+            org,
+            &wallet.url,
+            &wallet.key,
+            "enforceMandatoryParameters=false\nticketIterationSize=20",
+            sched("inj", 1000),
+        )
+        .await;
+        let r = run_schedule(store.clone(), "inj", fast()).await.unwrap();
+        assert_eq!(r.outcome, Outcome::Error);
+        assert_eq!(r.counts.selected, 120);
+        assert_eq!(r.counts.sent, 120);
+        assert_eq!(r.counts.succeeded, 118);
+        assert_eq!(r.counts.failed, 2);
+        let msgs: Vec<_> = r.first_errors.iter().map(|e| e.message.clone()).collect();
+        assert!(
+            msgs.iter()
+                .any(|m| m.contains("ticket 11") && m.contains("spectatorDetails.email")),
+            "{msgs:?}"
+        );
+        assert!(msgs.iter().any(|m| m.contains("ticket 78")), "{msgs:?}");
+        assert_eq!(status(&*store, 1).await, TicketingStatus::Printed);
+        assert_eq!(status(&*store, 11).await, TicketingStatus::NotPrinted);
+        assert_eq!(wallet.status_of(1).await.as_deref(), Some("INJECTED"));
+        assert_eq!(wallet.status_of(11).await, None);
+        let t1 = store.ticket(1).await.unwrap().unwrap();
+        assert_eq!(t1.printed_by.as_deref(), Some("WEB;WALLET"));
+        assert!(
+            store
+                .processed_at(1, FunctionKind::Injection)
+                .await
+                .unwrap()
+                .is_some()
+        );
+        assert!(
+            store
+                .processed_at(11, FunctionKind::Injection)
+                .await
+                .unwrap()
+                .is_none()
+        );
+        let p = store.projection(1).await.unwrap().unwrap();
+        assert_eq!(p.wallet_status, WalletStatus::Injected);
+        // The execution is recorded with its errors.
+        let e = store.execution(r.execution_id).await.unwrap().unwrap();
+        assert_eq!(e.outcome, Some(Outcome::Error));
+        assert_eq!(
+            store.execution_errors(r.execution_id).await.unwrap().len(),
+            2
+        );
+        // The next run only retries the two failures.
+        let r2 = run_schedule(store.clone(), "inj", fast()).await.unwrap();
+        assert_eq!(r2.counts.selected, 2);
+        assert_eq!(r2.counts.failed, 2);
+        wallet.stop().await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn enforcement_refuses_before_calling_the_wallet() {
+    each_backend(|store, dir| async move {
+        let mut wallet = Wallet::start(dir.path()).await;
+        let mut rows: Vec<ImportRow> = (1..=5)
+            .map(|i| row(i, "P1", Some("a@example.org")))
+            .collect();
+        rows[2].contact.email = None;
+        let org = seed(&*store, rows).await;
+        configure(
+            &*store,
+            org,
+            &wallet.url,
+            &wallet.key,
+            "",
+            sched("inj", 100),
+        )
+        .await;
+        let r = run_schedule(store.clone(), "inj", fast()).await.unwrap();
+        assert_eq!(r.outcome, Outcome::Error);
+        assert_eq!(
+            (r.counts.sent, r.counts.succeeded, r.counts.failed),
+            (4, 4, 1)
+        );
+        assert_eq!(r.first_errors[0].code, "MISSING_FIELD");
+        assert!(
+            r.first_errors[0].message.contains("ticket 3"),
+            "{:?}",
+            r.first_errors
+        );
+        assert!(
+            r.first_errors[0]
+                .message
+                .contains("spectatorDetails.email is required")
+        );
+        wallet.stop().await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wallet_down_marks_nothing_and_the_next_run_succeeds() {
+    each_backend(|store, dir| async move {
+        let mut wallet = Wallet::start(dir.path()).await;
+        let org = seed(
+            &*store,
+            (1..=30)
+                .map(|i| row(i, "P1", Some("a@example.org")))
+                .collect(),
+        )
+        .await;
+        configure(
+            &*store,
+            org,
+            &wallet.url,
+            &wallet.key,
+            "",
+            sched("inj", 100),
+        )
+        .await;
+        let addr = wallet
+            .url
+            .trim_start_matches("http://")
+            .split('/')
+            .next()
+            .unwrap()
+            .to_owned();
+        wallet.stop().await;
+        let r = run_schedule(store.clone(), "inj", fast()).await.unwrap();
+        assert_eq!(r.outcome, Outcome::Error);
+        assert_eq!(r.counts.succeeded, 0);
+        assert!(
+            r.message
+                .as_deref()
+                .unwrap_or("")
+                .contains("could not be reached"),
+            "{:?}",
+            r.message
+        );
+        assert_eq!(r.first_errors[0].code, "WALLET_UNREACHABLE");
+        for id in 1..=30 {
+            assert_eq!(status(&*store, id).await, TicketingStatus::NotPrinted);
+        }
+        // The wallet comes back on the same address.
+        let listener = tokio::net::TcpListener::bind(&addr).await.unwrap();
+        wallet.serve(listener);
+        let r = run_schedule(store.clone(), "inj", fast()).await.unwrap();
+        assert_eq!(r.outcome, Outcome::Ok, "{:?}", r.first_errors);
+        assert_eq!(r.counts.succeeded, 30);
+        assert_eq!(status(&*store, 30).await, TicketingStatus::Printed);
+        wallet.stop().await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_api_key_is_an_error_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, _) = ticketing(dir.path(), false).await;
+    let mut wallet = Wallet::start(dir.path()).await;
+    let org = seed(
+        &*store,
+        (1..=3)
+            .map(|i| row(i, "P1", Some("a@example.org")))
+            .collect(),
+    )
+    .await;
+    configure(
+        &*store,
+        org,
+        &wallet.url,
+        "tnk_wrong",
+        "",
+        sched("inj", 100),
+    )
+    .await;
+    let r = run_schedule(store.clone(), "inj", fast()).await.unwrap();
+    assert_eq!(r.outcome, Outcome::Error);
+    assert_eq!(r.first_errors[0].code, "WALLET_UNAUTHORIZED");
+    assert!(!r.first_errors[0].message.contains("tnk_wrong"));
+    assert_eq!(status(&*store, 1).await, TicketingStatus::NotPrinted);
+    wallet.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn filters_batch_size_file_number_force_and_skip() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, _) = ticketing(dir.path(), false).await;
+    let mut wallet = Wallet::start(dir.path()).await;
+    let mut rows: Vec<ImportRow> = (1..=40)
+        .map(|i| row(i, if i <= 20 { "P1" } else { "P2" }, Some("a@example.org")))
+        .collect();
+    rows[25].category = Some("CAT2".into());
+    let org = seed(&*store, rows).await;
+    configure(
+        &*store,
+        org,
+        &wallet.url,
+        &wallet.key,
+        "",
+        InjectionScheduleInput {
+            filters: InjectionFilters {
+                performance: Some("P2".into()),
+                category: Some("CAT1".into()),
+                ..Default::default()
+            },
+            skip: "TX30, id:31".into(),
+            ..sched("p2", 5)
+        },
+    )
+    .await;
+    // Batch of 5 in ticket id order, skipping 30 and 31, never 26 (CAT2).
+    let r = run_schedule(store.clone(), "p2", fast()).await.unwrap();
+    assert_eq!(r.outcome, Outcome::Ok, "{:?}", r.first_errors);
+    assert_eq!(r.counts.succeeded, 5);
+    for id in [21, 22, 23, 24, 25] {
+        assert_eq!(
+            status(&*store, id).await,
+            TicketingStatus::Printed,
+            "ticket {id}"
+        );
+    }
+    assert_eq!(status(&*store, 26).await, TicketingStatus::NotPrinted);
+    let r = run_schedule(store.clone(), "p2", fast()).await.unwrap();
+    assert_eq!(r.counts.skipped, 2);
+    for id in [27, 28, 29, 32, 33] {
+        assert_eq!(
+            status(&*store, id).await,
+            TicketingStatus::Printed,
+            "ticket {id}"
+        );
+    }
+    assert_eq!(status(&*store, 30).await, TicketingStatus::NotPrinted);
+    assert_eq!(status(&*store, 31).await, TicketingStatus::NotPrinted);
+
+    // A file number ignores every other filter.
+    create_injection_schedule(
+        &*store,
+        InjectionScheduleInput {
+            interface: "tixngo".into(),
+            point_of_sales: "BOX;B1".into(),
+            filters: InjectionFilters {
+                performance: Some("P2".into()),
+                file_number: Some("F0".into()),
+                ..Default::default()
+            },
+            ..sched("file", 100)
+        },
+    )
+    .await
+    .unwrap();
+    let r = run_schedule(store.clone(), "file", fast()).await.unwrap();
+    assert_eq!(r.counts.succeeded, 9); // tickets 1..=9 are file F0
+    assert_eq!(
+        store
+            .ticket(9)
+            .await
+            .unwrap()
+            .unwrap()
+            .printed_by
+            .as_deref(),
+        Some("BOX;B1")
+    );
+    assert_eq!(status(&*store, 10).await, TicketingStatus::NotPrinted);
+
+    // A force list resends printed tickets.
+    create_injection_schedule(
+        &*store,
+        InjectionScheduleInput {
+            interface: "tixngo".into(),
+            point_of_sales: "WEB;WALLET".into(),
+            force: "id:1, TX2".into(),
+            barcode_prefix: "X-".into(),
+            ..sched("force", 100)
+        },
+    )
+    .await
+    .unwrap();
+    let r = run_schedule(store.clone(), "force", fast()).await.unwrap();
+    assert_eq!((r.counts.selected, r.counts.succeeded), (2, 2));
+    let rec = wallet
+        .store
+        .ticket(wallet.organizer, "1")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        rec.ticket.security.unwrap().barcode.as_deref(),
+        Some("X-BC1")
+    );
+    wallet.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn simulation_sends_and_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, _) = ticketing(dir.path(), false).await;
+    let mut wallet = Wallet::start(dir.path()).await;
+    let mut rows: Vec<ImportRow> = (1..=10)
+        .map(|i| row(i, "P1", Some("a@example.org")))
+        .collect();
+    rows[4].contact.email = Some("not-an-email".into());
+    let org = seed(&*store, rows).await;
+    configure(
+        &*store,
+        org,
+        &wallet.url,
+        &wallet.key,
+        "enforceMandatoryParameters=false",
+        InjectionScheduleInput {
+            simulation: true,
+            ..sched("sim", 100)
+        },
+    )
+    .await;
+    let r = run_schedule(store.clone(), "sim", fast()).await.unwrap();
+    assert_eq!(r.counts.sent, 0);
+    assert_eq!(r.counts.failed, 1);
+    assert!(r.message.unwrap().contains("9 tickets would be sent"));
+    assert!(r.first_errors[0].message.contains("spectatorDetails.email"));
+    for id in 1..=10 {
+        assert_eq!(status(&*store, id).await, TicketingStatus::NotPrinted);
+        assert_eq!(wallet.status_of(id).await, None);
+    }
+    wallet.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mandatory_holder_fields_and_kill_ratio() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, _) = ticketing(dir.path(), false).await;
+    let mut wallet = Wallet::start(dir.path()).await;
+    let mut rows: Vec<ImportRow> = (1..=100).map(|i| row(i, "P1", None)).collect();
+    for r in rows.iter_mut().take(4) {
+        r.holder.first_name = Some("Zoe".into());
+        r.contact.email = Some("z@example.org".into());
+    }
+    let org = seed(&*store, rows).await;
+    configure(
+        &*store,
+        org,
+        &wallet.url,
+        &wallet.key,
+        "killRatio=0.5\nenforceMandatoryParameters=false\nticketIterationSize=10",
+        InjectionScheduleInput {
+            mandatory_holder_fields: "FIRSTNAME".into(),
+            ..sched("holder", 1000)
+        },
+    )
+    .await;
+    let r = run_schedule(store.clone(), "holder", fast()).await.unwrap();
+    assert_eq!(r.outcome, Outcome::Warning, "{:?}", r.message);
+    assert_eq!((r.counts.succeeded, r.counts.skipped), (4, 96));
+
+    // Everything fails (no email): killRatio stops the run long before the end.
+    create_injection_schedule(
+        &*store,
+        InjectionScheduleInput {
+            interface: "tixngo".into(),
+            point_of_sales: "WEB;WALLET".into(),
+            ..sched("all", 1000)
+        },
+    )
+    .await
+    .unwrap();
+    let mut o = fast();
+    o.in_flight = 1;
+    let r = run_schedule(store.clone(), "all", o).await.unwrap();
+    assert_eq!(r.outcome, Outcome::Error);
+    assert!(r.counts.sent < 96, "{:?}", r.counts);
+    assert!(r.message.unwrap().contains("killRatio"));
+    wallet.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reprints_go_to_the_last_owner_unless_the_cause_resets() {
+    each_backend(|store, dir| async move {
+        let mut wallet = Wallet::start(dir.path()).await;
+        let mut rows = vec![
+            row(1, "P1", Some("a@example.org")),
+            row(2, "P1", Some("a@example.org")),
+            row(3, "P1", Some("a@example.org")),
+            row(4, "P1", Some("a@example.org")),
+        ];
+        // 1 and 2 were injected then reprinted: 3 replaces 1 (THEFT), 4 replaces 2 (REPRINT).
+        rows[0].status = TicketingStatus::Invalidated;
+        rows[0].cause = Cause::parse("Theft");
+        rows[1].status = TicketingStatus::Invalidated;
+        rows[1].cause = Cause::parse("reprint");
+        rows[2].replaces_ticket_id = Some(1);
+        rows[3].replaces_ticket_id = Some(2);
+        let org = seed(&*store, rows).await;
+        // Feedback would have learnt that A transferred both to B.
+        for id in [1, 2] {
+            store
+                .put_projection(MobileProjection {
+                    ticket_id: id,
+                    wallet_status: WalletStatus::Transferred,
+                    owner: Some(Person {
+                        email: Some("b@example.org".into()),
+                        first_name: Some("Bob".into()),
+                        ..Default::default()
+                    }),
+                    holder: None,
+                    transfer_level: 1,
+                    updated_at: Utc::now(),
+                })
+                .await
+                .unwrap();
+        }
+        configure(
+            &*store,
+            org,
+            &wallet.url,
+            &wallet.key,
+            "resetInjectionInvalidationReasons=THEFT",
+            sched("inj", 100),
+        )
+        .await;
+        let r = run_schedule(store.clone(), "inj", fast()).await.unwrap();
+        assert_eq!(r.counts.succeeded, 2, "{:?}", r.first_errors);
+        let owner = |id: &'static str| {
+            let w = wallet.store.clone();
+            let o = wallet.organizer;
+            async move {
+                w.ticket(o, id)
+                    .await
+                    .unwrap()
+                    .unwrap()
+                    .state
+                    .owner
+                    .unwrap()
+                    .email
+                    .unwrap()
+            }
+        };
+        assert_eq!(owner("3").await, "a@example.org");
+        assert_eq!(owner("4").await, "b@example.org");
+        assert_eq!(
+            store
+                .projection(4)
+                .await
+                .unwrap()
+                .unwrap()
+                .owner
+                .unwrap()
+                .email
+                .as_deref(),
+            Some("b@example.org")
+        );
+        wallet.stop().await;
+    })
+    .await;
+}

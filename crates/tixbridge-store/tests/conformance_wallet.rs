@@ -1,0 +1,248 @@
+//! The wallet store's conformance suite on SQLite (always) and PostgreSQL (when
+//! `TIXBRIDGE_TEST_PG` names a server; mandatory under `CI=true`). Each PostgreSQL run
+//! gets a fresh random schema, dropped at the end even when a check fails.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Instant;
+
+use futures::FutureExt;
+use sqlx::Executor;
+use tixbridge_core::status::WalletStatus;
+use tixbridge_store::WalletStore;
+use tixbridge_store::conformance::wallet::{self as conformance, SetStatus};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_wallet_conforms() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("wallet.db");
+    let store = tixbridge_store::sqlite::open_wallet(&path)
+        .await
+        .expect("open");
+    conformance::run_all(store.clone()).await;
+
+    let set: SetStatus = Arc::new(move |org, ticket, status: WalletStatus| {
+        let path = path.clone();
+        async move {
+            tokio::task::spawn_blocking(move || {
+                let conn = rusqlite::Connection::open(&path).expect("open");
+                conn.busy_timeout(std::time::Duration::from_secs(10))
+                    .expect("busy timeout");
+                let n = conn
+                    .execute(
+                        "UPDATE wallet_tickets SET status = ?3 \
+                         WHERE organizer_id = ?1 AND ticket_id = ?2",
+                        rusqlite::params![org, ticket, status.as_str()],
+                    )
+                    .expect("update");
+                assert_eq!(n, 1);
+            })
+            .await
+            .expect("task");
+        }
+        .boxed()
+    });
+    conformance::check_states_set_outside_the_trait(store, set).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_wallet_reopens_with_its_data() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("wallet.db");
+    let store = tixbridge_store::sqlite::open_wallet(&path)
+        .await
+        .expect("open");
+    let org = store.create_organizer("A", "k1").await.expect("org");
+    store
+        .inject(
+            org.id,
+            vec![conformance::sample_ticket("T1", "E1", "a@example.org")],
+            tixbridge_store::Actor::OrganizerApi,
+            chrono::Utc::now(),
+        )
+        .await
+        .expect("inject");
+    drop(store);
+    // Migrations already applied are skipped; the data is there.
+    let store = tixbridge_store::sqlite::open_wallet(&path)
+        .await
+        .expect("reopen");
+    assert!(store.ticket(org.id, "T1").await.expect("read").is_some());
+    assert_eq!(conformance::assert_chain_valid(&store, org.id).await, 1);
+}
+
+/// The PostgreSQL URL, `None` to skip; under `CI=true` a missing URL fails the test.
+fn pg_url() -> Option<String> {
+    match std::env::var("TIXBRIDGE_TEST_PG") {
+        Ok(u) if !u.trim().is_empty() => Some(u),
+        _ => {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "CI=true but TIXBRIDGE_TEST_PG is not set: the PostgreSQL conformance run \
+                 is mandatory in CI (e.g. TIXBRIDGE_TEST_PG=postgres://postgres@127.0.0.1:5432/test)"
+            );
+            eprintln!("TIXBRIDGE_TEST_PG not set: skipping the PostgreSQL run");
+            None
+        }
+    }
+}
+
+/// Runs `body` against a store in a fresh schema and drops the schema afterwards,
+/// whether `body` passed or panicked.
+async fn with_pg_schema<F, Fut>(base: &str, body: F)
+where
+    F: FnOnce(Arc<dyn WalletStore>, sqlx::PgPool, String) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let schema = format!("t_{}", hex::encode(rand::random::<[u8; 8]>()));
+    let sep = if base.contains('?') { '&' } else { '?' };
+    let store = tixbridge_store::postgres::open_wallet(&format!("{base}{sep}schema={schema}"))
+        .await
+        .expect("open PostgreSQL wallet store");
+    let admin = sqlx::PgPool::connect(base).await.expect("admin connection");
+    let outcome = tokio::spawn(body(store, admin.clone(), schema.clone())).await;
+    admin
+        .execute(format!("DROP SCHEMA \"{schema}\" CASCADE").as_str())
+        .await
+        .expect("drop test schema");
+    admin.close().await;
+    if let Err(e) = outcome {
+        std::panic::resume_unwind(e.into_panic());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_wallet_conforms() {
+    let Some(base) = pg_url() else { return };
+    with_pg_schema(&base, |store, admin, schema| async move {
+        conformance::run_all(store.clone()).await;
+        let set: SetStatus = Arc::new(move |org, ticket, status: WalletStatus| {
+            let admin = admin.clone();
+            let schema = schema.clone();
+            async move {
+                let r = sqlx::query(&format!(
+                    "UPDATE \"{schema}\".wallet_tickets SET status = $3 \
+                     WHERE organizer_id = $1 AND ticket_id = $2"
+                ))
+                .bind(org)
+                .bind(ticket)
+                .bind(status.as_str())
+                .execute(&admin)
+                .await
+                .expect("update");
+                assert_eq!(r.rows_affected(), 1);
+            }
+            .boxed()
+        });
+        conformance::check_states_set_outside_the_trait(store, set).await;
+    })
+    .await;
+}
+
+/// A rough rate of the SQLite inject path: 50-ticket calls of realistic tickets, four
+/// calls in flight. Run with
+/// `cargo test --release -p tixbridge-store --test conformance_wallet -- --ignored --nocapture`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "measurement, not a check; run in release"]
+async fn sqlite_inject_rate() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = tixbridge_store::sqlite::open_wallet(&dir.path().join("w.db"))
+        .await
+        .expect("open");
+    rate(store, 100_000).await;
+}
+
+/// The same measurement on PostgreSQL.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "measurement, not a check; run in release"]
+async fn postgres_inject_rate() {
+    let Some(base) = pg_url() else { return };
+    with_pg_schema(&base, |store, _, _| rate(store, 50_000)).await;
+}
+
+async fn rate(store: Arc<dyn WalletStore>, n: usize) {
+    let org = store
+        .create_organizer("bench", &hex::encode(rand::random::<[u8; 32]>()))
+        .await
+        .expect("org")
+        .id;
+    let calls: Vec<Vec<_>> = (0..n)
+        .collect::<Vec<_>>()
+        .chunks(50)
+        .map(|c| c.iter().map(|i| realistic_ticket(*i)).collect())
+        .collect();
+    let bytes = serde_json::to_vec(&calls[0][0]).expect("json").len();
+    let in_flight = 4;
+    let started = Instant::now();
+    let queue = Arc::new(std::sync::Mutex::new(calls));
+    let mut workers = Vec::new();
+    for _ in 0..in_flight {
+        let store = store.clone();
+        let queue = queue.clone();
+        workers.push(tokio::spawn(async move {
+            loop {
+                let next = queue.lock().expect("queue").pop();
+                let Some(batch) = next else { break };
+                let res = store
+                    .inject(
+                        org,
+                        batch,
+                        tixbridge_store::Actor::OrganizerApi,
+                        chrono::Utc::now(),
+                    )
+                    .await
+                    .expect("inject");
+                assert!(res.iter().all(|r| r.is_ok()));
+            }
+        }));
+    }
+    for w in workers {
+        w.await.expect("worker");
+    }
+    let secs = started.elapsed().as_secs_f64();
+    println!(
+        "injected {n} tickets of {bytes} bytes in 50-ticket calls, {in_flight} in flight: \
+         {secs:.2} s, {:.0} tickets/s",
+        n as f64 / secs
+    );
+    assert_eq!(conformance::assert_chain_valid(&store, org).await, n);
+}
+
+fn realistic_ticket(i: usize) -> tixbridge_core::api::Ticket {
+    let mut t = conformance::sample_ticket(
+        &format!("TCK-{i:09}"),
+        &format!("EVT-{}", i / 20_000),
+        &format!("spectator{i}@example.org"),
+    );
+    let json = serde_json::json!({
+        "activationParameters": {"method": "online", "time": "2026-07-12T19:00:00+02:00",
+                                 "groupId": "G1"},
+        "ticketDetails": {
+            "main": [{"key": "Gate", "value": "A"}, {"key": "Block", "value": "112"},
+                     {"key": "Row", "value": "14"}, {"key": "Seat", "value": format!("{}", i % 40)}],
+            "extra": [{"key": "Category", "value": "Category 1"},
+                      {"key": "Price", "value": "120.00 EUR"}],
+            "hidden": [{"key": "Internal", "value": format!("{i:012}")}]
+        },
+        "transferRules": {"allowTransfer": true, "maxNumberOfTransferPerTicketInGroupId": 2,
+                          "allowTransferAfterActivation": false,
+                          "allowTransferAfterControl": false,
+                          "allowTransferMainApplicant": true},
+        "sortingKey": format!("{i:012}")
+    });
+    let extra: tixbridge_core::api::Ticket = serde_json::from_value(json).expect("ticket");
+    t.activation_parameters = extra.activation_parameters;
+    t.ticket_details = extra.ticket_details;
+    t.transfer_rules = extra.transfer_rules;
+    t.sorting_key = extra.sorting_key;
+    if let Some(ev) = t.event.as_mut() {
+        ev.name = Some("Final — Stade de France vs. Somewhere United".into());
+    }
+    if let Some(pd) = t.purchase_details.as_mut() {
+        pd.price = Some(120.0);
+        pd.currency = Some("EUR".into());
+        pd.category = Some("Category 1".into());
+        pd.purchase_date = Some("2026-05-01T10:00:00+02:00".into());
+    }
+    t
+}

@@ -1,0 +1,212 @@
+//! `tixbridge demo`: the whole chain on embedded SQLite in one command.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::Context;
+use secrecy::SecretString;
+
+use tixbridge_core::model::{InjectionFilters, Outcome};
+use tixbridge_interface::setup::{
+    InjectionScheduleInput, InterfaceInput, create_injection_schedule, create_interface,
+};
+use tixbridge_interface::{RunOptions, run_schedule};
+use tixbridge_store::TicketingStore;
+
+use crate::progress::Meter;
+use crate::seed;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Where the databases go (must be empty or absent). Default: a new temporary
+    /// directory, kept after the demo so you can look at the data.
+    #[arg(long)]
+    dir: Option<PathBuf>,
+    /// Tickets in the tournament.
+    #[arg(long, default_value_t = 4000)]
+    tickets: u64,
+}
+
+pub async fn exec(a: Args) -> anyhow::Result<ExitCode> {
+    if a.tickets == 0 {
+        anyhow::bail!("--tickets must be at least 1");
+    }
+    let dir = match a.dir {
+        Some(d) => {
+            if d.exists() && d.read_dir()?.next().is_some() {
+                anyhow::bail!(
+                    "{} is not empty; give an empty or new directory to --dir",
+                    d.display()
+                );
+            }
+            std::fs::create_dir_all(&d).with_context(|| format!("creating {}", d.display()))?;
+            d
+        }
+        None => tempfile::Builder::new()
+            .prefix("tixbridge-demo-")
+            .tempdir()?
+            .keep(),
+    };
+    let started = Instant::now();
+    println!("tixbridge demo — data in {}", dir.display());
+
+    // 1. The wallet service, on a free loopback port.
+    let wallet_db = dir.join("wallet.db");
+    let wallet = tixbridge_store::open_wallet(&format!("sqlite:{}", wallet_db.display())).await?;
+    let (organizer, api_key) =
+        tixbridge_wallet::create_organizer(&*wallet, "European Cup 2026").await?;
+    let key_file = dir.join("wallet-api-key.txt");
+    write_secret(&key_file, &api_key)?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(tixbridge_wallet::serve(
+        listener,
+        wallet.clone(),
+        async move {
+            let _ = stop_rx.await;
+        },
+    ));
+    let url = format!("http://{addr}/organizer/tickets");
+    println!(
+        "1. wallet service on {url} (organizer {:?})",
+        organizer.name
+    );
+
+    // 2. Ticketing: the tournament.
+    let ticketing_db = dir.join("ticketing.db");
+    let store =
+        tixbridge_store::open_ticketing(&format!("sqlite:{}", ticketing_db.display())).await?;
+    let org = store
+        .ensure_organization("EC2026", "European Cup 2026", "en")
+        .await?;
+    let seeded = seed_tickets(&*store, org.id, a.tickets).await?;
+    println!(
+        "2. ticketing: {seeded} tickets over 8 matches in 3 stadiums, a parking service and a fan-zone pass (English and French names)"
+    );
+
+    // 3. The interface and an injection schedule.
+    create_interface(
+        &*store,
+        InterfaceInput {
+            organization_id: org.id,
+            name: "tixngo".into(),
+            kind: "TIXNGO".into(),
+            url: url.clone(),
+            login: "admin@ec2026.example.org".into(),
+            api_key: SecretString::from(api_key),
+            notification_emails: "ops@ec2026.example.org".into(),
+            custom_params: "ticketIterationSize=50\nsendMultilingualAsJsonObject=true".into(),
+        },
+    )
+    .await?;
+    create_injection_schedule(
+        &*store,
+        InjectionScheduleInput {
+            interface: "tixngo".into(),
+            name: "injection".into(),
+            batch_size: a.tickets as i64,
+            point_of_sales: "WEB;WALLET".into(),
+            filters: InjectionFilters::default(),
+            ..Default::default()
+        },
+    )
+    .await?;
+    println!("3. interface \"tixngo\" and schedule \"injection\" configured");
+
+    // 4. Run it.
+    let meter = Meter::new("injected", Some(a.tickets));
+    let m = meter.clone();
+    let report = run_schedule(
+        store.clone(),
+        "injection",
+        RunOptions {
+            progress: Some(Arc::new(move |p| m.set(p.succeeded + p.failed))),
+            ..Default::default()
+        },
+    )
+    .await;
+    meter.finish();
+    let report = report?;
+    println!("4. injection:");
+    super::run::print_report(&report);
+
+    // 5. Both sides.
+    println!("5. tickets per status");
+    println!("   ticketing (organization {}):", org.code);
+    for (s, n) in store.count_by_status(org.id).await? {
+        println!("     {s:<18} {n}");
+    }
+    println!("   wallet (organizer {:?}):", organizer.name);
+    for (s, n) in wallet.count_by_status(organizer.id).await? {
+        println!("     {s:<18} {n}");
+    }
+    let secs = report.elapsed.as_secs_f64();
+    println!(
+        "   injected {} tickets in {:.2} s: {:.0} tickets/s (whole demo {:.1} s)",
+        report.counts.succeeded,
+        secs,
+        report.counts.succeeded as f64 / secs.max(1e-9),
+        started.elapsed().as_secs_f64()
+    );
+    println!("6. data:");
+    println!("     ticketing  {}", ticketing_db.display());
+    println!("     wallet     {}", wallet_db.display());
+    println!(
+        "     API key    {} (readable by you only)",
+        key_file.display()
+    );
+    println!(
+        "   inspect: tixbridge status --db sqlite:{} --org {}",
+        ticketing_db.display(),
+        org.code
+    );
+
+    let _ = stop_tx.send(());
+    server.await??;
+    Ok(if report.outcome == Outcome::Error {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// Seeds the tournament through one all-or-nothing import session.
+pub async fn seed_tickets(store: &dyn TicketingStore, org: i64, n: u64) -> anyhow::Result<u64> {
+    let meter = Meter::new("seeded", Some(n));
+    let mut session = store.begin_import(org).await?;
+    let mut chunk = Vec::with_capacity(1000);
+    let mut done = 0u64;
+    for row in seed::tournament(n, 2026) {
+        chunk.push(row);
+        if chunk.len() == 1000 {
+            done += chunk.len() as u64;
+            session.add(std::mem::take(&mut chunk)).await?;
+            meter.set(done);
+        }
+    }
+    if !chunk.is_empty() {
+        session.add(chunk).await?;
+    }
+    let imported = session.commit().await?;
+    meter.finish();
+    Ok(imported)
+}
+
+fn write_secret(path: &Path, secret: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let mut f = opts
+        .open(path)
+        .with_context(|| format!("creating {}", path.display()))?;
+    writeln!(f, "{secret}")?;
+    Ok(())
+}

@@ -1,0 +1,246 @@
+//! The `tixbridge` binary as a user drives it.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn tixbridge(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_tixbridge"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("TIXBRIDGE_DB")
+        .env_remove("TIXBRIDGE_WALLET_DB")
+        .env_remove("TIXBRIDGE_ORG")
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("the binary runs")
+}
+
+fn text(o: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+fn count_after(out: &str, label: &str) -> Option<u64> {
+    out.lines()
+        .filter_map(|l| {
+            let mut it = l.split_whitespace();
+            (it.next() == Some(label)).then(|| it.next()?.parse().ok())?
+        })
+        .next()
+}
+
+#[test]
+fn the_demo_injects_every_ticket() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("demo");
+    let o = tixbridge(
+        tmp.path(),
+        &["demo", "--tickets", "500", "--dir", dir.to_str().unwrap()],
+    );
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{out}\n{err}");
+    assert_eq!(count_after(&out, "PRINTED"), Some(500), "{out}");
+    assert_eq!(count_after(&out, "INJECTED"), Some(500), "{out}");
+    assert!(out.contains("tickets/s"), "{out}");
+    assert!(dir.join("ticketing.db").exists());
+    // The key is in its file, never on the screen.
+    let key = std::fs::read_to_string(dir.join("wallet-api-key.txt")).unwrap();
+    assert!(!out.contains(key.trim()) && !err.contains(key.trim()));
+    // A second demo in the same directory is refused rather than mixed in.
+    let o = tixbridge(tmp.path(), &["demo", "--dir", dir.to_str().unwrap()]);
+    assert!(!o.status.success());
+    assert!(text(&o).1.contains("not empty"));
+}
+
+#[test]
+fn organizer_create_prints_the_key_last_and_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let o = tixbridge(
+        tmp.path(),
+        &[
+            "wallet",
+            "organizer",
+            "create",
+            "--name",
+            "Org",
+            "--db",
+            "sqlite:w.db",
+        ],
+    );
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{err}");
+    let key = out.lines().last().unwrap().trim().to_owned();
+    assert!(key.len() >= 32, "{out}");
+    assert_eq!(out.matches(&key).count(), 1);
+}
+
+#[test]
+fn interface_configuration_is_checked_and_the_key_never_shown() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = format!("sqlite:{}", tmp.path().join("t.db").display());
+    let csv = tmp.path().join("t.csv");
+    std::fs::write(&csv, minimal_csv()).unwrap();
+    let o = tixbridge(
+        tmp.path(),
+        &[
+            "import",
+            "tickets",
+            csv.to_str().unwrap(),
+            "--db",
+            &db,
+            "--org",
+            "ORG",
+        ],
+    );
+    assert!(o.status.success(), "{:?}", text(&o));
+
+    let create = |extra: &[&str]| {
+        let mut args = vec![
+            "interface",
+            "create",
+            "--db",
+            &db,
+            "--org",
+            "ORG",
+            "--name",
+            "w",
+        ];
+        args.extend_from_slice(extra);
+        Command::new(env!("CARGO_BIN_EXE_tixbridge"))
+            .args(&args)
+            .env("TIXBRIDGE_API_KEY", "tnk_very_secret_value")
+            .output()
+            .unwrap()
+    };
+    let o = create(&["--url", "http://127.0.0.1:9/organizer"]);
+    assert!(!o.status.success());
+    assert!(
+        text(&o).1.contains("must end with organizer/tickets"),
+        "{:?}",
+        text(&o)
+    );
+
+    let o = create(&[
+        "--url",
+        "http://127.0.0.1:9/organizer/tickets",
+        "--param",
+        "ticketIterationSize=10",
+        "--param",
+        "colour=blue",
+    ]);
+    assert!(!o.status.success());
+    let err = text(&o).1;
+    assert!(
+        err.contains("\"colour\"") && err.contains("known keys: ticketIterationSize"),
+        "{err}"
+    );
+
+    let o = create(&[
+        "--url",
+        "http://127.0.0.1:9/organizer/tickets",
+        "--emails",
+        "ops@example.org",
+    ]);
+    assert!(o.status.success(), "{:?}", text(&o));
+    let o = create(&["--url", "http://127.0.0.1:9/organizer/tickets"]);
+    assert!(
+        !o.status.success(),
+        "a second interface for the organization is refused"
+    );
+
+    let o = tixbridge(tmp.path(), &["interface", "list", "--db", &db]);
+    let (out, err) = text(&o);
+    assert!(out.contains("api key: set"), "{out}");
+    assert!(!out.contains("very_secret") && !err.contains("very_secret"));
+
+    // The wallet is down (port 9 on loopback refuses): run exits non-zero, names it.
+    let o = tixbridge(
+        tmp.path(),
+        &[
+            "schedule",
+            "create-injection",
+            "--db",
+            &db,
+            "--interface",
+            "w",
+            "--name",
+            "inj",
+            "--pos",
+            "WEB;P1",
+        ],
+    );
+    assert!(o.status.success(), "{:?}", text(&o));
+    let o = tixbridge(tmp.path(), &["run", "inj", "--db", &db]);
+    let (out, err) = text(&o);
+    assert!(!o.status.success(), "{out}");
+    assert!(
+        out.contains("ERROR") && out.contains("WALLET_UNREACHABLE"),
+        "{out}"
+    );
+    assert!(!out.contains("very_secret") && !err.contains("very_secret"));
+    let o = tixbridge(tmp.path(), &["status", "--db", &db, "--org", "ORG"]);
+    assert_eq!(count_after(&text(&o).0, "NOT_PRINTED"), Some(2));
+
+    let o = tixbridge(
+        tmp.path(),
+        &[
+            "schedule",
+            "create-injection",
+            "--db",
+            &db,
+            "--interface",
+            "w",
+            "--name",
+            "bad",
+            "--pos",
+            "WEB",
+        ],
+    );
+    assert!(text(&o).1.contains("salesChannelCode;posCode"));
+    let o = tixbridge(tmp.path(), &["run", "nope", "--db", &db]);
+    assert!(text(&o).1.contains("no schedule is named \"nope\""));
+}
+
+#[test]
+fn a_bad_csv_imports_nothing_and_names_row_and_column() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = format!("sqlite:{}", tmp.path().join("t.db").display());
+    let csv = tmp.path().join("bad.csv");
+    let good = minimal_csv();
+    let mut lines: Vec<String> = good.lines().map(str::to_owned).collect();
+    lines[2] = lines[2].replace("2026-06-14T19:00:00Z", "tomorrow");
+    std::fs::write(&csv, lines.join("\n")).unwrap();
+    let o = tixbridge(
+        tmp.path(),
+        &[
+            "import",
+            "tickets",
+            csv.to_str().unwrap(),
+            "--db",
+            &db,
+            "--org",
+            "ORG",
+        ],
+    );
+    let (_, err) = text(&o);
+    assert!(!o.status.success());
+    assert!(
+        err.contains("row 3") && err.contains("performance_start"),
+        "{err}"
+    );
+    assert!(err.contains("nothing was imported"), "{err}");
+    let o = tixbridge(tmp.path(), &["status", "--db", &db, "--org", "ORG"]);
+    assert_eq!(count_after(&text(&o).0, "NOT_PRINTED"), None);
+}
+
+fn minimal_csv() -> String {
+    let header = "ticket_id,tax_number,barcode,product_code,product_kind,product_name,product_name[fr],performance_code,performance_name,performance_start,site_code,site_name,site_city,site_zip,site_country,contact_number,contact_email,contact_first_name,contact_last_name";
+    let row = |id: u32| {
+        format!(
+            "{id},TX{id},BC{id},M1,MATCH,Final,Finale,P1,France - Brazil,2026-06-14T19:00:00Z,STADE,Stadium,Paris,75000,FR,C{id},fan{id}@example.org,Ann,Able"
+        )
+    };
+    format!("{header}\n{}\n{}\n", row(1), row(2))
+}
