@@ -141,7 +141,8 @@ impl WalletClient {
         struct Body<'a> {
             tickets: &'a [Ticket],
         }
-        let body = serde_json::to_vec(&Body { tickets })
+        let mut body = Vec::with_capacity(tickets.len() * 1280);
+        serde_json::to_writer(&mut body, &Body { tickets })
             .map_err(|e| ClientError::Usage(format!("cannot encode tickets: {e}")))?;
         self.post_results(&self.tickets_url, body, tickets.len())
             .await

@@ -85,7 +85,12 @@ pub fn decide(
 /// parsed value (not the request bytes) makes whitespace, key order and unknown fields
 /// irrelevant, so a retry of the same ticket is recognised as identical.
 pub fn content_of(ticket: &Ticket) -> (String, String) {
-    let json = serde_json::to_string(ticket).unwrap_or_default();
+    // Sized for a typical ticket so the buffer is not regrown and copied as it fills.
+    let mut buf = Vec::with_capacity(1536);
+    let json = match serde_json::to_writer(&mut buf, ticket) {
+        Ok(()) => String::from_utf8(buf).unwrap_or_default(),
+        Err(_) => String::new(),
+    };
     let hash = hex::encode(Sha256::digest(json.as_bytes()));
     (json, hash)
 }
@@ -177,13 +182,21 @@ pub struct PreparedTicket {
 /// Serialises and hashes the tickets of a call. Stores call this before taking their
 /// write lock: it is most of the CPU cost of planning and depends on no stored state.
 pub fn prepare(tickets: Vec<Ticket>) -> Vec<PreparedTicket> {
+    // The tickets of a call usually share their event: serialise it once and reuse
+    // the text while the event stays the same.
+    let mut last_event: Option<(crate::api::Event, String)> = None;
     tickets
         .into_iter()
         .map(|ticket| {
             let (content, content_hash) = content_of(&ticket);
             let event_data = ticket.event.as_ref().and_then(|ev| {
+                if let Some((prev, data)) = &last_event
+                    && prev == ev
+                {
+                    return Some(data.clone());
+                }
                 let id = ev.id.clone()?;
-                serde_json::to_string(&EventSummary {
+                let data = serde_json::to_string(&EventSummary {
                     id,
                     name: ev.name.clone(),
                     start_time: ev.start_time.clone(),
@@ -192,7 +205,9 @@ pub fn prepare(tickets: Vec<Ticket>) -> Vec<PreparedTicket> {
                     group: ev.group.clone(),
                     metadata: ev.metadata.clone(),
                 })
-                .ok()
+                .ok()?;
+                last_event = Some((ev.clone(), data.clone()));
+                Some(data)
             });
             PreparedTicket {
                 ticket,

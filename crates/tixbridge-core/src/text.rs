@@ -6,11 +6,39 @@ use serde::{Deserialize, Serialize};
 
 /// Text as the wallet API accepts it: either one string or a language-keyed object
 /// (`{"en": "Final", "fr": "Finale"}`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(untagged)]
 pub enum Text {
     Plain(String),
     Multi(BTreeMap<String, String>),
+}
+
+/// Written by hand rather than derived: serde's untagged enums buffer every value
+/// before trying each variant, and a ticket carries a dozen texts.
+impl<'de> Deserialize<'de> for Text {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Text;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a string or an object of language code to string")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Text, E> {
+                Ok(Text::Plain(v.to_owned()))
+            }
+            fn visit_string<E: serde::de::Error>(self, v: String) -> Result<Text, E> {
+                Ok(Text::Plain(v))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut m: A) -> Result<Text, A::Error> {
+                let mut out = BTreeMap::new();
+                while let Some((k, v)) = m.next_entry::<String, String>()? {
+                    out.insert(k, v);
+                }
+                Ok(Text::Multi(out))
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 impl Text {
@@ -107,6 +135,13 @@ mod tests {
         assert_eq!(t.to_wire("fr", false), Text::Plain("Finale".into()));
         let json = serde_json::to_string(&t.to_wire("en", true)).unwrap();
         assert_eq!(json, r#"{"en":"Final","fr":"Finale"}"#);
+    }
+
+    #[test]
+    fn text_refuses_other_shapes() {
+        assert!(serde_json::from_str::<Text>("3").is_err());
+        assert!(serde_json::from_str::<Text>(r#"{"en": 3}"#).is_err());
+        assert!(serde_json::from_str::<Text>("[\"a\"]").is_err());
     }
 
     #[test]

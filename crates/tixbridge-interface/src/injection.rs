@@ -95,22 +95,25 @@ pub(crate) async fn run(
         tokio::spawn(async move {
             let mut m = MarkerState::default();
             let mut marks: Vec<InjectedMark> = Vec::new();
+            // At most one mark transaction runs while results keep arriving.
+            let mut marking: Option<tokio::task::JoinHandle<FlushDone>> = None;
             loop {
-                let msg = match done_rx.try_recv() {
-                    Ok(msg) => Some(msg),
-                    Err(mpsc::error::TryRecvError::Empty) => {
-                        // Nothing waiting: a good moment to commit what we have.
+                let msg = match tokio::time::timeout(MARK_IDLE, done_rx.recv()).await {
+                    Ok(msg) => msg,
+                    Err(_) => {
+                        // No result for a while: commit what we have.
                         if !marks.is_empty() {
-                            flush(&*store, schedule_id, &pos, &mut marks, &mut m).await;
+                            finish_flush(&mut marking, &mut m).await;
+                            marking = Some(start_flush(&store, schedule_id, &pos, &mut marks));
                         }
-                        done_rx.recv().await
+                        continue;
                     }
-                    Err(mpsc::error::TryRecvError::Disconnected) => None,
                 };
                 let Some(done) = msg else { break };
                 m.apply(done, &mut marks);
                 if marks.len() >= flush_every {
-                    flush(&*store, schedule_id, &pos, &mut marks, &mut m).await;
+                    finish_flush(&mut marking, &mut m).await;
+                    marking = Some(start_flush(&store, schedule_id, &pos, &mut marks));
                 }
                 if should_kill(kill_ratio, m.failed, m.succeeded + m.failed) {
                     m.killed = true;
@@ -121,13 +124,15 @@ pub(crate) async fn run(
                 }
                 if let Some(p) = &progress {
                     p(Progress {
-                        succeeded: m.succeeded,
+                        succeeded: m.succeeded + marks.len() as u64,
                         failed: m.failed,
                     });
                 }
             }
+            finish_flush(&mut marking, &mut m).await;
             if !marks.is_empty() {
-                flush(&*store, schedule_id, &pos, &mut marks, &mut m).await;
+                marking = Some(start_flush(&store, schedule_id, &pos, &mut marks));
+                finish_flush(&mut marking, &mut m).await;
             }
             m
         })
@@ -141,35 +146,33 @@ pub(crate) async fn run(
     };
     let mut tracker = FileTracker::default();
     let mut timings = Timings::default();
-    let mut after_id = 0i64;
     let mut taken = 0u64;
     let mut pending: Vec<(Outgoing, api::Ticket)> = Vec::with_capacity(iteration);
     let mut would_send = 0u64;
+    // Pages are read ahead by a task of their own, so the store's read of the next
+    // page overlaps the building and sending of this one.
+    let mut pages = read_ahead(
+        store.clone(),
+        org.id,
+        InjectionQuery {
+            filters: inj.filters.clone(),
+            force: inj.force.clone(),
+            after_id: 0,
+            limit: (opts.page_size as u64).min(batch).max(1) as usize,
+        },
+    );
     'pages: while taken < batch && !stop.load(Ordering::Relaxed) {
-        let limit = (opts.page_size as u64).min(batch - taken).max(1) as usize;
         let t_read = std::time::Instant::now();
-        let page = store
-            .injection_candidates(
-                org.id,
-                &InjectionQuery {
-                    filters: inj.filters.clone(),
-                    force: inj.force.clone(),
-                    after_id,
-                    limit,
-                },
-            )
-            .await?;
-        timings.read += t_read.elapsed();
-        if page.is_empty() {
+        let Some(page) = pages.recv().await else {
             break;
-        }
+        };
+        let page = page?;
+        timings.read += t_read.elapsed();
         let t_build = std::time::Instant::now();
-        let full_page = page.len() == limit;
         for cand in page {
             if taken >= batch || stop.load(Ordering::Relaxed) {
                 break 'pages;
             }
-            after_id = cand.ticket.id;
             counts.selected += 1;
             let t = &cand.ticket;
             if let Some(reason) = screen(t, &inj) {
@@ -233,10 +236,8 @@ pub(crate) async fn run(
             }
         }
         timings.build += t_build.elapsed();
-        if !full_page {
-            break;
-        }
     }
+    drop(pages);
     if !pending.is_empty() && !stop.load(Ordering::Relaxed) {
         dispatch(
             &mut pending,
@@ -297,6 +298,34 @@ pub(crate) async fn run(
         warning: missing_data > 0,
         message: (!message.is_empty()).then(|| message.join("; ")),
     })
+}
+
+/// Reads pages of candidates by ticket id, ahead of their use, until none is left or
+/// the receiver goes away.
+fn read_ahead(
+    store: Arc<dyn TicketingStore>,
+    org: i64,
+    mut query: InjectionQuery,
+) -> mpsc::Receiver<anyhow::Result<Vec<tixbridge_store::InjectionCandidate>>> {
+    let (tx, rx) = mpsc::channel(2);
+    tokio::spawn(async move {
+        loop {
+            let page = match store.injection_candidates(org, &query).await {
+                Ok(p) => p,
+                Err(e) => {
+                    let _ = tx.send(Err(e.into())).await;
+                    return;
+                }
+            };
+            let Some(last) = page.last() else { return };
+            query.after_id = last.ticket.id;
+            let full = page.len() == query.limit;
+            if tx.send(Ok(page)).await.is_err() || !full {
+                return;
+            }
+        }
+    });
+    rx
 }
 
 async fn dispatch(
@@ -388,22 +417,57 @@ impl MarkerState {
     }
 }
 
-async fn flush(
-    store: &dyn TicketingStore,
+/// How long the marker waits for more results before committing what it holds.
+const MARK_IDLE: std::time::Duration = std::time::Duration::from_millis(50);
+
+struct FlushDone {
+    tickets: u64,
+    took: std::time::Duration,
+    result: tixbridge_store::Result<()>,
+}
+
+fn start_flush(
+    store: &Arc<dyn TicketingStore>,
     schedule_id: i64,
     pos: &str,
     marks: &mut Vec<InjectedMark>,
+) -> tokio::task::JoinHandle<FlushDone> {
+    let batch = std::mem::take(marks);
+    let store = store.clone();
+    let pos = pos.to_owned();
+    tokio::spawn(async move {
+        let tickets = batch.len() as u64;
+        let t = std::time::Instant::now();
+        let result = store
+            .mark_injected(schedule_id, &pos, Utc::now(), batch)
+            .await;
+        FlushDone {
+            tickets,
+            took: t.elapsed(),
+            result,
+        }
+    })
+}
+
+async fn finish_flush(
+    marking: &mut Option<tokio::task::JoinHandle<FlushDone>>,
     m: &mut MarkerState,
 ) {
-    let batch = std::mem::take(marks);
-    let n = batch.len() as u64;
-    let t = std::time::Instant::now();
-    let r = store
-        .mark_injected(schedule_id, pos, Utc::now(), batch)
-        .await;
-    m.mark_time += t.elapsed();
+    let Some(task) = marking.take() else { return };
+    let done = match task.await {
+        Ok(d) => d,
+        Err(e) => FlushDone {
+            tickets: 0,
+            took: Default::default(),
+            result: Err(tixbridge_store::StoreError::Backend(format!(
+                "marking task failed: {e}"
+            ))),
+        },
+    };
+    m.mark_time += done.took;
     m.mark_calls += 1;
-    match r {
+    let n = done.tickets;
+    match done.result {
         Ok(()) => m.succeeded += n,
         Err(e) => {
             // The wallet has them; ticketing does not. They stay NOT_PRINTED and

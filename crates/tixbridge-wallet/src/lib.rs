@@ -13,6 +13,7 @@
 pub mod error;
 
 mod auth;
+mod body;
 mod organizer;
 
 use std::future::Future;

@@ -1,6 +1,6 @@
 //! The organizer API (WALLET-API.md, "Organizer API"): injection and reads.
 
-use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -15,6 +15,7 @@ use tixbridge_store::{Actor, TicketQuery};
 
 use crate::AppState;
 use crate::auth::Authed;
+use crate::body::JsonBody;
 use crate::error::ApiError;
 
 /// Tickets per page of `GET /organizer/tickets` when `limit` is not given.
@@ -35,9 +36,8 @@ pub(crate) fn router() -> Router<AppState> {
 async fn inject(
     State(state): State<AppState>,
     Authed(org): Authed,
-    body: Result<Json<InjectRequest>, JsonRejection>,
+    JsonBody(req): JsonBody<InjectRequest>,
 ) -> Result<Json<ResultsResponse>, ApiError> {
-    let Json(req) = body?;
     let n = req.tickets.len();
     if n > MAX_TICKETS_PER_CALL {
         return Err(ApiError::TooManyItems { sent: n });

@@ -210,7 +210,12 @@ fn open_conn(path: &Path, writer: bool) -> Result<Connection> {
         conn.pragma_update(None, "wal_autocheckpoint", v.parse::<i64>().unwrap())?;
     }
     conn.pragma_update(None, "foreign_keys", "ON")?;
-    conn.pragma_update(None, "cache_size", -32_000)?;
+    // Readers keep a larger page cache for the candidate scans. The writer keeps
+    // SQLite's default: it trims its cache at every commit, at a cost that grows with
+    // the cache (13 % of marking time with 32 MB, profiled).
+    if !writer {
+        conn.pragma_update(None, "cache_size", -16_000)?;
+    }
     conn.set_prepared_statement_cache_capacity(64);
     Ok(conn)
 }

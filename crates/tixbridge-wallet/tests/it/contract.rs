@@ -186,7 +186,11 @@ pub async fn empty_and_malformed_bodies_are_400(app: &TestApp) {
         .await
         .expect("send");
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
-    assert_eq!(error_code(r).await, "INVALID_JSON");
+    let body: Value = r.json().await.expect("a JSON error body");
+    assert_eq!(body["error"]["code"], "INVALID_JSON");
+    // The message names the field by its path.
+    let msg = body["error"]["message"].as_str().unwrap_or_default();
+    assert!(msg.contains("tickets[0].ticketId"), "{msg}");
     let r = post(r#"{"tickets": "all of them"}"#, "application/json")
         .await
         .expect("send");

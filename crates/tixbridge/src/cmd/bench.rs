@@ -99,7 +99,7 @@ async fn bench_inject(n: u64, in_flight: usize, dir: Option<PathBuf>) -> anyhow:
 
     // Limit 1: the wallet store alone.
     let (store_rate, sample) =
-        raw_store_rate(&*store, org.id, &dir.join("raw-wallet.db"), n).await?;
+        raw_store_rate(&*store, org.id, &dir.join("raw-wallet.db"), n, in_flight).await?;
     println!("  wallet store only (no HTTP): {store_rate:.0} tickets/s");
     let _ = std::fs::remove_file(dir.join("raw-wallet.db"));
 
@@ -197,13 +197,14 @@ fn sqlite_url(p: &Path) -> String {
 }
 
 /// Reads every candidate, builds its wallet ticket and writes it into a fresh wallet
-/// store in 50-ticket transactions; only the store calls are timed. Returns the rate
+/// store in 50-ticket calls, `in_flight` at a time; only the store calls are timed. Returns the rate
 /// and the first tickets, kept for the HTTP measurement.
 async fn raw_store_rate(
     store: &dyn TicketingStore,
     org: i64,
     path: &Path,
     n: u64,
+    in_flight: usize,
 ) -> anyhow::Result<(f64, Vec<api::Ticket>)> {
     let wallet = tixbridge_store::open_wallet(&sqlite_url(path)).await?;
     let organizer = wallet.create_organizer("raw", "00").await?;
@@ -255,13 +256,25 @@ async fn raw_store_rate(
             }
             built.push(t);
         }
+        // The page's calls go in `in_flight` at a time, as the wallet service would
+        // receive them; only this part is timed.
+        let t = Instant::now();
+        let mut calls = tokio::task::JoinSet::new();
+        let sem = Arc::new(tokio::sync::Semaphore::new(in_flight));
         for call in tixbridge_core::inject::split_calls(built, 50) {
-            let len = call.len() as u64;
-            let t = Instant::now();
-            let results = wallet
-                .inject(organizer.id, call, Actor::OrganizerApi, Utc::now())
-                .await?;
-            in_store += t.elapsed();
+            let permit = sem.clone().acquire_owned().await?;
+            let wallet = wallet.clone();
+            let org = organizer.id;
+            calls.spawn(async move {
+                let r = wallet
+                    .inject(org, call, Actor::OrganizerApi, Utc::now())
+                    .await;
+                drop(permit);
+                r
+            });
+        }
+        while let Some(done) = calls.join_next().await {
+            let results = done??;
             if let Some(ko) = results.iter().find(|r| !r.is_ok()) {
                 anyhow::bail!(
                     "the wallet store refused ticket {}: {:?}",
@@ -269,8 +282,9 @@ async fn raw_store_rate(
                     ko.message
                 );
             }
-            written += len;
+            written += results.len() as u64;
         }
+        in_store += t.elapsed();
         meter.set(written);
     }
     meter.finish();
