@@ -246,6 +246,37 @@ pub fn cause_list(v: &str) -> BTreeSet<Cause> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Whatever valid values are written, in any spacing, they are read back; and
+        /// any key outside the documented ones is refused by name.
+        #[test]
+        fn valid_values_are_read_back(size in 1usize..=50, retrieve in 1usize..=10_000,
+                                      overlay: bool, visible: bool, ratio in 0.0f64..=1.0,
+                                      pad in " {0,3}", causes in proptest::collection::vec("[a-zA-Z ]{1,12}", 0..4),
+                                      unknown in "[a-z]{3,12}") {
+            let text = format!(
+                "ticketIterationSize{pad}={pad}{size}\nretrieveIterationSize={retrieve}\noverlaySpectatorDetailsWithLastOwner={overlay}\nvisibilityFlagDefaultValue = {visible}\nkillRatio={ratio}\nresetInjectionInvalidationReasons={}",
+                causes.join(",")
+            );
+            let p = CustomParams::parse(&text).unwrap();
+            prop_assert_eq!(p.ticket_iteration_size, size);
+            prop_assert_eq!(p.retrieve_iteration_size, retrieve);
+            prop_assert_eq!(p.overlay_spectator_details_with_last_owner, overlay);
+            prop_assert_eq!(p.visibility_flag_default_value, visible);
+            prop_assert_eq!(p.kill_ratio, ratio);
+            let expected: BTreeSet<Cause> = causes.iter().filter_map(|c| Cause::parse(c)).collect();
+            prop_assert_eq!(&p.reset_injection_invalidation_reasons, &expected);
+            if !KNOWN_KEYS.contains(&unknown.as_str()) {
+                let is_unknown = matches!(
+                    CustomParams::parse(&format!("{unknown}=1")),
+                    Err(ParamError::UnknownKey { .. })
+                );
+                prop_assert!(is_unknown);
+            }
+        }
+    }
 
     #[test]
     fn empty_text_gives_the_defaults() {

@@ -90,11 +90,8 @@ impl Wallet {
 async fn ticketing(dir: &std::path::Path, pg: bool) -> (Arc<dyn TicketingStore>, Option<String>) {
     if pg {
         let base = pg_url().expect("PostgreSQL URL");
-        let schema = format!("t_inj_{}", rand_suffix());
-        let sep = if base.contains('?') { '&' } else { '?' };
-        let store = tixbridge_store::open_ticketing(&format!("{base}{sep}schema={schema}"))
-            .await
-            .unwrap();
+        let (url, schema) = tixbridge_store::testing::fresh_schema(&base, "t_inj");
+        let store = tixbridge_store::open_ticketing(&url).await.unwrap();
         (store, Some(schema))
     } else {
         let store = tixbridge_store::open_ticketing(&format!(
@@ -107,35 +104,12 @@ async fn ticketing(dir: &std::path::Path, pg: bool) -> (Arc<dyn TicketingStore>,
     }
 }
 
-fn pg_url() -> Option<String> {
-    match std::env::var("TIXBRIDGE_TEST_PG") {
-        Ok(u) if !u.is_empty() => Some(u),
-        _ => {
-            assert!(
-                std::env::var("CI").as_deref() != Ok("true"),
-                "CI=true requires TIXBRIDGE_TEST_PG (the PostgreSQL suite is mandatory in CI)"
-            );
-            None
-        }
-    }
-}
+use tixbridge_store::testing::pg_test_url as pg_url;
 
 async fn drop_schema(schema: Option<String>) {
     if let (Some(schema), Some(url)) = (schema, pg_url()) {
-        let pool = sqlx::PgPool::connect(&url).await.unwrap();
-        sqlx::query(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"))
-            .execute(&pool)
-            .await
-            .unwrap();
+        tixbridge_store::testing::drop_schema(&url, &schema).await;
     }
-}
-
-fn rand_suffix() -> String {
-    use rand::Rng;
-    let mut r = rand::rng();
-    (0..10)
-        .map(|_| (b'a' + r.random_range(0..26u8)) as char)
-        .collect()
 }
 
 fn row(id: i64, perf: &str, email: Option<&str>) -> ImportRow {
@@ -739,4 +713,114 @@ async fn reprints_go_to_the_last_owner_unless_the_cause_resets() {
         wallet.stop().await;
     })
     .await;
+}
+
+/// A "wallet" that answers every request with `response` after `delay`.
+async fn fake_wallet(response: &'static str, delay: std::time::Duration) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut sock, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 1 << 20];
+                // Read the request head and body (whatever arrives first is enough).
+                let _ = sock.read(&mut buf).await;
+                tokio::time::sleep(delay).await;
+                let _ = sock.write_all(response.as_bytes()).await;
+                let _ = sock.shutdown().await;
+            });
+        }
+    });
+    format!("http://{addr}/organizer/tickets")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wallet_answering_garbage_or_too_late_marks_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, _) = ticketing(dir.path(), false).await;
+    let org = seed(
+        &*store,
+        (1..=3)
+            .map(|i| row(i, "P1", Some("a@example.org")))
+            .collect(),
+    )
+    .await;
+    let garbage = fake_wallet(
+        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 9\r\nconnection: close\r\n\r\n<html>oops",
+        std::time::Duration::ZERO,
+    )
+    .await;
+    configure(&*store, org, &garbage, "k", "", sched("garbage", 100)).await;
+    let r = run_schedule(store.clone(), "garbage", fast())
+        .await
+        .unwrap();
+    assert_eq!(r.outcome, Outcome::Error);
+    assert_eq!(
+        r.first_errors[0].code, "WALLET_BAD_RESPONSE",
+        "{:?}",
+        r.first_errors
+    );
+    assert!(
+        r.first_errors[0].message.contains("not understood"),
+        "{:?}",
+        r.first_errors
+    );
+    assert_eq!(status(&*store, 1).await, TicketingStatus::NotPrinted);
+
+    // Another organization's interface, pointing at a wallet that never answers in time.
+    let slow = fake_wallet(
+        "HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n",
+        std::time::Duration::from_secs(5),
+    )
+    .await;
+    let org2 = store
+        .ensure_organization("ORG2", "Org 2", "en")
+        .await
+        .unwrap()
+        .id;
+    create_interface(
+        &*store,
+        InterfaceInput {
+            organization_id: org2,
+            name: "slow".into(),
+            kind: "TIXNGO".into(),
+            url: slow,
+            login: "admin".into(),
+            api_key: SecretString::from("k".to_owned()),
+            notification_emails: String::new(),
+            custom_params: String::new(),
+        },
+    )
+    .await
+    .unwrap();
+    let mut s = store.begin_import(org2).await.unwrap();
+    s.add(
+        (101..=102)
+            .map(|i| row(i, "P9", Some("a@example.org")))
+            .collect(),
+    )
+    .await
+    .unwrap();
+    s.commit().await.unwrap();
+    create_injection_schedule(
+        &*store,
+        InjectionScheduleInput {
+            interface: "slow".into(),
+            point_of_sales: "WEB;WALLET".into(),
+            ..sched("slow", 100)
+        },
+    )
+    .await
+    .unwrap();
+    let mut o = fast();
+    o.client.timeout = std::time::Duration::from_millis(300);
+    let r = run_schedule(store.clone(), "slow", o).await.unwrap();
+    assert_eq!(r.outcome, Outcome::Error);
+    assert_eq!(
+        r.first_errors[0].code, "WALLET_TIMEOUT",
+        "{:?}",
+        r.first_errors
+    );
+    assert_eq!(status(&*store, 101).await, TicketingStatus::NotPrinted);
 }

@@ -14,6 +14,7 @@
 pub mod conformance;
 pub mod postgres;
 pub mod sqlite;
+pub mod testing;
 mod ticketing;
 mod wallet;
 

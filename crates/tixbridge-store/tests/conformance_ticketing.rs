@@ -22,18 +22,7 @@ async fn sqlite_store() -> (tempfile::TempDir, Arc<dyn TicketingStore>) {
     (dir, store)
 }
 
-/// The PostgreSQL URL to test against, or `None` to skip (outside CI only).
-fn pg_url() -> Option<String> {
-    match std::env::var("TIXBRIDGE_TEST_PG") {
-        Ok(u) if !u.trim().is_empty() => Some(u),
-        _ if std::env::var("CI").is_ok_and(|v| v == "true") => {
-            panic!(
-                "CI=true but TIXBRIDGE_TEST_PG is not set: the PostgreSQL backend must be tested in CI"
-            )
-        }
-        _ => None,
-    }
-}
+use tixbridge_store::testing::pg_test_url as pg_url;
 
 fn with_schema(url: &str, schema: &str) -> String {
     let sep = if url.contains('?') { '&' } else { '?' };

@@ -71,21 +71,7 @@ async fn sqlite_wallet_reopens_with_its_data() {
     assert_eq!(conformance::assert_chain_valid(&store, org.id).await, 1);
 }
 
-/// The PostgreSQL URL, `None` to skip; under `CI=true` a missing URL fails the test.
-fn pg_url() -> Option<String> {
-    match std::env::var("TIXBRIDGE_TEST_PG") {
-        Ok(u) if !u.trim().is_empty() => Some(u),
-        _ => {
-            assert!(
-                std::env::var("CI").as_deref() != Ok("true"),
-                "CI=true but TIXBRIDGE_TEST_PG is not set: the PostgreSQL conformance run \
-                 is mandatory in CI (e.g. TIXBRIDGE_TEST_PG=postgres://postgres@127.0.0.1:5432/test)"
-            );
-            eprintln!("TIXBRIDGE_TEST_PG not set: skipping the PostgreSQL run");
-            None
-        }
-    }
-}
+use tixbridge_store::testing::pg_test_url as pg_url;
 
 /// Runs `body` against a store in a fresh schema and drops the schema afterwards,
 /// whether `body` passed or panicked.

@@ -131,20 +131,7 @@ where
     }
 }
 
-/// The PostgreSQL URL, `None` to skip; under `CI=true` a missing URL fails the test.
-fn pg_url() -> Option<String> {
-    match std::env::var("TIXBRIDGE_TEST_PG") {
-        Ok(u) if !u.trim().is_empty() => Some(u),
-        _ => {
-            assert!(
-                std::env::var("CI").as_deref() != Ok("true"),
-                "CI=true but TIXBRIDGE_TEST_PG is not set: the PostgreSQL contract run is \
-                 mandatory in CI (e.g. TIXBRIDGE_TEST_PG=postgres://postgres@127.0.0.1:5432/test)"
-            );
-            None
-        }
-    }
-}
+use tixbridge_store::testing::pg_test_url as pg_url;
 
 /// Runs `check` against the service on PostgreSQL in a fresh schema, dropped at the
 /// end whether the check passed or not. Skips without `TIXBRIDGE_TEST_PG`.
