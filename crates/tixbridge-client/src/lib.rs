@@ -203,11 +203,7 @@ impl WalletClient {
             let (err, retry_after): (ClientError, Option<Duration>) = match req.send().await {
                 Ok(resp) => {
                     let status = resp.status();
-                    if status == StatusCode::TOO_MANY_REQUESTS
-                        || status == StatusCode::SERVICE_UNAVAILABLE
-                        || status == StatusCode::BAD_GATEWAY
-                        || status == StatusCode::GATEWAY_TIMEOUT
-                    {
+                    if status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
                         let retry_after = resp
                             .headers()
                             .get(RETRY_AFTER)

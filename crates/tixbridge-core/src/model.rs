@@ -495,6 +495,23 @@ pub fn validate_interface_url(url: &str) -> Result<(), String> {
             "interface URL {u:?} must start with http:// or https://"
         ));
     }
+    let rest = u.split_once("://").map(|(_, r)| r).unwrap_or("");
+    let authority = rest.split('/').next().unwrap_or("");
+    if authority.contains('@') {
+        // A password in the URL would be printed wherever the URL is shown.
+        return Err(
+            "interface URL must not carry credentials (user:password@); the API key goes in the interface's password"
+                .to_owned(),
+        );
+    }
+    if u.contains('?') || u.contains('#') {
+        return Err(format!(
+            "interface URL {u:?} must not have a query or a fragment"
+        ));
+    }
+    if authority.is_empty() {
+        return Err(format!("interface URL {u:?} names no host"));
+    }
     if !u.trim_end_matches('/').ends_with("organizer/tickets") {
         return Err(format!(
             "interface URL {u:?} must end with organizer/tickets (the wallet's organizer API)"
@@ -583,6 +600,11 @@ mod tests {
         let e = validate_interface_url("https://w.example/api/organizer").unwrap_err();
         assert!(e.contains("organizer/tickets"), "{e}");
         assert!(validate_interface_url("ftp://x/organizer/tickets").is_err());
+        let e = validate_interface_url("https://admin:tnk_secret@w.example/organizer/tickets")
+            .unwrap_err();
+        assert!(!e.contains("tnk_secret"), "{e}");
+        assert!(validate_interface_url("https://w.example/organizer/tickets?x=1").is_err());
+        assert!(validate_interface_url("https:///organizer/tickets").is_err());
     }
 
     #[test]

@@ -80,6 +80,32 @@ impl ErrorSink {
         Ok(())
     }
 
+    /// A sink writing to the same execution, with its own buffer and counts, for a
+    /// task that runs beside the owner's; merge it back with [`ErrorSink::absorb`].
+    pub fn detached(&self) -> ErrorSink {
+        ErrorSink {
+            store: self.store.clone(),
+            execution_id: self.execution_id,
+            buffer: Vec::new(),
+            first: Vec::new(),
+            keep: self.keep,
+            total: 0,
+        }
+    }
+
+    /// Takes in the counts and first errors of a detached sink (already stored).
+    pub fn absorb(&mut self, other: ErrorSink) {
+        self.total += other.total;
+        for e in other.first {
+            if self.first.len() < self.keep {
+                self.first.push(e);
+            }
+        }
+        if !other.buffer.is_empty() {
+            tracing::warn!(lost = other.buffer.len(), "ticket errors were not stored");
+        }
+    }
+
     pub async fn flush(&mut self) -> anyhow::Result<()> {
         if !self.buffer.is_empty() {
             let b = std::mem::take(&mut self.buffer);
@@ -220,11 +246,15 @@ pub async fn run(
                     code: "EXECUTION_FAILED".into(),
                     message: msg.clone(),
                 })
-                .await?;
+                .await
+                .unwrap_or_else(|e| tracing::error!(error = %e, "recording the error failed"));
             (Outcome::Error, Counts::default(), Some(msg))
         }
     };
-    errors.flush().await?;
+    // The execution is recorded as finished even if its errors could not be stored.
+    if let Err(e) = errors.flush().await {
+        tracing::error!(error = %e, "recording ticket errors failed");
+    }
     store
         .finish_execution(exec.id, Utc::now(), outcome, counts, message.clone())
         .await

@@ -79,6 +79,9 @@ pub(crate) async fn run(
     let mut counts = Counts::default();
     let mut missing_data = 0u64;
     let stop = Arc::new(AtomicBool::new(false));
+    // killRatio looks at every ticket of the execution: refused here before sending,
+    // or refused by the wallet.
+    let kill = Arc::new(KillCounter::default());
     let (done_tx, mut done_rx) = mpsc::channel::<CallDone>(opts.in_flight.max(1) * 2);
     let permits = Arc::new(Semaphore::new(opts.in_flight.max(1)));
 
@@ -90,7 +93,9 @@ pub(crate) async fn run(
         let pos = inj.point_of_sales.to_string();
         let kill_ratio = custom.kill_ratio;
         let stop = stop.clone();
+        let kill = kill.clone();
         let progress = opts.progress.clone();
+        let mut error_sink = errors.detached();
         let flush_every = opts.page_size.max(iteration);
         tokio::spawn(async move {
             let mut m = MarkerState::default();
@@ -110,12 +115,19 @@ pub(crate) async fn run(
                     }
                 };
                 let Some(done) = msg else { break };
-                m.apply(done, &mut marks);
+                let (ok, ko) = m.apply(done, &mut marks);
+                kill.add(ok, ko);
+                // Refusals go to the store as they come, not all at the end.
+                for e in m.errors.drain(..) {
+                    if let Err(err) = error_sink.push(e).await {
+                        tracing::error!(error = %err, "recording ticket errors failed");
+                    }
+                }
                 if marks.len() >= flush_every {
                     finish_flush(&mut marking, &mut m).await;
                     marking = Some(start_flush(&store, schedule_id, &pos, &mut marks));
                 }
-                if should_kill(kill_ratio, m.failed, m.succeeded + m.failed) {
+                if kill.exceeds(kill_ratio) {
                     m.killed = true;
                     stop.store(true, Ordering::Relaxed);
                 }
@@ -134,7 +146,10 @@ pub(crate) async fn run(
                 marking = Some(start_flush(&store, schedule_id, &pos, &mut marks));
                 finish_flush(&mut marking, &mut m).await;
             }
-            m
+            if let Err(err) = error_sink.flush().await {
+                tracing::error!(error = %err, "recording ticket errors failed");
+            }
+            (m, error_sink)
         })
     };
 
@@ -161,95 +176,112 @@ pub(crate) async fn run(
             limit: (opts.page_size as u64).min(batch).max(1) as usize,
         },
     );
-    'pages: while taken < batch && !stop.load(Ordering::Relaxed) {
-        let t_read = std::time::Instant::now();
-        let Some(page) = pages.recv().await else {
-            break;
-        };
-        let page = page?;
-        timings.read += t_read.elapsed();
-        let t_build = std::time::Instant::now();
-        for cand in page {
-            if taken >= batch || stop.load(Ordering::Relaxed) {
-                break 'pages;
-            }
-            counts.selected += 1;
-            let t = &cand.ticket;
-            if let Some(reason) = screen(t, &inj) {
-                counts.skipped += 1;
-                if matches!(reason, SkipReason::MissingHolderField(_)) {
-                    missing_data += 1;
+    let mut killed_here = false;
+    let produced: anyhow::Result<()> = async {
+        'pages: while taken < batch && !stop.load(Ordering::Relaxed) {
+            let t_read = std::time::Instant::now();
+            let Some(page) = pages.recv().await else {
+                break;
+            };
+            let page = page?;
+            timings.read += t_read.elapsed();
+            let t_build = std::time::Instant::now();
+            for cand in page {
+                if taken >= batch || stop.load(Ordering::Relaxed) {
+                    break 'pages;
                 }
-                continue;
-            }
-            let replaced = cand
-                .replaced
-                .as_ref()
-                .map(|r| (r.cause.as_ref(), r.last_owner.as_ref()));
-            let (recipient, _) = choose_recipient(custom, &cand.contact, replaced);
-            let main = tracker.main_applicant(inj.main_applicant_rule, t);
-            taken += 1;
-            match build_ticket(&ctx, t, recipient.clone(), main) {
-                Err(e) => {
-                    counts.failed += 1;
-                    errors
-                        .push(TicketError {
-                            ticket_id: Some(t.id),
-                            tax_number: Some(t.tax_number.clone()),
-                            code: e.code.to_owned(),
-                            message: format!(
-                                "ticket {} (tax number {}): {}",
-                                t.id, t.tax_number, e.message
-                            ),
-                        })
-                        .await?;
+                counts.selected += 1;
+                let t = &cand.ticket;
+                if let Some(reason) = screen(t, &inj) {
+                    counts.skipped += 1;
+                    if matches!(reason, SkipReason::MissingHolderField(_)) {
+                        missing_data += 1;
+                    }
+                    continue;
                 }
-                Ok(wt) if simulation => {
-                    let _ = wt;
-                    would_send += 1;
-                }
-                Ok(wt) => {
-                    pending.push((
-                        Outgoing {
-                            ticket_id: t.id,
-                            tax_number: t.tax_number.clone(),
-                            recipient,
-                        },
-                        wt,
-                    ));
-                    if pending.len() >= iteration {
-                        let t_wait = std::time::Instant::now();
-                        dispatch(
-                            &mut pending,
-                            client.as_ref(),
-                            &permits,
-                            &done_tx,
-                            &mut counts,
-                        )
-                        .await;
-                        timings.wait_for_calls += t_wait.elapsed();
+                let replaced = cand
+                    .replaced
+                    .as_ref()
+                    .map(|r| (r.cause.as_ref(), r.last_owner.as_ref()));
+                let (recipient, _) = choose_recipient(custom, &cand.contact, replaced);
+                let main = tracker.main_applicant(inj.main_applicant_rule, t);
+                taken += 1;
+                match build_ticket(&ctx, t, recipient.clone(), main) {
+                    Err(e) => {
+                        counts.failed += 1;
+                        kill.add(0, 1);
+                        if kill.exceeds(custom.kill_ratio) {
+                            killed_here = true;
+                            stop.store(true, Ordering::Relaxed);
+                        }
+                        errors
+                            .push(TicketError {
+                                ticket_id: Some(t.id),
+                                tax_number: Some(t.tax_number.clone()),
+                                code: e.code.to_owned(),
+                                message: format!(
+                                    "ticket {} (tax number {}): {}",
+                                    t.id, t.tax_number, e.message
+                                ),
+                            })
+                            .await?;
+                    }
+                    Ok(_) if simulation => {
+                        kill.add(1, 0);
+                        would_send += 1;
+                    }
+                    Ok(wt) => {
+                        pending.push((
+                            Outgoing {
+                                ticket_id: t.id,
+                                tax_number: t.tax_number.clone(),
+                                recipient,
+                            },
+                            wt,
+                        ));
+                        if pending.len() >= iteration {
+                            let t_wait = std::time::Instant::now();
+                            dispatch(
+                                &mut pending,
+                                client.as_ref(),
+                                &permits,
+                                &done_tx,
+                                &mut counts,
+                            )
+                            .await;
+                            timings.wait_for_calls += t_wait.elapsed();
+                        }
                     }
                 }
+                if let Some(p) = &opts.on_selected {
+                    p(counts.selected);
+                }
             }
-            if let Some(p) = &opts.on_selected {
-                p(counts.selected);
-            }
+            timings.build += t_build.elapsed();
         }
-        timings.build += t_build.elapsed();
+        if !pending.is_empty() && !stop.load(Ordering::Relaxed) {
+            dispatch(
+                &mut pending,
+                client.as_ref(),
+                &permits,
+                &done_tx,
+                &mut counts,
+            )
+            .await;
+        }
+        Ok(())
     }
+    .await;
     drop(pages);
-    if !pending.is_empty() && !stop.load(Ordering::Relaxed) {
-        dispatch(
-            &mut pending,
-            client.as_ref(),
-            &permits,
-            &done_tx,
-            &mut counts,
-        )
-        .await;
-    }
+    // Built but never sent because the execution stopped early.
+    let unsent = pending.len() as u64;
+    counts.skipped += unsent;
+    drop(pending);
+    // Whatever happened above, the calls in flight finish and what the wallet
+    // accepted is marked before the execution ends.
     drop(done_tx);
-    let m = marker.await?;
+    let (m, marker_errors) = marker.await?;
+    errors.absorb(marker_errors);
     timings.build = timings.build.saturating_sub(timings.wait_for_calls);
     tracing::debug!(
         read_ms = timings.read.as_millis() as u64,
@@ -262,10 +294,26 @@ pub(crate) async fn run(
 
     counts.succeeded += m.succeeded;
     counts.failed += m.failed;
-    for e in m.errors {
-        errors.push(e).await?;
-    }
     let mut message = Vec::new();
+    let read_failed = produced.is_err();
+    if let Err(e) = produced {
+        errors
+            .push(TicketError {
+                ticket_id: None,
+                tax_number: None,
+                code: "EXECUTION_FAILED".into(),
+                message: format!("{e:#}"),
+            })
+            .await?;
+        message.push(format!(
+            "the execution stopped: {e:#}; what the wallet had accepted is marked"
+        ));
+    }
+    if unsent > 0 {
+        message.push(format!(
+            "{unsent} tickets were built but not sent because the execution stopped early (counted as skipped)"
+        ));
+    }
     if let Some(f) = &m.fatal {
         message.push(format!(
             "the wallet could not be reached or refused the calls ({f}); nothing of the failed calls was marked and those tickets will be sent again next execution"
@@ -276,7 +324,7 @@ pub(crate) async fn run(
             "marking accepted tickets failed ({e}); they will be sent again next execution and the wallet will accept them again"
         ));
     }
-    if m.killed {
+    if m.killed || killed_here {
         message.push(format!(
             "stopped early: the share of failed tickets exceeded killRatio={}",
             custom.kill_ratio
@@ -294,7 +342,7 @@ pub(crate) async fn run(
     }
     Ok(StepOutcome {
         counts,
-        fatal: m.fatal.is_some() || m.mark_error.is_some(),
+        fatal: m.fatal.is_some() || m.mark_error.is_some() || read_failed,
         warning: missing_data > 0,
         message: (!message.is_empty()).then(|| message.join("; ")),
     })
@@ -376,7 +424,10 @@ struct MarkerState {
 }
 
 impl MarkerState {
-    fn apply(&mut self, done: CallDone, marks: &mut Vec<InjectedMark>) {
+    /// Applies one call's results; returns how many tickets the wallet accepted and
+    /// how many failed.
+    fn apply(&mut self, done: CallDone, marks: &mut Vec<InjectedMark>) -> (u64, u64) {
+        let (ok_before, failed_before) = (marks.len() as u64, self.failed);
         match done.result {
             Ok(results) => {
                 for (item, r) in done.items.into_iter().zip(results) {
@@ -414,6 +465,30 @@ impl MarkerState {
                 }
             }
         }
+        (marks.len() as u64 - ok_before, self.failed - failed_before)
+    }
+}
+
+/// Tickets of the execution so far, for `killRatio`: shared by the task that builds
+/// (refusals before sending) and the one that applies the wallet's answers.
+#[derive(Default)]
+struct KillCounter {
+    processed: std::sync::atomic::AtomicU64,
+    failed: std::sync::atomic::AtomicU64,
+}
+
+impl KillCounter {
+    fn add(&self, ok: u64, failed: u64) {
+        self.processed.fetch_add(ok + failed, Ordering::Relaxed);
+        self.failed.fetch_add(failed, Ordering::Relaxed);
+    }
+
+    fn exceeds(&self, kill_ratio: f64) -> bool {
+        should_kill(
+            kill_ratio,
+            self.failed.load(Ordering::Relaxed),
+            self.processed.load(Ordering::Relaxed),
+        )
     }
 }
 

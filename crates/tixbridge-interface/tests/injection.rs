@@ -550,6 +550,27 @@ async fn filters_batch_size_file_number_force_and_skip() {
         rec.ticket.security.unwrap().barcode.as_deref(),
         Some("X-BC1")
     );
+    // Resending a ticket that Feedback saw transferred keeps the projection's owner.
+    store
+        .put_projection(MobileProjection {
+            ticket_id: 1,
+            wallet_status: WalletStatus::Transferred,
+            owner: Some(Person {
+                email: Some("b@example.org".into()),
+                ..Default::default()
+            }),
+            holder: None,
+            transfer_level: 1,
+            updated_at: Utc::now(),
+        })
+        .await
+        .unwrap();
+    let r = run_schedule(store.clone(), "force", fast()).await.unwrap();
+    assert_eq!(r.counts.succeeded, 2);
+    let p = store.projection(1).await.unwrap().unwrap();
+    assert_eq!(p.wallet_status, WalletStatus::Transferred);
+    assert_eq!(p.owner.unwrap().email.as_deref(), Some("b@example.org"));
+    assert_eq!(p.transfer_level, 1);
     wallet.stop().await;
 }
 
@@ -823,4 +844,31 @@ async fn a_wallet_answering_garbage_or_too_late_marks_nothing() {
         r.first_errors
     );
     assert_eq!(status(&*store, 101).await, TicketingStatus::NotPrinted);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_ratio_counts_tickets_refused_before_sending() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, _) = ticketing(dir.path(), false).await;
+    let mut wallet = Wallet::start(dir.path()).await;
+    // No email anywhere: enforceMandatoryParameters refuses each ticket locally.
+    let org = seed(&*store, (1..=200).map(|i| row(i, "P1", None)).collect()).await;
+    configure(
+        &*store,
+        org,
+        &wallet.url,
+        &wallet.key,
+        "killRatio=0.5",
+        sched("kill", 1000),
+    )
+    .await;
+    let r = run_schedule(store.clone(), "kill", fast()).await.unwrap();
+    assert_eq!(r.outcome, Outcome::Error);
+    assert_eq!(r.counts.failed, 1, "{:?}", r.counts);
+    assert!(r.message.unwrap().contains("killRatio"));
+    assert_eq!(
+        store.execution_errors(r.execution_id).await.unwrap().len() as u64,
+        r.error_count
+    );
+    wallet.stop().await;
 }

@@ -52,13 +52,14 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 /// Which backend a URL names.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DbUrl {
-    Sqlite(std::path::PathBuf),
+    Sqlite(std::path::PathBuf, sqlite::Durability),
     Postgres(String),
 }
 
 impl DbUrl {
     /// `postgres://…` / `postgresql://…` → PostgreSQL; `sqlite:PATH`, `sqlite://PATH` or a
-    /// bare path → SQLite.
+    /// bare path → SQLite; `?sync=full` after a SQLite path makes every commit reach the
+    /// disk before it returns (see [`sqlite::Durability`]).
     pub fn parse(url: &str) -> Result<DbUrl> {
         let u = url.trim();
         if u.starts_with("postgres://") || u.starts_with("postgresql://") {
@@ -67,12 +68,22 @@ impl DbUrl {
             .strip_prefix("sqlite://")
             .or_else(|| u.strip_prefix("sqlite:"))
         {
+            let (p, durability) = match p.split_once('?') {
+                None => (p, sqlite::Durability::Normal),
+                Some((p, "sync=normal")) => (p, sqlite::Durability::Normal),
+                Some((p, "sync=full")) => (p, sqlite::Durability::Full),
+                Some((_, q)) => {
+                    return Err(StoreError::Invalid(format!(
+                        "database URL {u:?}: unknown option {q:?}; the only one is sync=full or sync=normal"
+                    )));
+                }
+            };
             if p.is_empty() {
                 return Err(StoreError::Invalid(format!(
                     "database URL {u:?} names no file"
                 )));
             }
-            Ok(DbUrl::Sqlite(p.into()))
+            Ok(DbUrl::Sqlite(p.into(), durability))
         } else if u.is_empty() {
             Err(StoreError::Invalid("the database URL is empty".into()))
         } else if u.contains("://") {
@@ -80,7 +91,7 @@ impl DbUrl {
                 "database URL {u:?}: only sqlite:PATH and postgres:// URLs are supported"
             )))
         } else {
-            Ok(DbUrl::Sqlite(u.into()))
+            Ok(DbUrl::Sqlite(u.into(), sqlite::Durability::Normal))
         }
     }
 }
@@ -88,7 +99,7 @@ impl DbUrl {
 /// Opens the ticketing store the URL names, creating or migrating its schema.
 pub async fn open_ticketing(url: &str) -> Result<std::sync::Arc<dyn TicketingStore>> {
     match DbUrl::parse(url)? {
-        DbUrl::Sqlite(p) => sqlite::open_ticketing(&p).await,
+        DbUrl::Sqlite(p, d) => sqlite::open_ticketing_with(&p, d).await,
         DbUrl::Postgres(u) => postgres::open_ticketing(&u).await,
     }
 }
@@ -96,7 +107,7 @@ pub async fn open_ticketing(url: &str) -> Result<std::sync::Arc<dyn TicketingSto
 /// Opens the wallet store the URL names, creating or migrating its schema.
 pub async fn open_wallet(url: &str) -> Result<std::sync::Arc<dyn WalletStore>> {
     match DbUrl::parse(url)? {
-        DbUrl::Sqlite(p) => sqlite::open_wallet(&p).await,
+        DbUrl::Sqlite(p, d) => sqlite::open_wallet_with(&p, d).await,
         DbUrl::Postgres(u) => postgres::open_wallet(&u).await,
     }
 }
@@ -111,17 +122,23 @@ mod tests {
             DbUrl::parse("postgres://u@h/db").unwrap(),
             DbUrl::Postgres(_)
         ));
+        use sqlite::Durability::{Full, Normal};
         assert_eq!(
             DbUrl::parse("sqlite:a.db").unwrap(),
-            DbUrl::Sqlite("a.db".into())
+            DbUrl::Sqlite("a.db".into(), Normal)
         );
         assert_eq!(
+            DbUrl::parse("sqlite:a.db?sync=full").unwrap(),
+            DbUrl::Sqlite("a.db".into(), Full)
+        );
+        assert!(DbUrl::parse("sqlite:a.db?fast=yes").is_err());
+        assert_eq!(
             DbUrl::parse("sqlite:///tmp/a.db").unwrap(),
-            DbUrl::Sqlite("/tmp/a.db".into())
+            DbUrl::Sqlite("/tmp/a.db".into(), sqlite::Durability::Normal)
         );
         assert_eq!(
             DbUrl::parse("data/t.db").unwrap(),
-            DbUrl::Sqlite("data/t.db".into())
+            DbUrl::Sqlite("data/t.db".into(), sqlite::Durability::Normal)
         );
         assert!(DbUrl::parse("mysql://x").is_err());
         assert!(DbUrl::parse("").is_err());

@@ -142,7 +142,9 @@ pub struct InjectionQuery {
 
 /// A ticket injected successfully, to mark in one transaction: status `PRINTED`
 /// printed by the point of sales, processed marker of the function and schedule,
-/// mobile projection `INJECTED` owned by the recipient.
+/// mobile projection `INJECTED` owned by the recipient — unless the projection already
+/// shows the ticket beyond `INJECTED` (a forced resend of a downloaded ticket: the
+/// wallet keeps its owner, and so does the projection).
 #[derive(Debug, Clone, PartialEq)]
 pub struct InjectedMark {
     pub ticket_id: i64,

@@ -1024,7 +1024,9 @@ pub async fn mark_injected(store: Store) {
     );
     assert_eq!(store.projection(3).await.unwrap(), None);
 
-    // A forced re-injection marks again: new time, new owner, transfer level reset.
+    // A forced re-injection marks again (new time, new point of sales). The wallet
+    // keeps the owner of a ticket that is already on a phone, and so does the
+    // projection; a ticket still INJECTED takes the new recipient.
     store
         .put_projection(MobileProjection {
             ticket_id: 1,
@@ -1042,10 +1044,16 @@ pub async fn mark_injected(store: Store) {
             sched.id,
             "BOX;POS9",
             later,
-            vec![InjectedMark {
-                ticket_id: 1,
-                recipient: person("again@example.org"),
-            }],
+            vec![
+                InjectedMark {
+                    ticket_id: 1,
+                    recipient: person("again@example.org"),
+                },
+                InjectedMark {
+                    ticket_id: 2,
+                    recipient: person("new@example.org"),
+                },
+            ],
         )
         .await
         .unwrap();
@@ -1060,9 +1068,13 @@ pub async fn mark_injected(store: Store) {
         Some(later)
     );
     let p = store.projection(1).await.unwrap().unwrap();
-    assert_eq!(p.owner, Some(person("again@example.org")));
-    assert_eq!(p.transfer_level, 0);
-    assert_eq!(p.wallet_status, WalletStatus::Injected);
+    assert_eq!(p.owner, Some(person("x@example.org")));
+    assert_eq!(p.holder, Some(person("h@example.org")));
+    assert_eq!(p.transfer_level, 2);
+    assert_eq!(p.wallet_status, WalletStatus::Transferred);
+    let p2 = store.projection(2).await.unwrap().unwrap();
+    assert_eq!(p2.owner, Some(person("new@example.org")));
+    assert_eq!(p2.wallet_status, WalletStatus::Injected);
     store
         .mark_injected(sched.id, "WEB;POS1", later, Vec::new())
         .await

@@ -1191,6 +1191,9 @@ impl TicketingStore for PgTicketing {
                      holder = NULL,
                      transfer_level = 0,
                      updated_at = EXCLUDED.updated_at
+                 -- A re-sent ticket already on a phone keeps its owner in the wallet,
+                 -- so its projection stays as Feedback left it.
+                 WHERE mobile_projections.wallet_status = 'INJECTED'
              )
              SELECT EXISTS (SELECT 1 FROM s)",
         )

@@ -246,7 +246,15 @@ CREATE INDEX execution_errors_execution ON execution_errors (execution_id, id);
 
 /// Opens the ticketing store.
 pub async fn open_ticketing(path: &Path) -> Result<Arc<dyn TicketingStore>> {
-    let db = Db::open(path, MIGRATIONS).await?;
+    open_ticketing_with(path, super::Durability::Normal).await
+}
+
+/// Opens the ticketing store with the given commit durability.
+pub async fn open_ticketing_with(
+    path: &Path,
+    durability: super::Durability,
+) -> Result<Arc<dyn TicketingStore>> {
+    let db = Db::open(path, MIGRATIONS, durability).await?;
     Ok(Arc::new(SqliteTicketing { db }))
 }
 
@@ -1295,7 +1303,10 @@ impl TicketingStore for SqliteTicketing {
                          owner = excluded.owner,
                          holder = NULL,
                          transfer_level = 0,
-                         updated_at = excluded.updated_at",
+                         updated_at = excluded.updated_at
+                     -- A re-sent ticket already on a phone keeps its owner in the
+                     -- wallet, so its projection stays as Feedback left it.
+                     WHERE mobile_projections.wallet_status = 'INJECTED'",
                 )?;
                 for (m, owner) in marks.iter().zip(&owners) {
                     if print.execute(params![m.ticket_id, pos, at])? == 1 {

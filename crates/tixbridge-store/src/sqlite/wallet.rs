@@ -92,7 +92,15 @@ const MIGRATIONS: &[(&str, &str)] = &[(
 
 /// Opens (creating or migrating) the wallet store in the SQLite file at `path`.
 pub async fn open_wallet(path: &Path) -> Result<Arc<dyn WalletStore>> {
-    let db = Db::open(path, MIGRATIONS).await?;
+    open_wallet_with(path, super::Durability::Normal).await
+}
+
+/// Opens the wallet store with the given commit durability.
+pub async fn open_wallet_with(
+    path: &Path,
+    durability: super::Durability,
+) -> Result<Arc<dyn WalletStore>> {
+    let db = Db::open(path, MIGRATIONS, durability).await?;
     Ok(Arc::new(SqliteWallet { db }))
 }
 
