@@ -231,6 +231,69 @@ pub async fn import_tickets_with_progress(
     store.organization(organization_id).await?;
 
     // Pass 1: check everything, write nothing.
+    let rows = check_file(default_language, path, &progress).await?;
+
+    // Pass 2: read again and write, in one session.
+    let (mut reader, columns) = open(path, default_language)?;
+    let mut session = store.begin_import(organization_id).await?;
+    let mut pass = Pass2 {
+        reader: &mut reader,
+        columns: &columns,
+        path,
+        record: StringRecord::new(),
+        row_no: 1,
+    };
+    let mut chunk = pass.next_chunk()?;
+    let mut imported: u64 = 0;
+    progress(ImportProgress {
+        phase: ImportPhase::Importing,
+        rows: 0,
+        total: Some(rows),
+    });
+    while !chunk.rows.is_empty() {
+        chunk.check_duplicates()?;
+        let Chunk { rows: batch, keys } = chunk;
+        let n = batch.len() as u64;
+        // Parse the next chunk while the store writes this one.
+        let (added, next) = futures::join!(session.add(batch), async { pass.next_chunk() });
+        added.map_err(|e| conflict_at(e, &keys))?;
+        chunk = next?;
+        imported += n;
+        progress(ImportProgress {
+            phase: ImportPhase::Importing,
+            rows: imported,
+            total: Some(rows),
+        });
+    }
+    if imported != rows {
+        return Err(ImportError::Read {
+            path: path.to_path_buf(),
+            message: format!(
+                "the file changed during the import ({rows} rows when checked, {imported} when imported)"
+            ),
+        });
+    }
+    let committed = session.commit().await?;
+    Ok(ImportReport {
+        imported: committed,
+    })
+}
+
+/// Names the row of a conflict the store reported. The store names the ticket id or
+/// tax number; rows of a chunk are unique in both (checked before), so the match is
+/// the row.
+/// Pass 1 alone: reads the whole file and checks every row, writing nothing. Returns
+/// the number of rows, or every bad row (the first [`MAX_REPORTED_ERRORS`]).
+pub async fn check_file(
+    default_language: &str,
+    path: &Path,
+    progress: &(impl Fn(ImportProgress) + Send),
+) -> Result<u64, ImportError> {
+    if !is_language_code(default_language) {
+        return Err(ImportError::Invalid(format!(
+            "the default language {default_language:?} is not a two-letter lower-case code such as en"
+        )));
+    }
     let (mut reader, columns) = open(path, default_language)?;
     let mut check = CatalogCheck::default();
     let mut record = StringRecord::new();
@@ -297,56 +360,9 @@ pub async fn import_tickets_with_progress(
         });
     }
     drop(check);
-
-    // Pass 2: read again and write, in one session.
-    let (mut reader, columns) = open(path, default_language)?;
-    let mut session = store.begin_import(organization_id).await?;
-    let mut pass = Pass2 {
-        reader: &mut reader,
-        columns: &columns,
-        path,
-        record: StringRecord::new(),
-        row_no: 1,
-    };
-    let mut chunk = pass.next_chunk()?;
-    let mut imported: u64 = 0;
-    progress(ImportProgress {
-        phase: ImportPhase::Importing,
-        rows: 0,
-        total: Some(rows),
-    });
-    while !chunk.rows.is_empty() {
-        chunk.check_duplicates()?;
-        let Chunk { rows: batch, keys } = chunk;
-        let n = batch.len() as u64;
-        // Parse the next chunk while the store writes this one.
-        let (added, next) = futures::join!(session.add(batch), async { pass.next_chunk() });
-        added.map_err(|e| conflict_at(e, &keys))?;
-        chunk = next?;
-        imported += n;
-        progress(ImportProgress {
-            phase: ImportPhase::Importing,
-            rows: imported,
-            total: Some(rows),
-        });
-    }
-    if imported != rows {
-        return Err(ImportError::Read {
-            path: path.to_path_buf(),
-            message: format!(
-                "the file changed during the import ({rows} rows when checked, {imported} when imported)"
-            ),
-        });
-    }
-    let committed = session.commit().await?;
-    Ok(ImportReport {
-        imported: committed,
-    })
+    Ok(rows)
 }
 
-/// Names the row of a conflict the store reported. The store names the ticket id or
-/// tax number; rows of a chunk are unique in both (checked before), so the match is
-/// the row.
 fn conflict_at(e: StoreError, keys: &[(u64, i64, String)]) -> ImportError {
     let StoreError::Conflict(message) = &e else {
         return ImportError::Store(e);

@@ -41,6 +41,11 @@ pub async fn exec(cmd: ImportCmd) -> anyhow::Result<ExitCode> {
                 anyhow::bail!("--language {language:?}: expected a two-letter code such as en");
             }
             let store = db.open().await?;
+            if store.organization_by_code(&org.code).await?.is_none() {
+                // A refused file must leave the store as it was: check it before the
+                // organization it would create exists.
+                tixbridge_interface::import::check_file(&language, &file, &|_| {}).await?;
+            }
             let org = store
                 .ensure_organization(
                     &org.code,
