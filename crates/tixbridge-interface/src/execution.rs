@@ -19,7 +19,6 @@ pub struct Progress {
 }
 
 pub type ProgressFn = Arc<dyn Fn(Progress) + Send + Sync>;
-pub type SelectedFn = Arc<dyn Fn(u64) + Send + Sync>;
 
 #[derive(Clone)]
 pub struct RunOptions {
@@ -29,7 +28,6 @@ pub struct RunOptions {
     pub page_size: usize,
     pub client: ClientOptions,
     pub progress: Option<ProgressFn>,
-    pub on_selected: Option<SelectedFn>,
     /// Per-ticket errors kept in the returned report (all are stored).
     pub report_errors: usize,
 }
@@ -41,7 +39,6 @@ impl Default for RunOptions {
             page_size: 1000,
             client: ClientOptions::default(),
             progress: None,
-            on_selected: None,
             report_errors: 20,
         }
     }

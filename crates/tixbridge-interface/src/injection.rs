@@ -253,9 +253,6 @@ pub(crate) async fn run(
                         }
                     }
                 }
-                if let Some(p) = &opts.on_selected {
-                    p(counts.selected);
-                }
             }
             timings.build += t_build.elapsed();
         }

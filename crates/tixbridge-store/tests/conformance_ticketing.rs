@@ -10,7 +10,6 @@ use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
 use futures::FutureExt;
-use sqlx::Executor;
 use tixbridge_store::TicketingStore;
 use tixbridge_store::conformance::ticketing as checks;
 
@@ -24,11 +23,6 @@ async fn sqlite_store() -> (tempfile::TempDir, Arc<dyn TicketingStore>) {
 
 use tixbridge_store::testing::pg_test_url as pg_url;
 
-fn with_schema(url: &str, schema: &str) -> String {
-    let sep = if url.contains('?') { '&' } else { '?' };
-    format!("{url}{sep}schema={schema}")
-}
-
 /// Runs `check` on a PostgreSQL store in a fresh schema, then drops the schema.
 async fn on_postgres<F, Fut>(check: F)
 where
@@ -39,23 +33,16 @@ where
         eprintln!("TIXBRIDGE_TEST_PG is not set: skipping the PostgreSQL check");
         return;
     };
-    let schema = format!("t_{:016x}", rand::random::<u64>());
+    let (schema_url, schema) = tixbridge_store::testing::fresh_schema(&url, "t");
     let outcome = AssertUnwindSafe(async {
-        let store = tixbridge_store::postgres::open_ticketing(&with_schema(&url, &schema))
+        let store = tixbridge_store::postgres::open_ticketing(&schema_url)
             .await
             .expect("open PostgreSQL ticketing store");
         check(store).await;
     })
     .catch_unwind()
     .await;
-    let admin = sqlx::PgPool::connect(&url)
-        .await
-        .expect("connect to drop the test schema");
-    admin
-        .execute(format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE").as_str())
-        .await
-        .expect("drop the test schema");
-    admin.close().await;
+    tixbridge_store::testing::drop_schema(&url, &schema).await;
     if let Err(panic) = outcome {
         std::panic::resume_unwind(panic);
     }

@@ -7,7 +7,6 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use futures::FutureExt;
-use sqlx::Executor;
 use tixbridge_core::status::WalletStatus;
 use tixbridge_store::WalletStore;
 use tixbridge_store::conformance::wallet::{self as conformance, SetStatus};
@@ -80,18 +79,14 @@ where
     F: FnOnce(Arc<dyn WalletStore>, sqlx::PgPool, String) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
 {
-    let schema = format!("t_{}", hex::encode(rand::random::<[u8; 8]>()));
-    let sep = if base.contains('?') { '&' } else { '?' };
-    let store = tixbridge_store::postgres::open_wallet(&format!("{base}{sep}schema={schema}"))
+    let (schema_url, schema) = tixbridge_store::testing::fresh_schema(base, "t");
+    let store = tixbridge_store::postgres::open_wallet(&schema_url)
         .await
         .expect("open PostgreSQL wallet store");
     let admin = sqlx::PgPool::connect(base).await.expect("admin connection");
     let outcome = tokio::spawn(body(store, admin.clone(), schema.clone())).await;
-    admin
-        .execute(format!("DROP SCHEMA \"{schema}\" CASCADE").as_str())
-        .await
-        .expect("drop test schema");
     admin.close().await;
+    tixbridge_store::testing::drop_schema(base, &schema).await;
     if let Err(e) = outcome {
         std::panic::resume_unwind(e.into_panic());
     }

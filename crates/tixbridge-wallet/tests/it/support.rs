@@ -5,7 +5,6 @@ use std::future::Future;
 use std::sync::Arc;
 
 use serde_json::{Value, json};
-use sqlx::Executor;
 use tixbridge_store::{Organizer, WalletStore};
 use tokio::sync::oneshot;
 
@@ -144,9 +143,8 @@ where
         eprintln!("TIXBRIDGE_TEST_PG not set: skipping the PostgreSQL run");
         return;
     };
-    let schema = format!("t_{}", hex::encode(rand::random::<[u8; 8]>()));
-    let sep = if base.contains('?') { '&' } else { '?' };
-    let store = tixbridge_store::postgres::open_wallet(&format!("{base}{sep}schema={schema}"))
+    let (schema_url, schema) = tixbridge_store::testing::fresh_schema(&base, "t");
+    let store = tixbridge_store::postgres::open_wallet(&schema_url)
         .await
         .expect("open PostgreSQL wallet store");
     let app = Arc::new(TestApp::start(store).await);
@@ -154,14 +152,7 @@ where
     if let Ok(app) = Arc::try_unwrap(app) {
         app.stop().await;
     }
-    let admin = sqlx::PgPool::connect(&base)
-        .await
-        .expect("admin connection");
-    admin
-        .execute(format!("DROP SCHEMA \"{schema}\" CASCADE").as_str())
-        .await
-        .expect("drop test schema");
-    admin.close().await;
+    tixbridge_store::testing::drop_schema(&base, &schema).await;
     if let Err(e) = outcome {
         std::panic::resume_unwind(e.into_panic());
     }
