@@ -3,6 +3,8 @@
 //! failure becomes a [`ClientError`] whose message says what happened without ever
 //! including the API key.
 
+pub mod app;
+
 use std::time::Duration;
 
 use reqwest::StatusCode;

@@ -299,8 +299,27 @@ pub struct LogEntry {
     pub from_owner: Option<String>,
     pub to_owner: Option<String>,
     pub actor: String,
+    /// What the statuses do not say: a deletion reason, a transfer's recipient, the
+    /// activation code's use, the time a control was made at the gate. Hashed when
+    /// present; absent from entries (and their hashes) that have none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
     pub prev_hash: String,
     pub hash: String,
+}
+
+/// A transfer waiting for its recipient (status `PENDING_TRANSFER`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PendingTransfer {
+    pub to: Person,
+    pub from: Option<Person>,
+    pub requested_at: String,
+    /// When the transfer falls back to the sender as `FAILURE` unless accepted.
+    pub expires_at: String,
+    /// Started by the organizer's back office rather than by the owner.
+    #[serde(default)]
+    pub back_office: bool,
 }
 
 /// The wallet's view of one ticket, as the change feed and reads return it.
@@ -318,6 +337,9 @@ pub struct TicketState {
     pub holder: Option<Person>,
     pub transfer_level: i64,
     pub deletion: Option<Deletion>,
+    /// The transfer under way, while the status is `PENDING_TRANSFER`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transfer: Option<PendingTransfer>,
     #[serde(default)]
     pub history: Vec<LogEntry>,
 }
@@ -360,6 +382,35 @@ pub struct EventStatistics {
     pub downloaded: i64,
     pub pending_transfer: i64,
     pub controlled: i64,
+}
+
+/// `GET /app/tickets`: what a spectator's app shows.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AppTickets {
+    /// Tickets the spectator owns and that are not deleted.
+    pub tickets: Vec<TicketState>,
+    /// Deleted tickets the organizer asked to keep visible (`showDeletedTicket`).
+    pub deleted_tickets: Vec<TicketState>,
+    /// Transfers waiting for this spectator to accept or reject.
+    pub incoming_transfers: Vec<TicketState>,
+}
+
+/// `GET /organizer/report/verify`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Verification {
+    /// Entries checked (up to the first broken one).
+    pub entries: i64,
+    pub valid: bool,
+    /// The first entry found broken (altered, missing or out of place).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub broken_seq: Option<i64>,
+    /// The ticket whose row disagrees with its last entry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ticket_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

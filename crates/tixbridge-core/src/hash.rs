@@ -20,6 +20,9 @@ pub struct ChainedFields<'a> {
     pub from_owner: Option<&'a str>,
     pub to_owner: Option<&'a str>,
     pub actor: &'a str,
+    /// Absent from the JSON when `None`, so entries without detail hash as before.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<&'a str>,
 }
 
 /// Hex SHA-256 of `prev_hash` followed by the canonical JSON of `fields`.
@@ -45,6 +48,7 @@ mod tests {
             from_owner: None,
             to_owner: Some("a@example.org"),
             actor: "ORGANIZER_API",
+            detail: None,
         }
     }
 

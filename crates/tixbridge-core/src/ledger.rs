@@ -132,6 +132,8 @@ pub struct TicketWrite {
     pub content_hash: String,
     /// JSON of the owner after this call.
     pub owner: String,
+    /// The owner's email, lower-cased (what app sessions look tickets up by).
+    pub owner_email: Option<String>,
     /// Seq of the ticket's latest log entry (what the change feed reads by).
     pub change_seq: i64,
     /// Seqs of this call's log entries for the ticket, comma separated, oldest first:
@@ -307,6 +309,7 @@ pub fn plan_inject(
             from_owner: from_owner.as_deref(),
             to_owner: to_owner.as_deref(),
             actor,
+            detail: None,
         };
         let hash = entry_hash(&plan.head.hash, &fields);
         plan.entries.push(LogEntry {
@@ -319,6 +322,7 @@ pub fn plan_inject(
             from_owner,
             to_owner,
             actor: actor.to_owned(),
+            detail: None,
             prev_hash: std::mem::replace(&mut plan.head.hash, hash.clone()),
             hash,
         });
@@ -347,6 +351,10 @@ pub fn plan_inject(
             content,
             content_hash: content_hash.clone(),
             owner: serde_json::to_string(&owner).unwrap_or_default(),
+            owner_email: owner
+                .as_ref()
+                .and_then(|p| p.email.as_deref())
+                .map(|e| e.trim().to_ascii_lowercase()),
             change_seq: seq,
             log_seqs: seq.to_string(),
         };
@@ -441,6 +449,8 @@ pub struct StoredTicket {
     pub holder: Option<String>,
     pub transfer_level: i64,
     pub deletion: Option<String>,
+    /// JSON of the pending transfer, if any.
+    pub transfer: Option<String>,
 }
 
 impl StoredTicket {
@@ -454,6 +464,7 @@ impl StoredTicket {
             previous_owner: json_column("previous_owner", self.previous_owner)?,
             holder: json_column("holder", self.holder)?,
             deletion: json_column("deletion", self.deletion)?,
+            transfer: json_column("transfer", self.transfer)?,
             ticket_id: self.ticket_id,
             taxation_number: self.tax_number,
             event_id: self.event_id,
@@ -481,25 +492,78 @@ pub fn json_column<T: serde::de::DeserializeOwned>(
 /// `prevHash` the previous `hash` (the genesis hash first), each hash recomputed.
 /// Answers the number of entries, or the seq of the first broken entry.
 pub fn verify_chain(entries: &[LogEntry]) -> Result<usize, i64> {
-    let mut prev = GENESIS_HASH.to_owned();
-    for (i, e) in entries.iter().enumerate() {
-        let fields = ChainedFields {
-            seq: e.seq,
-            at: &e.at,
-            ticket_id: &e.ticket_id,
-            action: &e.action,
-            from_status: e.from_status.as_deref(),
-            to_status: &e.to_status,
-            from_owner: e.from_owner.as_deref(),
-            to_owner: e.to_owner.as_deref(),
-            actor: &e.actor,
-        };
-        if e.seq != i as i64 + 1 || e.prev_hash != prev || entry_hash(&prev, &fields) != e.hash {
-            return Err(e.seq);
-        }
-        prev.clone_from(&e.hash);
+    let mut v = ChainVerifier::default();
+    for e in entries {
+        v.push(e)?;
     }
     Ok(entries.len())
+}
+
+/// Checks a chain entry by entry, so that a chain of millions is verified page by
+/// page in constant memory.
+#[derive(Debug, Clone)]
+pub struct ChainVerifier {
+    prev: String,
+    seq: i64,
+}
+
+impl Default for ChainVerifier {
+    fn default() -> Self {
+        Self {
+            prev: GENESIS_HASH.to_owned(),
+            seq: 0,
+        }
+    }
+}
+
+impl ChainVerifier {
+    /// Checks the next entry; `Err(seq)` names the first entry that breaks the chain:
+    /// a gap or repeat in seqs, a `prevHash` that is not the previous hash, or a hash
+    /// that does not match the entry's content.
+    pub fn push(&mut self, e: &LogEntry) -> Result<(), i64> {
+        let expected = self.seq + 1;
+        if e.seq != expected {
+            // A missing entry is reported at the seq where it is missing.
+            return Err(expected.min(e.seq));
+        }
+        let fields = chained_fields(e);
+        if e.prev_hash != self.prev || entry_hash(&self.prev, &fields) != e.hash {
+            return Err(e.seq);
+        }
+        self.prev.clone_from(&e.hash);
+        self.seq = e.seq;
+        Ok(())
+    }
+
+    /// Entries checked so far (the last seq).
+    pub fn entries(&self) -> i64 {
+        self.seq
+    }
+
+    /// The head reached: it must equal the head the store keeps, or entries were
+    /// removed from the end.
+    pub fn head(&self) -> ChainHead {
+        ChainHead {
+            seq: self.seq,
+            hash: self.prev.clone(),
+        }
+    }
+}
+
+/// The hashed fields of a stored entry.
+pub fn chained_fields(e: &LogEntry) -> ChainedFields<'_> {
+    ChainedFields {
+        seq: e.seq,
+        at: &e.at,
+        ticket_id: &e.ticket_id,
+        action: &e.action,
+        from_status: e.from_status.as_deref(),
+        to_status: &e.to_status,
+        from_owner: e.from_owner.as_deref(),
+        to_owner: e.to_owner.as_deref(),
+        actor: &e.actor,
+        detail: e.detail.as_deref(),
+    }
 }
 
 #[cfg(test)]

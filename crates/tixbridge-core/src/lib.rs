@@ -15,11 +15,14 @@
 
 pub mod api;
 pub mod cause;
+pub mod csv_tickets;
 pub mod hash;
 pub mod inject;
 pub mod ledger;
+pub mod lifecycle;
 pub mod model;
 pub mod params;
+pub mod privilege;
 pub mod selection;
 pub mod status;
 pub mod text;

@@ -13,11 +13,13 @@
 
 pub mod conformance;
 pub mod postgres;
+mod privileges;
 pub mod sqlite;
 pub mod testing;
 mod ticketing;
 mod wallet;
 
+pub use privileges::*;
 pub use ticketing::*;
 pub use wallet::*;
 

@@ -5,8 +5,11 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use tixbridge_core::api::{
-    EventStatistics, EventSummary, ItemResult, LogEntry, Ticket, TicketList, TicketRecord,
+    AppTickets, EventStatistics, EventSummary, ItemResult, LogEntry, Ticket, TicketList,
+    TicketRecord, TicketState, Verification,
 };
+use tixbridge_core::ledger::{ChainHead, ChainVerifier};
+use tixbridge_core::lifecycle::{Op, OpResult, Settings};
 use tixbridge_core::status::WalletStatus;
 
 use crate::Result;
@@ -50,10 +53,47 @@ pub struct TicketQuery {
     pub offset: usize,
 }
 
+/// A ticket whose service action is due: a transfer to time out, a deletion to
+/// confirm.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DueTicket {
+    pub organizer_id: i64,
+    pub ticket_id: String,
+    pub status: WalletStatus,
+}
+
+/// Filters of the track-record report.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LogQuery {
+    /// Entries with a greater seq (the pagination key).
+    pub after_seq: i64,
+    /// Entries at or after this time (RFC 3339 UTC millis, compared as text).
+    pub from: Option<String>,
+    /// Entries strictly before this time.
+    pub to: Option<String>,
+    pub limit: usize,
+}
+
+/// A ticket row's current status and owner next to what its last log entry says;
+/// `verify` compares them to catch a row altered behind the log's back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TicketHead {
+    pub ticket_id: String,
+    pub status: String,
+    pub owner_email: Option<String>,
+    pub change_seq: i64,
+    /// The entry at `change_seq`, if there is one: its ticket id, to-status and
+    /// to-owner.
+    pub entry: Option<(String, String, Option<String>)>,
+}
+
+/// Size of the pages `verify` reads the chain by.
+pub const VERIFY_PAGE: usize = 10_000;
+
 /// The wallet service's storage. Organizers are isolated: every read and write takes
 /// the organizer id and never sees another organizer's rows.
 #[async_trait]
-pub trait WalletStore: Send + Sync {
+pub trait WalletStore: crate::PrivilegeStore + Send + Sync {
     /// Stores a new organizer with the SHA-256 (hex) of its API key; the key itself is
     /// never stored.
     async fn create_organizer(&self, name: &str, api_key_sha256: &str) -> Result<Organizer>;
@@ -87,6 +127,143 @@ pub trait WalletStore: Send + Sync {
         after_seq: i64,
         limit: usize,
     ) -> Result<Vec<LogEntry>>;
+    /// Applies lifecycle actions (app, organizer, back office, service) in one
+    /// transaction under the organizer's chain lock, with
+    /// [`tixbridge_core::lifecycle::plan_actions`]: one result per op, in order; every
+    /// change one chained log entry; refusals change nothing. Also keeps the row's
+    /// `owner_email`, pending recipient and `due_at` that the app listing and the
+    /// service's background work read by.
+    async fn apply(
+        &self,
+        organizer_id: i64,
+        ops: Vec<Op>,
+        at: DateTime<Utc>,
+        settings: Settings,
+    ) -> Result<Vec<OpResult>>;
+
+    /// The change feed: tickets whose `change_seq > after_seq`, by `change_seq`, at
+    /// most `limit`, each with its latest state and its log entries with seq >
+    /// `after_seq` as history. Reads by the `(organizer_id, change_seq)` index only.
+    async fn diff(
+        &self,
+        organizer_id: i64,
+        after_seq: i64,
+        limit: usize,
+    ) -> Result<Vec<TicketState>>;
+
+    /// A spectator's tickets by (lower-cased) email: owned and not deleted; deleted
+    /// with `showDeletedTicket`; pending transfers to them. Ordered by ticket id;
+    /// histories empty.
+    async fn app_tickets(&self, organizer_id: i64, email: &str) -> Result<AppTickets>;
+
+    /// Tickets of every organizer whose `due_at <= now`, earliest first.
+    async fn due(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<DueTicket>>;
+
+    /// The track-record report: entries by seq with the filters of `query`.
+    async fn report(&self, organizer_id: i64, query: &LogQuery) -> Result<Vec<LogEntry>>;
+
+    /// The organizer's chain head as the organizer row keeps it.
+    async fn chain_head(&self, organizer_id: i64) -> Result<ChainHead>;
+
+    /// Ticket rows by ticket id after `after_ticket_id`, with their last entry.
+    async fn ticket_heads(
+        &self,
+        organizer_id: i64,
+        after_ticket_id: &str,
+        limit: usize,
+    ) -> Result<Vec<TicketHead>>;
+
+    /// Every organizer, by id.
+    async fn organizers(&self) -> Result<Vec<Organizer>>;
+
+    /// Recomputes the organizer's whole chain page by page (constant memory), checks
+    /// it ends at the head the organizer row keeps (nothing removed at the end), then
+    /// checks every ticket row against its last entry (nothing altered behind the
+    /// log). The first break is reported.
+    async fn verify(&self, organizer_id: i64) -> Result<Verification> {
+        let broken =
+            |v: &ChainVerifier, seq: i64, ticket: Option<String>, msg: String| Verification {
+                entries: v.entries(),
+                valid: false,
+                broken_seq: Some(seq),
+                ticket_id: ticket,
+                message: Some(msg),
+            };
+        let head = self.chain_head(organizer_id).await?;
+        let mut v = ChainVerifier::default();
+        loop {
+            let page = self
+                .status_log(organizer_id, v.entries(), VERIFY_PAGE)
+                .await?;
+            for e in &page {
+                if let Err(seq) = v.push(e) {
+                    return Ok(broken(
+                        &v,
+                        seq,
+                        None,
+                        format!(
+                            "entry {seq} does not continue the chain: it was altered, removed or inserted"
+                        ),
+                    ));
+                }
+            }
+            if page.len() < VERIFY_PAGE {
+                break;
+            }
+        }
+        if v.head() != head {
+            let seq = v.entries() + 1;
+            return Ok(broken(
+                &v,
+                seq.min(head.seq.max(1)),
+                None,
+                format!(
+                    "the chain ends at entry {} but the organizer's head is entry {}: entries were removed",
+                    v.entries(),
+                    head.seq
+                ),
+            ));
+        }
+        let mut after = String::new();
+        loop {
+            let page = self.ticket_heads(organizer_id, &after, VERIFY_PAGE).await?;
+            for t in &page {
+                let agrees = t.entry.as_ref().is_some_and(|(id, status, owner)| {
+                    *id == t.ticket_id
+                        && *status == t.status
+                        && owner.as_deref().map(str::to_ascii_lowercase)
+                            == t.owner_email.as_deref().map(str::to_ascii_lowercase)
+                });
+                if !agrees {
+                    return Ok(broken(
+                        &v,
+                        t.change_seq,
+                        Some(t.ticket_id.clone()),
+                        format!(
+                            "ticket {} ({}, owner {}) disagrees with its last log entry {}",
+                            t.ticket_id,
+                            t.status,
+                            t.owner_email.as_deref().unwrap_or("none"),
+                            t.change_seq
+                        ),
+                    ));
+                }
+            }
+            match page.last() {
+                Some(t) if page.len() == VERIFY_PAGE => after.clone_from(&t.ticket_id),
+                _ => break,
+            }
+        }
+        if let Some(broken) = self.verify_privileges(organizer_id, v.entries()).await? {
+            return Ok(broken);
+        }
+        Ok(Verification {
+            entries: v.entries(),
+            valid: true,
+            ..Default::default()
+        })
+    }
+
     /// Number of tickets per wallet status.
     async fn count_by_status(&self, organizer_id: i64) -> Result<Vec<(WalletStatus, u64)>>;
     /// Database reachable.

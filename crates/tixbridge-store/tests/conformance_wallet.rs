@@ -7,8 +7,10 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use futures::FutureExt;
+use tixbridge_core::lifecycle::{Action, Caller, Op, Settings};
 use tixbridge_core::status::WalletStatus;
 use tixbridge_store::WalletStore;
+use tixbridge_store::conformance::lifecycle::{self, Tamper};
 use tixbridge_store::conformance::wallet::{self as conformance, SetStatus};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -70,6 +72,60 @@ async fn sqlite_wallet_reopens_with_its_data() {
     assert_eq!(conformance::assert_chain_valid(&store, org.id).await, 1);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_lifecycle_conforms() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = tixbridge_store::sqlite::open_wallet(&dir.path().join("wallet.db"))
+        .await
+        .expect("open");
+    lifecycle::run_all(&*store).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_verify_detects_tampering() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("wallet.db");
+    let store = tixbridge_store::sqlite::open_wallet(&path)
+        .await
+        .expect("open");
+    lifecycle::check_verify_detects_tampering(&*store, |t| sqlite_tamper(path.clone(), t)).await;
+}
+
+/// Alters the SQLite file directly, on a connection of its own.
+async fn sqlite_tamper(path: std::path::PathBuf, t: Tamper) {
+    tokio::task::spawn_blocking(move || {
+        let conn = rusqlite::Connection::open(&path).expect("open");
+        conn.busy_timeout(std::time::Duration::from_secs(10))
+            .expect("busy timeout");
+        let n = match &t {
+            Tamper::LogToOwner {
+                organizer_id,
+                seq,
+                to_owner,
+            } => conn.execute(
+                "UPDATE wallet_status_log SET to_owner = ?3 WHERE organizer_id = ?1 AND seq = ?2",
+                rusqlite::params![organizer_id, seq, to_owner],
+            ),
+            Tamper::DeleteEntry { organizer_id, seq } => conn.execute(
+                "DELETE FROM wallet_status_log WHERE organizer_id = ?1 AND seq = ?2",
+                rusqlite::params![organizer_id, seq],
+            ),
+            Tamper::RowStatus {
+                organizer_id,
+                ticket_id,
+                status,
+            } => conn.execute(
+                "UPDATE wallet_tickets SET status = ?3 WHERE organizer_id = ?1 AND ticket_id = ?2",
+                rusqlite::params![organizer_id, ticket_id, status.as_str()],
+            ),
+        }
+        .expect("tamper");
+        assert_eq!(n, 1, "{t:?} changed one row");
+    })
+    .await
+    .expect("task");
+}
+
 use tixbridge_store::testing::pg_test_url as pg_url;
 
 /// Runs `body` against a store in a fresh schema and drops the schema afterwards,
@@ -118,6 +174,65 @@ async fn postgres_wallet_conforms() {
         conformance::check_states_set_outside_the_trait(store, set).await;
     })
     .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_lifecycle_conforms() {
+    let Some(base) = pg_url() else { return };
+    with_pg_schema(&base, |store, admin, schema| async move {
+        lifecycle::run_all(&*store).await;
+        lifecycle::check_verify_detects_tampering(&*store, |t| {
+            pg_tamper(admin.clone(), schema.clone(), t)
+        })
+        .await;
+    })
+    .await;
+}
+
+/// Alters the PostgreSQL schema directly, on the admin connection.
+async fn pg_tamper(admin: sqlx::PgPool, schema: String, t: Tamper) {
+    let r =
+        match &t {
+            Tamper::LogToOwner {
+                organizer_id,
+                seq,
+                to_owner,
+            } => {
+                sqlx::query(&format!(
+                    "UPDATE \"{schema}\".wallet_status_log SET to_owner = $3 \
+                 WHERE organizer_id = $1 AND seq = $2"
+                ))
+                .bind(organizer_id)
+                .bind(seq)
+                .bind(to_owner)
+                .execute(&admin)
+                .await
+            }
+            Tamper::DeleteEntry { organizer_id, seq } => sqlx::query(&format!(
+                "DELETE FROM \"{schema}\".wallet_status_log WHERE organizer_id = $1 AND seq = $2"
+            ))
+            .bind(organizer_id)
+            .bind(seq)
+            .execute(&admin)
+            .await,
+            Tamper::RowStatus {
+                organizer_id,
+                ticket_id,
+                status,
+            } => {
+                sqlx::query(&format!(
+                    "UPDATE \"{schema}\".wallet_tickets SET status = $3 \
+                 WHERE organizer_id = $1 AND ticket_id = $2"
+                ))
+                .bind(organizer_id)
+                .bind(ticket_id)
+                .bind(status.as_str())
+                .execute(&admin)
+                .await
+            }
+        }
+        .expect("tamper");
+    assert_eq!(r.rows_affected(), 1, "{t:?} changed one row");
 }
 
 /// A rough rate of the SQLite inject path: 50-ticket calls of realistic tickets, four
@@ -226,4 +341,115 @@ fn realistic_ticket(i: usize) -> tixbridge_core::api::Ticket {
         pd.purchase_date = Some("2026-05-01T10:00:00+02:00".into());
     }
     t
+}
+
+/// The rate of the SQLite change feed: injects `TIXBRIDGE_DIFF_N` (default 200,000)
+/// realistic tickets, downloads one in ten (a second history entry), then reads the
+/// whole feed from the start in 10,000-ticket pages, alone and with the JSON of each
+/// page as the HTTP answer would carry it. `TIXBRIDGE_DIFF_DB=PATH` keeps the database
+/// there and reuses it on the next run (to profile the feed alone). Run with
+/// `cargo test --release -p tixbridge-store --test conformance_wallet sqlite_diff_rate -- --ignored --nocapture`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "measurement, not a check; run in release"]
+async fn sqlite_diff_rate() {
+    let n: usize = std::env::var("TIXBRIDGE_DIFF_N")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200_000);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = std::env::var("TIXBRIDGE_DIFF_DB")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|_| dir.path().join("w.db"));
+    let reuse = path.exists();
+    let store = tixbridge_store::sqlite::open_wallet(&path)
+        .await
+        .expect("open");
+    let org = if reuse {
+        store.organizers().await.expect("organizers")[0].id
+    } else {
+        diff_bench_setup(&store, n).await
+    };
+    let counts = store.count_by_status(org).await.expect("counts");
+    let n: usize = counts.iter().map(|(_, c)| *c as usize).sum();
+    let changed: usize = counts
+        .iter()
+        .filter(|(s, _)| *s != WalletStatus::Injected)
+        .map(|(_, c)| *c as usize)
+        .sum();
+    for with_json in [false, true, false, true] {
+        let started = Instant::now();
+        let (mut key, mut states, mut entries, mut bytes) = (0i64, 0usize, 0usize, 0usize);
+        loop {
+            let page = store.diff(org, key, 10_000).await.expect("diff");
+            let Some(last) = page.last() else { break };
+            key = last.history.last().expect("the last change").seq;
+            states += page.len();
+            entries += page.iter().map(|s| s.history.len()).sum::<usize>();
+            if with_json {
+                bytes += serde_json::to_vec(&page).expect("json").len();
+            }
+        }
+        let secs = started.elapsed().as_secs_f64();
+        assert_eq!(states, n, "every ticket once");
+        // A ticket changed again after later tickets comes once, late, with only the
+        // entries after the key it comes at: its injection is not repeated.
+        assert!(entries >= n && entries <= n + changed, "{entries} entries");
+        println!(
+            "diff{}: {states} ticket states ({entries} entries{}) in 10,000-ticket pages: \
+             {secs:.2} s, {:.0} states/s",
+            if with_json { " + JSON" } else { "" },
+            if with_json {
+                format!(", {} MB of JSON", bytes / 1_000_000)
+            } else {
+                String::new()
+            },
+            states as f64 / secs
+        );
+    }
+}
+
+/// Injects `n` realistic tickets and downloads one in ten; answers the organizer.
+async fn diff_bench_setup(store: &Arc<dyn WalletStore>, n: usize) -> i64 {
+    let org = store
+        .create_organizer("bench", &hex::encode(rand::random::<[u8; 32]>()))
+        .await
+        .expect("org")
+        .id;
+    let started = Instant::now();
+    for start in (0..n).step_by(1000) {
+        let batch = (start..(start + 1000).min(n))
+            .map(realistic_ticket)
+            .collect();
+        let res = store
+            .inject(
+                org,
+                batch,
+                tixbridge_store::Actor::OrganizerApi,
+                chrono::Utc::now(),
+            )
+            .await
+            .expect("inject");
+        assert!(res.iter().all(|r| r.is_ok()));
+    }
+    let downloads: Vec<Op> = (0..n)
+        .step_by(10)
+        .map(|i| Op {
+            ticket_id: format!("TCK-{i:09}"),
+            caller: Caller::Spectator(format!("spectator{i}@example.org")),
+            action: Action::Download,
+        })
+        .collect();
+    for batch in downloads.chunks(1000) {
+        let res = store
+            .apply(org, batch.to_vec(), chrono::Utc::now(), Settings::default())
+            .await
+            .expect("apply");
+        assert!(res.iter().all(|r| r.is_ok()));
+    }
+    println!(
+        "set up {n} tickets, {} downloaded, in {:.1} s",
+        downloads.len(),
+        started.elapsed().as_secs_f64()
+    );
+    org
 }

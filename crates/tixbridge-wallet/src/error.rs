@@ -18,6 +18,8 @@ pub const RETRY_AFTER_SECS: u32 = 5;
 pub enum ApiError {
     #[error("missing or wrong API key")]
     Unauthorized,
+    #[error("missing or expired app session")]
+    SessionRequired,
     #[error("{sent} items in one call")]
     TooManyItems { sent: usize },
     #[error("{0}")]
@@ -34,6 +36,9 @@ pub enum ApiError {
     Conflict(String),
     #[error("{0}")]
     Unavailable(String),
+    /// A lifecycle action refused by the state machine or a transfer rule.
+    #[error("{}", .0.message)]
+    Refused(tixbridge_core::lifecycle::Refusal),
     /// The cause is logged, never sent.
     #[error("internal error: {0}")]
     Internal(String),
@@ -63,6 +68,12 @@ impl ApiError {
                 "missing or wrong API key: send it as the Basic auth password or in X-Api-Key"
                     .into(),
             ),
+            Self::SessionRequired => (
+                StatusCode::UNAUTHORIZED,
+                "UNAUTHORIZED",
+                "missing or expired app session: open one with POST /app/session and send Authorization: Bearer <token>"
+                    .into(),
+            ),
             Self::TooManyItems { sent } => (
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "TOO_MANY_TICKETS",
@@ -89,6 +100,16 @@ impl ApiError {
             ),
             Self::Conflict(m) => (StatusCode::CONFLICT, "CONFLICT", m.clone()),
             Self::Unavailable(m) => (StatusCode::SERVICE_UNAVAILABLE, "UNAVAILABLE", m.clone()),
+            Self::Refused(r) => {
+                use tixbridge_core::lifecycle as l;
+                let status = match r.code {
+                    l::TRANSFER_NOT_ALLOWED => StatusCode::FORBIDDEN,
+                    l::TICKET_NOT_FOUND => StatusCode::NOT_FOUND,
+                    l::INVALID_ACTION => StatusCode::BAD_REQUEST,
+                    _ => StatusCode::CONFLICT,
+                };
+                (status, r.code, r.message.clone())
+            }
             Self::Internal(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "INTERNAL_ERROR",
@@ -104,12 +125,18 @@ impl IntoResponse for ApiError {
             tracing::error!(%cause, "request failed");
         }
         let (status, code, message) = self.parts();
+        let session = matches!(self, Self::SessionRequired);
         let mut resp = (status, Json(ErrorBody::new(code, message))).into_response();
         if status == StatusCode::SERVICE_UNAVAILABLE || status == StatusCode::TOO_MANY_REQUESTS {
             resp.headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
         }
-        if status == StatusCode::UNAUTHORIZED {
+        if session {
+            resp.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"tixbridge app\""),
+            );
+        } else if status == StatusCode::UNAUTHORIZED {
             resp.headers_mut().insert(
                 header::WWW_AUTHENTICATE,
                 HeaderValue::from_static("Basic realm=\"tixbridge wallet\""),

@@ -1,15 +1,22 @@
-//! The organizer API (WALLET-API.md, "Organizer API"): injection and reads.
+//! The organizer API (WALLET-API.md, "Organizer API"): injection (JSON and CSV),
+//! deletion, control, back-office transfer, the change feed and reads.
 
+use axum::Json;
+use axum::body::Bytes;
 use axum::extract::rejection::{PathRejection, QueryRejection};
-use axum::extract::{Path, Query, State};
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::http::{HeaderMap, Method, header};
+use axum::routing::{MethodRouter, get, post};
 use serde::{Deserialize, Serialize};
 
 use tixbridge_core::api::{
-    EventStatistics, EventSummary, InjectRequest, ItemResult, MAX_TICKETS_PER_CALL,
-    ResultsResponse, TicketList, TicketRecord, validate_ticket,
+    DEFAULT_DIFF_LIMIT, DiffPage, EventStatistics, EventSummary, InjectRequest, ItemResult,
+    MAX_DIFF_LIMIT, MAX_TICKETS_PER_CALL, Person, ResultsResponse, TicketList, TicketRecord,
+    TicketState, validate_ticket,
 };
+use tixbridge_core::csv_tickets;
+use tixbridge_core::ledger::format_at;
+use tixbridge_core::lifecycle::{Action, Caller, Op, OpResult};
 use tixbridge_core::status::WalletStatus;
 use tixbridge_store::{Actor, TicketQuery};
 
@@ -23,12 +30,42 @@ pub const DEFAULT_LIST_LIMIT: usize = 100;
 /// Largest page of `GET /organizer/tickets`; a larger `limit` is lowered to it.
 pub const MAX_LIST_LIMIT: usize = 1_000;
 
-pub(crate) fn router() -> Router<AppState> {
-    Router::new()
-        .route("/organizer/tickets", get(list_tickets).post(inject))
-        .route("/organizer/tickets/{ticket_id}", get(ticket))
-        .route("/organizer/events", get(events))
-        .route("/organizer/events/{event_id}/statistics", get(statistics))
+/// Largest CSV body: 20,000 rows of about a kilobyte each, with room to spare.
+pub const MAX_CSV_BODY_BYTES: usize = 48 * 1024 * 1024;
+
+/// Tickets per store call of a CSV injection: small enough that one call does not
+/// hold the store's writer for long, large enough to amortise the transaction.
+const CSV_CHUNK: usize = 500;
+
+pub(crate) fn operations() -> Vec<(Method, &'static str, MethodRouter<AppState>)> {
+    vec![
+        (Method::POST, "/organizer/tickets", post(inject)),
+        (Method::GET, "/organizer/tickets", get(list_tickets)),
+        (Method::GET, "/organizer/tickets/diff", get(diff)),
+        (Method::GET, "/organizer/tickets/{ticket_id}", get(ticket)),
+        (Method::POST, "/organizer/tickets/delete", post(delete)),
+        (
+            Method::POST,
+            "/organizer/tickets/controlled",
+            post(controlled),
+        ),
+        (
+            Method::POST,
+            "/organizer/tickets/csv",
+            post(inject_csv).layer(DefaultBodyLimit::max(MAX_CSV_BODY_BYTES)),
+        ),
+        (
+            Method::POST,
+            "/organizer/tickets/{ticket_id}/transfer",
+            post(back_office_transfer),
+        ),
+        (Method::GET, "/organizer/events", get(events)),
+        (
+            Method::GET,
+            "/organizer/events/{event_id}/statistics",
+            get(statistics),
+        ),
+    ]
 }
 
 /// `POST /organizer/tickets`: validates each ticket (a `KO` names the field), stores
@@ -192,4 +229,370 @@ async fn statistics(
         .await?
         .map(Json)
         .ok_or_else(|| ApiError::not_found("EVENT_NOT_FOUND", format!("no event {id}")))
+}
+
+/// Checks the number of items of a write call: 1 to 50.
+pub(crate) fn check_call_size(n: usize, what: &str) -> Result<(), ApiError> {
+    if n > MAX_TICKETS_PER_CALL {
+        return Err(ApiError::TooManyItems { sent: n });
+    }
+    if n == 0 {
+        return Err(ApiError::bad_request(
+            "NO_TICKETS",
+            format!("the call carries no {what}; send 1 to {MAX_TICKETS_PER_CALL}"),
+        ));
+    }
+    Ok(())
+}
+
+/// Runs `ops` through the store, keeping the per-item refusals found before (`None`
+/// slots are filled in order by the store's results), and answers one result each.
+async fn apply_items(
+    state: &AppState,
+    org: i64,
+    slots: Vec<(String, Option<ItemResult>)>,
+    ops: Vec<Op>,
+) -> Result<Json<ResultsResponse>, ApiError> {
+    let expected = ops.len();
+    let done: Vec<OpResult> = if ops.is_empty() {
+        Vec::new()
+    } else {
+        state
+            .store
+            .apply(org, ops, chrono::Utc::now(), state.settings)
+            .await?
+    };
+    if done.len() != expected {
+        return Err(ApiError::Internal(format!(
+            "the store answered {} results for {expected} actions",
+            done.len()
+        )));
+    }
+    let mut done = done.into_iter();
+    let results = slots
+        .into_iter()
+        .map(|(id, r)| match r {
+            Some(r) => Some(r),
+            None => done.next().map(|d| match d {
+                Ok(s) => ItemResult::ok(id, &s.status),
+                Err(refusal) => ItemResult::ko(id, refusal.code, refusal.message),
+            }),
+        })
+        .collect::<Option<Vec<_>>>()
+        .ok_or_else(|| ApiError::Internal("an item got no result".into()))?;
+    Ok(Json(ResultsResponse { results }))
+}
+
+/// A ticket id given in a body: present and not blank.
+fn item_id(id: Option<String>) -> Result<String, ItemResult> {
+    match id.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()) {
+        Some(id) => Ok(id),
+        None => Err(ItemResult::ko("", "MISSING_FIELD", "ticketId is required")),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct DeleteRequest {
+    tickets: Vec<DeleteItem>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct DeleteItem {
+    ticket_id: Option<String>,
+    reason: Option<String>,
+    #[serde(default)]
+    show_deleted_ticket: bool,
+}
+
+/// Longest deletion reason kept.
+const MAX_REASON_CHARS: usize = 256;
+
+/// `POST /organizer/tickets/delete`: `DELETION_PENDING` at once; the sweeper confirms
+/// `DELETED` after the deletion delay. A repeat is `OK`; a new reason is recorded.
+async fn delete(
+    State(state): State<AppState>,
+    Authed(org): Authed,
+    JsonBody(req): JsonBody<DeleteRequest>,
+) -> Result<Json<ResultsResponse>, ApiError> {
+    check_call_size(req.tickets.len(), "ticket")?;
+    let mut slots = Vec::with_capacity(req.tickets.len());
+    let mut ops = Vec::with_capacity(req.tickets.len());
+    for item in req.tickets {
+        let id = match item_id(item.ticket_id) {
+            Ok(id) => id,
+            Err(ko) => {
+                slots.push((String::new(), Some(ko)));
+                continue;
+            }
+        };
+        let reason = item.reason.map(|r| r.trim().to_owned()).unwrap_or_default();
+        if reason.is_empty() || reason.chars().count() > MAX_REASON_CHARS {
+            let ko = ItemResult::ko(
+                id.clone(),
+                "INVALID_FIELD",
+                format!("reason is required, at most {MAX_REASON_CHARS} characters"),
+            );
+            slots.push((id, Some(ko)));
+            continue;
+        }
+        ops.push(Op {
+            ticket_id: id.clone(),
+            caller: Caller::Organizer,
+            action: Action::Delete {
+                reason,
+                show_deleted_ticket: item.show_deleted_ticket,
+            },
+        });
+        slots.push((id, None));
+    }
+    apply_items(&state, org.id, slots, ops).await
+}
+
+#[derive(Debug, Deserialize)]
+struct ControlRequest {
+    tickets: Vec<ControlItem>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ControlItem {
+    ticket_id: Option<String>,
+    controlled_at: Option<String>,
+}
+
+/// `POST /organizer/tickets/controlled`: `CONTROLLED`; a repeat is `OK`; a deleted
+/// ticket is `KO TICKET_DELETED`.
+async fn controlled(
+    State(state): State<AppState>,
+    Authed(org): Authed,
+    JsonBody(req): JsonBody<ControlRequest>,
+) -> Result<Json<ResultsResponse>, ApiError> {
+    check_call_size(req.tickets.len(), "ticket")?;
+    let mut slots = Vec::with_capacity(req.tickets.len());
+    let mut ops = Vec::with_capacity(req.tickets.len());
+    for item in req.tickets {
+        let id = match item_id(item.ticket_id) {
+            Ok(id) => id,
+            Err(ko) => {
+                slots.push((String::new(), Some(ko)));
+                continue;
+            }
+        };
+        let at = match item.controlled_at.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(t) => match tixbridge_core::api::parse_time(t) {
+                Ok(t) => Some(format_at(t.with_timezone(&chrono::Utc))),
+                Err(_) => {
+                    let ko = ItemResult::ko(
+                        id.clone(),
+                        "INVALID_FIELD",
+                        format!("controlledAt {t:?} is not an RFC 3339 time"),
+                    );
+                    slots.push((id, Some(ko)));
+                    continue;
+                }
+            },
+        };
+        ops.push(Op {
+            ticket_id: id.clone(),
+            caller: Caller::Organizer,
+            action: Action::Control { controlled_at: at },
+        });
+        slots.push((id, None));
+    }
+    apply_items(&state, org.id, slots, ops).await
+}
+
+#[derive(Debug, Deserialize)]
+struct TransferRequest {
+    to: Option<Person>,
+}
+
+/// Runs one action on one ticket and answers its new state, or the refusal.
+pub(crate) async fn apply_one(
+    state: &AppState,
+    org: i64,
+    op: Op,
+) -> Result<Json<TicketState>, ApiError> {
+    let mut done = state
+        .store
+        .apply(org, vec![op], chrono::Utc::now(), state.settings)
+        .await?;
+    match done.pop() {
+        Some(Ok(s)) => Ok(Json(s)),
+        Some(Err(r)) => Err(ApiError::Refused(r)),
+        None => Err(ApiError::Internal("the store answered no result".into())),
+    }
+}
+
+/// `POST /organizer/tickets/{id}/transfer`: a back-office transfer. It ignores the
+/// transfer rules but never moves a controlled, deleted or expired-event ticket; the
+/// recipient accepts it like any transfer.
+async fn back_office_transfer(
+    State(state): State<AppState>,
+    Authed(org): Authed,
+    id: Result<Path<String>, PathRejection>,
+    JsonBody(req): JsonBody<TransferRequest>,
+) -> Result<Json<TicketState>, ApiError> {
+    let Path(id) = id?;
+    let to = req
+        .to
+        .ok_or_else(|| ApiError::bad_request("MISSING_FIELD", "to (the recipient) is required"))?;
+    apply_one(
+        &state,
+        org.id,
+        Op {
+            ticket_id: id,
+            caller: Caller::BackOffice,
+            action: Action::Transfer { to },
+        },
+    )
+    .await
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct PageParams {
+    pagination_key: Option<String>,
+    limit: Option<String>,
+}
+
+impl PageParams {
+    /// The seq after which to read (0 for an empty key) and the page size.
+    pub(crate) fn parse(self) -> Result<(i64, usize), ApiError> {
+        let after = match non_empty(self.pagination_key) {
+            None => 0,
+            Some(k) => k
+                .trim()
+                .parse::<i64>()
+                .ok()
+                .filter(|n| *n >= 0)
+                .ok_or_else(|| {
+                    ApiError::bad_request(
+                        "INVALID_PAGINATION_KEY",
+                        format!(
+                            "paginationKey {k:?} is not a key this service gave; start again with an empty key"
+                        ),
+                    )
+                })?,
+        };
+        let limit = number("limit", self.limit, DEFAULT_DIFF_LIMIT)?;
+        if limit == 0 {
+            return Err(ApiError::bad_request(
+                "INVALID_QUERY",
+                format!("limit must be between 1 and {MAX_DIFF_LIMIT}"),
+            ));
+        }
+        Ok((after, limit.min(MAX_DIFF_LIMIT)))
+    }
+}
+
+/// `GET /organizer/tickets/diff`: tickets changed after the key, oldest change first,
+/// each once with its latest state and its history after the key. The key is the seq
+/// of the last change returned; an empty page keeps it.
+async fn diff(
+    State(state): State<AppState>,
+    Authed(org): Authed,
+    params: Result<Query<PageParams>, QueryRejection>,
+) -> Result<Json<DiffPage>, ApiError> {
+    let Query(params) = params?;
+    let (after, limit) = params.parse()?;
+    let tickets = state.store.diff(org.id, after, limit).await?;
+    let next = tickets
+        .iter()
+        .filter_map(|t| t.history.last().map(|e| e.seq))
+        .max()
+        .unwrap_or(after);
+    Ok(Json(DiffPage {
+        tickets,
+        next_page_key: next.to_string(),
+    }))
+}
+
+/// One row's result of a CSV injection.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct CsvRowResult {
+    /// 1-based data row (the header is not counted).
+    pub row: usize,
+    #[serde(flatten)]
+    pub result: ItemResult,
+}
+
+/// Answer of `POST /organizer/tickets/csv`.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct CsvResults {
+    pub rows: usize,
+    pub accepted: usize,
+    pub refused: usize,
+    pub results: Vec<CsvRowResult>,
+}
+
+/// `POST /organizer/tickets/csv`: the back office's file injection. The file as a
+/// whole is refused (400, nothing injected) when it cannot be read as the documented
+/// CSV; otherwise every valid row is injected and every row gets its result.
+pub(crate) async fn inject_csv(
+    State(state): State<AppState>,
+    Authed(org): Authed,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<CsvResults>, ApiError> {
+    let media = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|m| m.trim().to_ascii_lowercase())
+        .unwrap_or_default();
+    if !matches!(
+        media.as_str(),
+        "text/csv" | "application/csv" | "text/plain"
+    ) {
+        return Err(ApiError::UnsupportedMediaType(
+            "send the file with Content-Type: text/csv".into(),
+        ));
+    }
+    let rows = csv_tickets::parse_csv(&body).map_err(|e| {
+        if matches!(e, csv_tickets::CsvError::TooManyRows { .. }) {
+            ApiError::PayloadTooLarge(e.to_string())
+        } else {
+            ApiError::bad_request("INVALID_CSV", e.to_string())
+        }
+    })?;
+    let total = rows.len();
+    let mut results: Vec<CsvRowResult> = Vec::with_capacity(total);
+    let mut pending: Vec<(usize, tixbridge_core::api::Ticket)> = Vec::new();
+    for r in rows {
+        match r.ticket {
+            Ok(t) => pending.push((r.row, t)),
+            Err(e) => results.push(CsvRowResult {
+                row: r.row,
+                result: ItemResult::ko("", e.code, e.message),
+            }),
+        }
+    }
+    for chunk in pending.chunks(CSV_CHUNK) {
+        let tickets: Vec<_> = chunk.iter().map(|(_, t)| t.clone()).collect();
+        let stored = state
+            .store
+            .inject(org.id, tickets, Actor::BackOffice, chrono::Utc::now())
+            .await?;
+        if stored.len() != chunk.len() {
+            return Err(ApiError::Internal(format!(
+                "the store answered {} results for {} tickets",
+                stored.len(),
+                chunk.len()
+            )));
+        }
+        for ((row, _), result) in chunk.iter().zip(stored) {
+            results.push(CsvRowResult { row: *row, result });
+        }
+    }
+    results.sort_by_key(|r| r.row);
+    let accepted = results.iter().filter(|r| r.result.is_ok()).count();
+    Ok(Json(CsvResults {
+        rows: total,
+        accepted,
+        refused: total - accepted,
+        results,
+    }))
 }

@@ -114,6 +114,7 @@ pub async fn assert_chain_valid(store: &Arc<dyn WalletStore>, org: i64) -> usize
             from_owner: e.from_owner.as_deref(),
             to_owner: e.to_owner.as_deref(),
             actor: &e.actor,
+            detail: e.detail.as_deref(),
         };
         assert_eq!(
             entry_hash(&prev, &fields),

@@ -2,6 +2,7 @@
 //! transaction. Tables live in the schema named by the URL's `schema` query parameter
 //! (default `public`), so tests and several installations can share a database.
 
+mod privileges;
 mod ticketing;
 mod wallet;
 

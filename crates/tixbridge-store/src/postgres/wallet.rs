@@ -11,6 +11,18 @@
 //! `log_seqs`. Searching by tax number, barcode or owner email (`q`) scans the
 //! organizer's tickets: a rare back-office lookup does not justify three indexes paid
 //! on every write.
+//!
+//! Lifecycle actions ([`WalletStore::apply`]) take the same organizer lock, read their
+//! tickets with one `= ANY` query, plan with [`lifecycle::plan_actions`] and write
+//! rows, log entries and head with one multi-row statement each. The change feed
+//! ([`WalletStore::diff`]) reads one page by the `(organizer_id, change_seq)` index and
+//! the page's new log entries with one `seq = ANY` query, in one repeatable-read
+//! snapshot.
+//!
+//! `ticket_id` is collated `"C"` (byte order, like SQLite): the listings order by it
+//! and `verify` pages through the tickets by `ticket_id > last`, which must agree with
+//! that order whatever the database's default collation, and still use the primary
+//! key.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -28,13 +40,20 @@ use tixbridge_core::ledger::{self, ChainHead, CurrentTicket, StoredTicket};
 use tixbridge_core::status::WalletStatus;
 
 use crate::{Actor, Organizer, Result, StoreError, TicketQuery, WalletStore};
+use crate::{DueTicket, LogQuery, TicketHead};
+use tixbridge_core::api::{AppTickets, TicketState};
+use tixbridge_core::lifecycle::{self, Facts, Lifecycle, LoadedTicket, Op, OpResult, Settings};
 
 /// Append-only: never edit a migration that has landed. Tables carry a `wallet_`
 /// prefix so that a wallet and a ticketing store may share one schema. Times of the
 /// track record are text: the hash covers their exact spelling.
-const MIGRATIONS: &[(&str, &str)] = &[(
-    "wallet-0001-initial",
-    "
+const MIGRATIONS: &[(&str, &str)] = &[
+    ("wallet-0001-initial", INITIAL),
+    ("wallet-0002-lifecycle", LIFECYCLE),
+    ("wallet-0003-privileges", super::privileges::MIGRATION),
+];
+
+const INITIAL: &str = "
     CREATE TABLE wallet_organizers (
         id BIGSERIAL PRIMARY KEY,
         name TEXT NOT NULL,
@@ -86,8 +105,36 @@ const MIGRATIONS: &[(&str, &str)] = &[(
         hash TEXT NOT NULL,
         PRIMARY KEY (organizer_id, seq)
     );
-    ",
-)];
+    ";
+
+/// Lifecycle columns: the pending transfer (JSON of `PendingTransfer`, JSONB like the
+/// other JSON columns), the owner's and the pending recipient's lower-cased email (what
+/// app sessions look tickets up by) and when the service must act on its own (`due_at`,
+/// RFC 3339 UTC millis, collated "C" so that it sorts as text). The indexes on
+/// `pending_to` and `due_at` are partial: only the few rows in transit or waiting pay
+/// for them. Log entries gain their `detail`.
+///
+/// `ticket_id` becomes collated "C" (only its indexes are rebuilt, not the table): the
+/// ticket listings and `verify`'s paging by `ticket_id > last` then follow byte order,
+/// as on SQLite, through the primary key, whatever the database's default collation.
+/// Lower-casing is ASCII only, like `to_ascii_lowercase` in the state machine.
+const LIFECYCLE: &str = r#"
+    ALTER TABLE wallet_tickets ALTER COLUMN ticket_id TYPE TEXT COLLATE "C";
+    ALTER TABLE wallet_tickets
+        ADD COLUMN transfer JSONB,
+        ADD COLUMN owner_email TEXT,
+        ADD COLUMN pending_to TEXT,
+        ADD COLUMN due_at TEXT COLLATE "C";
+    UPDATE wallet_tickets
+        SET owner_email = translate(btrim(owner->>'email', E' \t\r\n'),
+            'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz')
+        WHERE owner->>'email' IS NOT NULL;
+    CREATE INDEX wallet_tickets_owner ON wallet_tickets (organizer_id, owner_email);
+    CREATE INDEX wallet_tickets_pending ON wallet_tickets (organizer_id, pending_to)
+        WHERE pending_to IS NOT NULL;
+    CREATE INDEX wallet_tickets_due ON wallet_tickets (due_at) WHERE due_at IS NOT NULL;
+    ALTER TABLE wallet_status_log ADD COLUMN detail TEXT;
+    "#;
 
 /// Opens (creating or migrating) the wallet store at `url` (`?schema=NAME` allowed).
 pub async fn open_wallet(url: &str) -> Result<Arc<dyn WalletStore>> {
@@ -95,16 +142,18 @@ pub async fn open_wallet(url: &str) -> Result<Arc<dyn WalletStore>> {
     Ok(Arc::new(PgWallet { pool }))
 }
 
-struct PgWallet {
-    pool: PgPool,
+pub(super) struct PgWallet {
+    pub(super) pool: PgPool,
 }
 
+/// The columns [`stored_ticket`] reads, in its order (12 columns).
 const TICKET_COLUMNS: &str = "ticket_id, event_id, tax_number, status, status_changed_at, \
      owner::text, initial_owner::text, previous_owner::text, holder::text, transfer_level, \
-     deletion::text";
+     deletion::text, transfer::text";
 
+/// The columns [`log_entry`] reads, in its order (12 columns).
 const LOG_COLUMNS: &str = "seq, at, ticket_id, action, from_status, to_status, from_owner, \
-     to_owner, actor, prev_hash, hash";
+     to_owner, actor, prev_hash, hash, detail";
 
 fn stored_ticket(r: &PgRow) -> Result<StoredTicket> {
     Ok(StoredTicket {
@@ -119,6 +168,7 @@ fn stored_ticket(r: &PgRow) -> Result<StoredTicket> {
         holder: r.try_get(8)?,
         transfer_level: r.try_get(9)?,
         deletion: r.try_get(10)?,
+        transfer: r.try_get(11)?,
     })
 }
 
@@ -135,6 +185,251 @@ fn log_entry(r: &PgRow) -> Result<LogEntry> {
         actor: r.try_get(8)?,
         prev_hash: r.try_get(9)?,
         hash: r.try_get(10)?,
+        detail: r.try_get(11)?,
+    })
+}
+
+type Tx = sqlx::Transaction<'static, sqlx::Postgres>;
+
+/// Locks the organizer's row for the rest of the transaction and reads its chain head:
+/// the lock serialises the organizer's chain across connections and processes. An
+/// unknown organizer is `NotFound`.
+async fn lock_head(tx: &mut Tx, organizer_id: i64) -> Result<ChainHead> {
+    let row =
+        sqlx::query("SELECT last_seq, last_hash FROM wallet_organizers WHERE id = $1 FOR UPDATE")
+            .bind(organizer_id)
+            .fetch_optional(&mut **tx)
+            .await?
+            .ok_or_else(|| {
+                StoreError::NotFound(format!("organizer {organizer_id} does not exist"))
+            })?;
+    Ok(ChainHead {
+        seq: row.try_get(0)?,
+        hash: row.try_get(1)?,
+    })
+}
+
+/// Moves the organizer's head to the last entry written.
+async fn set_head(tx: &mut Tx, organizer_id: i64, head: &ChainHead) -> Result<()> {
+    sqlx::query("UPDATE wallet_organizers SET last_seq = $2, last_hash = $3 WHERE id = $1")
+        .bind(organizer_id)
+        .bind(head.seq)
+        .bind(&head.hash)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// Appends log entries with one multi-row statement.
+async fn insert_entries(tx: &mut Tx, organizer_id: i64, entries: &[LogEntry]) -> Result<()> {
+    if entries.is_empty() {
+        return Ok(());
+    }
+    let e = entries;
+    sqlx::query(
+        "INSERT INTO wallet_status_log (organizer_id, seq, at, ticket_id, action, from_status, \
+         to_status, from_owner, to_owner, actor, prev_hash, hash, detail) \
+         SELECT $1, u.* FROM UNNEST($2::bigint[], $3::text[], $4::text[], $5::text[], \
+         $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], \
+         $13::text[]) \
+         AS u (seq, at, ticket_id, action, from_status, to_status, from_owner, to_owner, \
+         actor, prev_hash, hash, detail)",
+    )
+    .bind(organizer_id)
+    .bind(e.iter().map(|e| e.seq).collect::<Vec<_>>())
+    .bind(e.iter().map(|e| e.at.as_str()).collect::<Vec<_>>())
+    .bind(e.iter().map(|e| e.ticket_id.as_str()).collect::<Vec<_>>())
+    .bind(e.iter().map(|e| e.action.as_str()).collect::<Vec<_>>())
+    .bind(e.iter().map(|e| e.from_status.as_deref()).collect::<Vec<_>>())
+    .bind(e.iter().map(|e| e.to_status.as_str()).collect::<Vec<_>>())
+    .bind(e.iter().map(|e| e.from_owner.as_deref()).collect::<Vec<_>>())
+    .bind(e.iter().map(|e| e.to_owner.as_deref()).collect::<Vec<_>>())
+    .bind(e.iter().map(|e| e.actor.as_str()).collect::<Vec<_>>())
+    .bind(e.iter().map(|e| e.prev_hash.as_str()).collect::<Vec<_>>())
+    .bind(e.iter().map(|e| e.hash.as_str()).collect::<Vec<_>>())
+    .bind(e.iter().map(|e| e.detail.as_deref()).collect::<Vec<_>>())
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// JSON text of an optional value; `None` is SQL NULL.
+fn json_text<T: serde::Serialize>(name: &str, v: Option<&T>) -> Result<Option<String>> {
+    v.map(|v| {
+        serde_json::to_string(v)
+            .map_err(|e| StoreError::Backend(format!("cannot serialise {name}: {e}")))
+    })
+    .transpose()
+}
+
+/// Reads the organizer's tickets `ids` as the state machine needs them, with one
+/// query; ids that do not exist are left out.
+async fn load_tickets(
+    tx: &mut Tx,
+    organizer_id: i64,
+    ids: &[&str],
+) -> Result<HashMap<String, LoadedTicket>> {
+    let rows = sqlx::query(&format!(
+        "SELECT {TICKET_COLUMNS}, due_at, content FROM wallet_tickets \
+         WHERE organizer_id = $1 AND ticket_id = ANY($2)"
+    ))
+    .bind(organizer_id)
+    .bind(ids)
+    .fetch_all(&mut **tx)
+    .await?;
+    let mut out = HashMap::with_capacity(rows.len());
+    for r in &rows {
+        let st = stored_ticket(r)?;
+        let due_at: Option<String> = r.try_get(12)?;
+        let content: &str = r.try_get(13)?;
+        let ticket_id = st.ticket_id.clone();
+        let bad = |e: String| StoreError::Backend(format!("stored ticket {ticket_id}: {e}"));
+        let ticket: Ticket = serde_json::from_str(content)
+            .map_err(|e| bad(format!("stored content is not a ticket: {e}")))?;
+        let life = Lifecycle {
+            status: st.status.parse().map_err(bad)?,
+            status_changed_at: st.status_changed_at,
+            owner: ledger::json_column("owner", st.owner).map_err(bad)?,
+            initial_owner: ledger::json_column("initial_owner", st.initial_owner).map_err(bad)?,
+            previous_owner: ledger::json_column("previous_owner", st.previous_owner)
+                .map_err(bad)?,
+            holder: ledger::json_column("holder", st.holder).map_err(bad)?,
+            transfer_level: st.transfer_level,
+            transfer: ledger::json_column("transfer", st.transfer).map_err(bad)?,
+            deletion: ledger::json_column("deletion", st.deletion).map_err(bad)?,
+            due_at,
+        };
+        out.insert(
+            st.ticket_id.clone(),
+            LoadedTicket {
+                ticket_id: st.ticket_id,
+                event_id: st.event_id,
+                taxation_number: st.tax_number,
+                life,
+                facts: Facts::of(&ticket),
+            },
+        );
+    }
+    Ok(out)
+}
+
+/// Writes the tickets' lifecycles after a batch of actions, with the columns derived
+/// from them and their new log seqs, in one multi-row statement.
+async fn write_lifecycles(
+    tx: &mut Tx,
+    organizer_id: i64,
+    writes: &[lifecycle::LifecycleWrite],
+) -> Result<()> {
+    if writes.is_empty() {
+        return Ok(());
+    }
+    let n = writes.len();
+    let mut ids = Vec::with_capacity(n);
+    let mut status = Vec::with_capacity(n);
+    let mut changed_at = Vec::with_capacity(n);
+    let mut owner = Vec::with_capacity(n);
+    let mut initial_owner = Vec::with_capacity(n);
+    let mut previous_owner = Vec::with_capacity(n);
+    let mut holder = Vec::with_capacity(n);
+    let mut level = Vec::with_capacity(n);
+    let mut transfer = Vec::with_capacity(n);
+    let mut deletion = Vec::with_capacity(n);
+    let mut due_at = Vec::with_capacity(n);
+    let mut owner_email = Vec::with_capacity(n);
+    let mut pending_to = Vec::with_capacity(n);
+    let mut change_seq = Vec::with_capacity(n);
+    let mut log_seqs = Vec::with_capacity(n);
+    for w in writes {
+        let life = &w.life;
+        ids.push(w.ticket_id.as_str());
+        status.push(life.status.as_str());
+        changed_at.push(life.status_changed_at.as_str());
+        owner.push(json_text("owner", life.owner.as_ref())?);
+        initial_owner.push(json_text("initial_owner", life.initial_owner.as_ref())?);
+        previous_owner.push(json_text("previous_owner", life.previous_owner.as_ref())?);
+        holder.push(json_text("holder", life.holder.as_ref())?);
+        level.push(life.transfer_level);
+        transfer.push(json_text("transfer", life.transfer.as_ref())?);
+        deletion.push(json_text("deletion", life.deletion.as_ref())?);
+        due_at.push(life.due_at.as_deref());
+        owner_email.push(life.owner_email());
+        pending_to.push(life.recipient_email());
+        change_seq.push(w.change_seq);
+        log_seqs.push(w.log_seqs.as_str());
+    }
+    let done = sqlx::query(
+        "UPDATE wallet_tickets AS t SET status = u.status, status_changed_at = u.changed_at, \
+         owner = u.owner::jsonb, initial_owner = u.initial_owner::jsonb, \
+         previous_owner = u.previous_owner::jsonb, holder = u.holder::jsonb, \
+         transfer_level = u.level, transfer = u.transfer::jsonb, deletion = u.deletion::jsonb, \
+         due_at = u.due_at, owner_email = u.owner_email, pending_to = u.pending_to, \
+         change_seq = u.change_seq, log_seqs = t.log_seqs || ',' || u.log_seqs \
+         FROM UNNEST($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], \
+         $8::text[], $9::bigint[], $10::text[], $11::text[], $12::text[], $13::text[], \
+         $14::text[], $15::bigint[], $16::text[]) \
+         AS u (ticket_id, status, changed_at, owner, initial_owner, previous_owner, holder, \
+         level, transfer, deletion, due_at, owner_email, pending_to, change_seq, log_seqs) \
+         WHERE t.organizer_id = $1 AND t.ticket_id = u.ticket_id",
+    )
+    .bind(organizer_id)
+    .bind(&ids)
+    .bind(&status)
+    .bind(&changed_at)
+    .bind(&owner)
+    .bind(&initial_owner)
+    .bind(&previous_owner)
+    .bind(&holder)
+    .bind(&level)
+    .bind(&transfer)
+    .bind(&deletion)
+    .bind(&due_at)
+    .bind(&owner_email)
+    .bind(&pending_to)
+    .bind(&change_seq)
+    .bind(&log_seqs)
+    .execute(&mut **tx)
+    .await?;
+    if done.rows_affected() != n as u64 {
+        return Err(StoreError::Backend(format!(
+            "{} of {n} tickets vanished while their actions were written",
+            n as u64 - done.rows_affected().min(n as u64)
+        )));
+    }
+    Ok(())
+}
+
+/// The seqs greater than `after_seq` of a row's `log_seqs` (oldest first), appended to
+/// `out`. The list is read from its end, so a long history costs only its new tail.
+fn seqs_after(log_seqs: &str, after_seq: i64, out: &mut Vec<i64>) -> Result<()> {
+    let start = out.len();
+    for part in log_seqs.rsplit(',') {
+        if part.is_empty() {
+            continue;
+        }
+        let seq: i64 = part.trim().parse().map_err(|_| {
+            StoreError::Backend(format!(
+                "stored log seqs {log_seqs:?} are not a list of numbers"
+            ))
+        })?;
+        if seq <= after_seq {
+            break;
+        }
+        out.push(seq);
+    }
+    out[start..].reverse();
+    Ok(())
+}
+
+/// ASCII lower-casing and trimming, as the state machine keys emails.
+fn email_key(email: &str) -> String {
+    email.trim().to_ascii_lowercase()
+}
+
+fn organizer_row(r: &PgRow) -> Result<Organizer> {
+    Ok(Organizer {
+        id: r.try_get(0)?,
+        name: r.try_get(1)?,
+        created_at: r.try_get(2)?,
     })
 }
 
@@ -201,14 +496,7 @@ impl WalletStore for PgWallet {
         .bind(api_key_sha256)
         .fetch_optional(&self.pool)
         .await?;
-        row.map(|r| {
-            Ok(Organizer {
-                id: r.try_get(0)?,
-                name: r.try_get(1)?,
-                created_at: r.try_get(2)?,
-            })
-        })
-        .transpose()
+        row.as_ref().map(organizer_row).transpose()
     }
 
     async fn inject(
@@ -222,17 +510,7 @@ impl WalletStore for PgWallet {
         // Serialise and hash before taking the organizer's lock, to hold it shorter.
         let prepared = ledger::prepare(tickets);
         let mut tx = self.pool.begin().await?;
-        let head = sqlx::query(
-            "SELECT last_seq, last_hash FROM wallet_organizers WHERE id = $1 FOR UPDATE",
-        )
-        .bind(organizer_id)
-        .fetch_optional(&mut *tx)
-        .await?
-        .ok_or_else(|| StoreError::NotFound(format!("organizer {organizer_id} does not exist")))?;
-        let head = ChainHead {
-            seq: head.try_get(0)?,
-            hash: head.try_get(1)?,
-        };
+        let head = lock_head(&mut tx, organizer_id).await?;
 
         let ids: Vec<&str> = prepared
             .iter()
@@ -286,19 +564,20 @@ impl WalletStore for PgWallet {
         let t = &plan.tickets;
         sqlx::query(
             "INSERT INTO wallet_tickets (organizer_id, ticket_id, event_id, tax_number, barcode, \
-             status, content, content_hash, owner, initial_owner, transfer_level, \
+             status, content, content_hash, owner, initial_owner, owner_email, transfer_level, \
              status_changed_at, change_seq, log_seqs) \
              SELECT $1, u.ticket_id, u.event_id, u.tax_number, u.barcode, 'INJECTED', u.content, \
-             u.content_hash, u.owner::jsonb, u.owner::jsonb, 0, $2, u.change_seq, u.log_seqs \
+             u.content_hash, u.owner::jsonb, u.owner::jsonb, u.owner_email, 0, $2, u.change_seq, \
+             u.log_seqs \
              FROM UNNEST($3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], \
-             $9::text[], $10::bigint[], $11::text[]) \
+             $9::text[], $10::bigint[], $11::text[], $12::text[]) \
              AS u (ticket_id, event_id, tax_number, barcode, content, content_hash, owner, \
-             change_seq, log_seqs) \
+             change_seq, log_seqs, owner_email) \
              ON CONFLICT (organizer_id, ticket_id) DO UPDATE SET \
              event_id = EXCLUDED.event_id, tax_number = EXCLUDED.tax_number, \
              barcode = EXCLUDED.barcode, content = EXCLUDED.content, \
              content_hash = EXCLUDED.content_hash, owner = EXCLUDED.owner, \
-             change_seq = EXCLUDED.change_seq, \
+             owner_email = EXCLUDED.owner_email, change_seq = EXCLUDED.change_seq, \
              log_seqs = wallet_tickets.log_seqs || ',' || EXCLUDED.log_seqs",
         )
         .bind(organizer_id)
@@ -320,39 +599,16 @@ impl WalletStore for PgWallet {
         .bind(t.iter().map(|t| t.owner.as_str()).collect::<Vec<_>>())
         .bind(t.iter().map(|t| t.change_seq).collect::<Vec<_>>())
         .bind(t.iter().map(|t| t.log_seqs.as_str()).collect::<Vec<_>>())
-        .execute(&mut *tx)
-        .await?;
-
-        let e = &plan.entries;
-        sqlx::query(
-            "INSERT INTO wallet_status_log (organizer_id, seq, at, ticket_id, action, from_status, \
-             to_status, from_owner, to_owner, actor, prev_hash, hash) \
-             SELECT $1, u.* FROM UNNEST($2::bigint[], $3::text[], $4::text[], $5::text[], \
-             $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[]) \
-             AS u (seq, at, ticket_id, action, from_status, to_status, from_owner, to_owner, \
-             actor, prev_hash, hash)",
+        .bind(
+            t.iter()
+                .map(|t| t.owner_email.as_deref())
+                .collect::<Vec<_>>(),
         )
-        .bind(organizer_id)
-        .bind(e.iter().map(|e| e.seq).collect::<Vec<_>>())
-        .bind(e.iter().map(|e| e.at.as_str()).collect::<Vec<_>>())
-        .bind(e.iter().map(|e| e.ticket_id.as_str()).collect::<Vec<_>>())
-        .bind(e.iter().map(|e| e.action.as_str()).collect::<Vec<_>>())
-        .bind(e.iter().map(|e| e.from_status.as_deref()).collect::<Vec<_>>())
-        .bind(e.iter().map(|e| e.to_status.as_str()).collect::<Vec<_>>())
-        .bind(e.iter().map(|e| e.from_owner.as_deref()).collect::<Vec<_>>())
-        .bind(e.iter().map(|e| e.to_owner.as_deref()).collect::<Vec<_>>())
-        .bind(e.iter().map(|e| e.actor.as_str()).collect::<Vec<_>>())
-        .bind(e.iter().map(|e| e.prev_hash.as_str()).collect::<Vec<_>>())
-        .bind(e.iter().map(|e| e.hash.as_str()).collect::<Vec<_>>())
         .execute(&mut *tx)
         .await?;
 
-        sqlx::query("UPDATE wallet_organizers SET last_seq = $2, last_hash = $3 WHERE id = $1")
-            .bind(organizer_id)
-            .bind(plan.head.seq)
-            .bind(&plan.head.hash)
-            .execute(&mut *tx)
-            .await?;
+        insert_entries(&mut tx, organizer_id, &plan.entries).await?;
+        set_head(&mut tx, organizer_id, &plan.head).await?;
         tx.commit().await?;
         Ok(plan.results)
     }
@@ -374,9 +630,9 @@ impl WalletStore for PgWallet {
         let Some(row) = row else {
             return Ok(None);
         };
-        let content: String = row.try_get(11)?;
+        let content: String = row.try_get(12)?;
         let seqs =
-            ledger::parse_log_seqs(&row.try_get::<String, _>(12)?).map_err(StoreError::Backend)?;
+            ledger::parse_log_seqs(&row.try_get::<String, _>(13)?).map_err(StoreError::Backend)?;
         let mut state = stored_ticket(&row)?
             .into_state()
             .map_err(StoreError::Backend)?;
@@ -505,6 +761,257 @@ impl WalletStore for PgWallet {
                 Ok((parse_status(&s)?, u64::try_from(n).unwrap_or(0)))
             })
             .collect()
+    }
+
+    async fn apply(
+        &self,
+        organizer_id: i64,
+        ops: Vec<Op>,
+        at: DateTime<Utc>,
+        settings: Settings,
+    ) -> Result<Vec<OpResult>> {
+        let mut tx = self.pool.begin().await?;
+        let head = lock_head(&mut tx, organizer_id).await?;
+        let current = {
+            let mut ids: Vec<&str> = ops.iter().map(|o| o.ticket_id.as_str()).collect();
+            ids.sort_unstable();
+            ids.dedup();
+            load_tickets(&mut tx, organizer_id, &ids).await?
+        };
+        let plan = lifecycle::plan_actions(ops, current, head, at, &settings);
+        if plan.entries.is_empty() {
+            tx.rollback().await?;
+            return Ok(plan.results);
+        }
+        write_lifecycles(&mut tx, organizer_id, &plan.writes).await?;
+        insert_entries(&mut tx, organizer_id, &plan.entries).await?;
+        set_head(&mut tx, organizer_id, &plan.head).await?;
+        tx.commit().await?;
+        Ok(plan.results)
+    }
+
+    async fn diff(
+        &self,
+        organizer_id: i64,
+        after_seq: i64,
+        limit: usize,
+    ) -> Result<Vec<TicketState>> {
+        // One snapshot for the page and its histories.
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            .execute(&mut *tx)
+            .await?;
+        let rows = sqlx::query(&format!(
+            "SELECT {TICKET_COLUMNS}, log_seqs FROM wallet_tickets \
+             WHERE organizer_id = $1 AND change_seq > $2 ORDER BY change_seq LIMIT $3"
+        ))
+        .bind(organizer_id)
+        .bind(after_seq)
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut page = Vec::with_capacity(rows.len());
+        // The seqs of every ticket's new entries, ticket after ticket, and where each
+        // ticket's run ends.
+        let mut wanted = Vec::with_capacity(rows.len());
+        let mut ends = Vec::with_capacity(rows.len());
+        for r in &rows {
+            page.push(
+                stored_ticket(r)?
+                    .into_state()
+                    .map_err(StoreError::Backend)?,
+            );
+            seqs_after(r.try_get::<&str, _>(12)?, after_seq, &mut wanted)?;
+            ends.push(wanted.len());
+        }
+        drop(rows);
+        if !wanted.is_empty() {
+            let rows = sqlx::query(&format!(
+                "SELECT {LOG_COLUMNS} FROM wallet_status_log \
+                 WHERE organizer_id = $1 AND seq = ANY($2)"
+            ))
+            .bind(organizer_id)
+            .bind(&wanted)
+            .fetch_all(&mut *tx)
+            .await?;
+            let mut by_seq = HashMap::with_capacity(rows.len());
+            for r in &rows {
+                let e = log_entry(r)?;
+                by_seq.insert(e.seq, e);
+            }
+            let mut start = 0;
+            for (state, end) in page.iter_mut().zip(ends) {
+                state.history.reserve(end - start);
+                for seq in &wanted[start..end] {
+                    let e = by_seq.remove(seq).ok_or_else(|| {
+                        StoreError::Backend(format!(
+                            "log entry {seq} of ticket {} is missing",
+                            state.ticket_id
+                        ))
+                    })?;
+                    state.history.push(e);
+                }
+                start = end;
+            }
+        }
+        tx.commit().await?;
+        Ok(page)
+    }
+
+    async fn app_tickets(&self, organizer_id: i64, email: &str) -> Result<AppTickets> {
+        let email = email_key(email);
+        let mut out = AppTickets::default();
+        if email.is_empty() {
+            return Ok(out);
+        }
+        // Both indexes, one statement: one snapshot for the three lists.
+        let rows = sqlx::query(&format!(
+            "SELECT {TICKET_COLUMNS}, owner_email, pending_to FROM wallet_tickets \
+             WHERE organizer_id = $1 AND (owner_email = $2 OR pending_to = $2) \
+             ORDER BY ticket_id"
+        ))
+        .bind(organizer_id)
+        .bind(&email)
+        .fetch_all(&self.pool)
+        .await?;
+        for r in &rows {
+            let owned = r.try_get::<Option<&str>, _>(12)? == Some(email.as_str());
+            let incoming = r.try_get::<Option<&str>, _>(13)? == Some(email.as_str());
+            let state = stored_ticket(r)?
+                .into_state()
+                .map_err(StoreError::Backend)?;
+            let deleted = parse_status(&state.status)?.is_deleted();
+            let shown = state.deletion.as_ref().is_some_and(|d| d.show_deleted_ticket);
+            match (owned, incoming) {
+                (true, true) => {
+                    // Cannot happen (a transfer to its own owner is refused); listed
+                    // under both rather than lost.
+                    out.incoming_transfers.push(state.clone());
+                    if !deleted {
+                        out.tickets.push(state);
+                    } else if shown {
+                        out.deleted_tickets.push(state);
+                    }
+                }
+                (false, true) => out.incoming_transfers.push(state),
+                (true, false) if !deleted => out.tickets.push(state),
+                (true, false) if shown => out.deleted_tickets.push(state),
+                _ => {}
+            }
+        }
+        Ok(out)
+    }
+
+    async fn due(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<DueTicket>> {
+        let rows = sqlx::query(
+            "SELECT organizer_id, ticket_id, status FROM wallet_tickets \
+             WHERE due_at IS NOT NULL AND due_at <= $1 \
+             ORDER BY due_at, organizer_id, ticket_id LIMIT $2",
+        )
+        .bind(ledger::format_at(now))
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(DueTicket {
+                    organizer_id: r.try_get(0)?,
+                    ticket_id: r.try_get(1)?,
+                    status: parse_status(r.try_get(2)?)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn report(&self, organizer_id: i64, query: &LogQuery) -> Result<Vec<LogEntry>> {
+        // Times compare as text (RFC 3339 UTC millis), in byte order whatever the
+        // database's collation.
+        let rows = sqlx::query(&format!(
+            "SELECT {LOG_COLUMNS} FROM wallet_status_log \
+             WHERE organizer_id = $1 AND seq > $2 \
+             AND ($3::text IS NULL OR at COLLATE \"C\" >= $3) \
+             AND ($4::text IS NULL OR at COLLATE \"C\" < $4) \
+             ORDER BY seq LIMIT $5"
+        ))
+        .bind(organizer_id)
+        .bind(query.after_seq)
+        .bind(query.from.as_deref())
+        .bind(query.to.as_deref())
+        .bind(i64::try_from(query.limit).unwrap_or(i64::MAX))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(log_entry).collect()
+    }
+
+    async fn chain_head(&self, organizer_id: i64) -> Result<ChainHead> {
+        let row = sqlx::query("SELECT last_seq, last_hash FROM wallet_organizers WHERE id = $1")
+            .bind(organizer_id)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| {
+                StoreError::NotFound(format!("organizer {organizer_id} does not exist"))
+            })?;
+        Ok(ChainHead {
+            seq: row.try_get(0)?,
+            hash: row.try_get(1)?,
+        })
+    }
+
+    async fn ticket_heads(
+        &self,
+        organizer_id: i64,
+        after_ticket_id: &str,
+        limit: usize,
+    ) -> Result<Vec<TicketHead>> {
+        // `ticket_id` is collated "C": the order and `>` agree, by the primary key.
+        let rows = sqlx::query(
+            "SELECT t.ticket_id, t.status, t.owner->>'email', t.owner_email, t.change_seq, \
+             l.ticket_id, l.to_status, l.to_owner \
+             FROM wallet_tickets t LEFT JOIN wallet_status_log l \
+             ON l.organizer_id = t.organizer_id AND l.seq = t.change_seq \
+             WHERE t.organizer_id = $1 AND t.ticket_id > $2 ORDER BY t.ticket_id LIMIT $3",
+        )
+        .bind(organizer_id)
+        .bind(after_ticket_id)
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let shown: Option<String> = r.try_get(2)?;
+                let column: Option<String> = r.try_get(3)?;
+                // The owner shown (JSON) and the one app sessions find the ticket by
+                // (the lower-cased column) must agree; when they do not, the owner
+                // reported cannot match the entry's, and verify names the ticket.
+                let owner_email = if shown.as_deref().map(email_key) == column {
+                    column
+                } else {
+                    Some(format!(
+                        "{} (owner_email column: {})",
+                        shown.as_deref().unwrap_or("none"),
+                        column.as_deref().unwrap_or("none")
+                    ))
+                };
+                let entry = match r.try_get::<Option<String>, _>(5)? {
+                    Some(id) => Some((id, r.try_get(6)?, r.try_get(7)?)),
+                    None => None,
+                };
+                Ok(TicketHead {
+                    ticket_id: r.try_get(0)?,
+                    status: r.try_get(1)?,
+                    owner_email,
+                    change_seq: r.try_get(4)?,
+                    entry,
+                })
+            })
+            .collect()
+    }
+
+    async fn organizers(&self) -> Result<Vec<Organizer>> {
+        let rows = sqlx::query("SELECT id, name, created_at FROM wallet_organizers ORDER BY id")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(organizer_row).collect()
     }
 
     async fn ping(&self) -> Result<()> {

@@ -14,6 +14,7 @@
 //! automatic threshold: measured here, that takes about a third of the time off every
 //! write-heavy path (26k → 40k wallet tickets/s).
 
+mod privileges;
 mod ticketing;
 mod wallet;
 

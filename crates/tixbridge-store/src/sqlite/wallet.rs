@@ -30,12 +30,21 @@ use tixbridge_core::status::WalletStatus;
 
 use super::Db;
 use crate::{Actor, Organizer, Result, StoreError, TicketQuery, WalletStore};
+use crate::{DueTicket, LogQuery, TicketHead};
+use tixbridge_core::api::{AppTickets, TicketState};
+use tixbridge_core::lifecycle::{
+    self, Facts, Lifecycle, LifecycleWrite, LoadedTicket, Op, OpResult, Settings,
+};
 
 /// Append-only: never edit a migration that has landed. Tables carry a `wallet_`
 /// prefix so that a wallet and a ticketing store may share one database file.
-const MIGRATIONS: &[(&str, &str)] = &[(
-    "wallet-0001-initial",
-    "
+const MIGRATIONS: &[(&str, &str)] = &[
+    ("wallet-0001-initial", INITIAL),
+    ("wallet-0002-lifecycle", LIFECYCLE),
+    ("wallet-0003-privileges", super::privileges::MIGRATION),
+];
+
+const INITIAL: &str = "
     CREATE TABLE wallet_organizers (
         id INTEGER PRIMARY KEY,
         name TEXT NOT NULL,
@@ -87,8 +96,69 @@ const MIGRATIONS: &[(&str, &str)] = &[(
         hash TEXT NOT NULL,
         PRIMARY KEY (organizer_id, seq)
     ) WITHOUT ROWID;
-    ",
-)];
+    ";
+
+/// Lifecycle columns: the pending transfer (JSON of `PendingTransfer`), the owner's
+/// and the pending recipient's lower-cased email (what app sessions look tickets up
+/// by) and when the service must act on its own (`due_at`, RFC 3339 UTC millis, which
+/// sorts as text). The indexes on `pending_to` and `due_at` are partial: only the few
+/// rows in transit or waiting pay for them. The app's indexes end with `ticket_id`, the
+/// order the app lists by: without it SQLite (no statistics) prefers walking the
+/// primary key for that order, which scans all the organizer's tickets. Log entries
+/// gain their `detail`.
+const LIFECYCLE: &str = "
+    ALTER TABLE wallet_tickets ADD COLUMN transfer TEXT;
+    ALTER TABLE wallet_tickets ADD COLUMN owner_email TEXT;
+    ALTER TABLE wallet_tickets ADD COLUMN pending_to TEXT;
+    ALTER TABLE wallet_tickets ADD COLUMN due_at TEXT;
+    UPDATE wallet_tickets SET owner_email = lower(trim(json_extract(owner, '$.email')))
+        WHERE owner IS NOT NULL;
+    CREATE INDEX wallet_tickets_owner ON wallet_tickets (organizer_id, owner_email, ticket_id);
+    CREATE INDEX wallet_tickets_pending ON wallet_tickets (organizer_id, pending_to, ticket_id)
+        WHERE pending_to IS NOT NULL;
+    CREATE INDEX wallet_tickets_due ON wallet_tickets (due_at) WHERE due_at IS NOT NULL;
+    ALTER TABLE wallet_status_log ADD COLUMN detail TEXT;
+    ";
+
+/// The change feed's page: by the `(organizer_id, change_seq)` index, whose order is
+/// the answer's, so SQLite stops after `limit` rows without sorting.
+const DIFF_SQL: &str = "SELECT ticket_id, event_id, tax_number, status, status_changed_at, \
+     owner, initial_owner, previous_owner, holder, transfer_level, deletion, transfer, log_seqs \
+     FROM wallet_tickets WHERE organizer_id = ?1 AND change_seq > ?2 \
+     ORDER BY change_seq LIMIT ?3";
+
+/// A spectator's own tickets, by the `(organizer_id, owner_email)` index.
+const APP_OWNED_SQL: &str = "SELECT ticket_id, event_id, tax_number, status, \
+     status_changed_at, owner, initial_owner, previous_owner, holder, transfer_level, \
+     deletion, transfer FROM wallet_tickets WHERE organizer_id = ?1 AND owner_email = ?2 \
+     ORDER BY ticket_id";
+
+/// Transfers waiting for a spectator, by the partial `pending_to` index.
+const APP_INCOMING_SQL: &str = "SELECT ticket_id, event_id, tax_number, status, \
+     status_changed_at, owner, initial_owner, previous_owner, holder, transfer_level, \
+     deletion, transfer FROM wallet_tickets WHERE organizer_id = ?1 AND pending_to = ?2 \
+     ORDER BY ticket_id";
+
+/// Work due, every organizer, by the partial `due_at` index in its order.
+const DUE_SQL: &str = "SELECT organizer_id, ticket_id, status FROM wallet_tickets \
+     WHERE due_at IS NOT NULL AND due_at <= ?1 ORDER BY due_at LIMIT ?2";
+
+/// The track-record report: by the log's primary key from `after_seq`, the time
+/// filters applied to the rows read (`at` is text in one format, so it compares as
+/// text; NULL means no bound).
+const REPORT_SQL: &str = "SELECT seq, at, ticket_id, action, from_status, to_status, \
+     from_owner, to_owner, actor, prev_hash, hash, detail FROM wallet_status_log \
+     WHERE organizer_id = ?1 AND seq > ?2 \
+     AND (?3 IS NULL OR at >= ?3) AND (?4 IS NULL OR at < ?4) \
+     ORDER BY seq LIMIT ?5";
+
+/// Ticket rows by id next to their last entry, for `verify`.
+const TICKET_HEADS_SQL: &str = "SELECT t.ticket_id, t.status, t.owner_email, t.change_seq, \
+     l.ticket_id, l.to_status, l.to_owner \
+     FROM wallet_tickets t LEFT JOIN wallet_status_log l \
+     ON l.organizer_id = t.organizer_id AND l.seq = t.change_seq \
+     WHERE t.organizer_id = ?1 AND t.ticket_id > ?2 \
+     ORDER BY t.ticket_id LIMIT ?3";
 
 /// Opens (creating or migrating) the wallet store in the SQLite file at `path`.
 pub async fn open_wallet(path: &Path) -> Result<Arc<dyn WalletStore>> {
@@ -104,15 +174,17 @@ pub async fn open_wallet_with(
     Ok(Arc::new(SqliteWallet { db }))
 }
 
-struct SqliteWallet {
-    db: Db,
+pub(super) struct SqliteWallet {
+    pub(super) db: Db,
 }
 
+/// The columns [`stored_ticket`] reads, in its order (12 columns).
 const TICKET_COLUMNS: &str = "ticket_id, event_id, tax_number, status, status_changed_at, \
-     owner, initial_owner, previous_owner, holder, transfer_level, deletion";
+     owner, initial_owner, previous_owner, holder, transfer_level, deletion, transfer";
 
+/// The columns [`log_entry`] reads, in its order.
 const LOG_COLUMNS: &str = "seq, at, ticket_id, action, from_status, to_status, from_owner, \
-     to_owner, actor, prev_hash, hash";
+     to_owner, actor, prev_hash, hash, detail";
 
 fn stored_ticket(r: &Row<'_>) -> rusqlite::Result<StoredTicket> {
     Ok(StoredTicket {
@@ -127,6 +199,7 @@ fn stored_ticket(r: &Row<'_>) -> rusqlite::Result<StoredTicket> {
         holder: r.get(8)?,
         transfer_level: r.get(9)?,
         deletion: r.get(10)?,
+        transfer: r.get(11)?,
     })
 }
 
@@ -143,6 +216,7 @@ fn log_entry(r: &Row<'_>) -> rusqlite::Result<LogEntry> {
         actor: r.get(8)?,
         prev_hash: r.get(9)?,
         hash: r.get(10)?,
+        detail: r.get(11)?,
     })
 }
 
@@ -199,9 +273,7 @@ fn ticket_filter(organizer_id: i64, q: &TicketQuery) -> (String, Vec<rusqlite::t
 
 /// The log entries with these seqs, by primary key.
 fn log_entries(conn: &Connection, organizer_id: i64, seqs: &[i64]) -> Result<Vec<LogEntry>> {
-    let mut st = conn.prepare_cached(&format!(
-        "SELECT {LOG_COLUMNS} FROM wallet_status_log WHERE organizer_id = ?1 AND seq = ?2"
-    ))?;
+    let mut st = conn.prepare_cached(LOG_ENTRY_SQL)?;
     let mut out = Vec::with_capacity(seqs.len());
     for seq in seqs {
         out.push(st.query_row(params![organizer_id, seq], log_entry)?);
@@ -211,6 +283,195 @@ fn log_entries(conn: &Connection, organizer_id: i64, seqs: &[i64]) -> Result<Vec
 
 fn parse_status(s: &str) -> Result<WalletStatus> {
     s.parse().map_err(StoreError::Backend)
+}
+
+/// The organizer's chain head as its row keeps it; an unknown organizer is `NotFound`.
+/// Read inside the write transaction, it is the head the writes continue.
+fn read_head(conn: &Connection, organizer_id: i64) -> Result<ChainHead> {
+    conn.prepare_cached("SELECT last_seq, last_hash FROM wallet_organizers WHERE id = ?1")?
+        .query_row([organizer_id], |r| {
+            Ok(ChainHead {
+                seq: r.get(0)?,
+                hash: r.get(1)?,
+            })
+        })
+        .optional()?
+        .ok_or_else(|| StoreError::NotFound(format!("organizer {organizer_id} does not exist")))
+}
+
+/// Moves the organizer's head to the last entry written; nothing when none was.
+fn set_head(conn: &Connection, organizer_id: i64, head: &ChainHead) -> Result<()> {
+    conn.prepare_cached(
+        "UPDATE wallet_organizers SET last_seq = ?2, last_hash = ?3 WHERE id = ?1",
+    )?
+    .execute(params![organizer_id, head.seq, head.hash])?;
+    Ok(())
+}
+
+fn insert_entries(conn: &Connection, organizer_id: i64, entries: &[LogEntry]) -> Result<()> {
+    let mut st = conn.prepare_cached(
+        "INSERT INTO wallet_status_log (organizer_id, seq, at, ticket_id, action, \
+         from_status, to_status, from_owner, to_owner, actor, prev_hash, hash, detail) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+    )?;
+    for e in entries {
+        st.execute(params![
+            organizer_id,
+            e.seq,
+            e.at,
+            e.ticket_id,
+            e.action,
+            e.from_status,
+            e.to_status,
+            e.from_owner,
+            e.to_owner,
+            e.actor,
+            e.prev_hash,
+            e.hash,
+            e.detail,
+        ])?;
+    }
+    Ok(())
+}
+
+/// A text column borrowed from the row, without copying it.
+fn text_ref<'r>(r: &'r Row<'_>, i: usize) -> Result<&'r str> {
+    r.get_ref(i)?
+        .as_str()
+        .map_err(|e| StoreError::Backend(format!("column {i}: {e}")))
+}
+
+/// JSON text of an optional value; `None` is SQL NULL.
+fn json_text<T: serde::Serialize>(name: &str, v: Option<&T>) -> Result<Option<String>> {
+    v.map(|v| {
+        serde_json::to_string(v)
+            .map_err(|e| StoreError::Backend(format!("cannot serialise {name}: {e}")))
+    })
+    .transpose()
+}
+
+/// Reads the stored tickets `ids` of the organizer as the state machine needs them;
+/// ids that do not exist are left out.
+fn load_tickets<'a>(
+    conn: &Connection,
+    organizer_id: i64,
+    ids: impl IntoIterator<Item = &'a str>,
+) -> Result<HashMap<String, LoadedTicket>> {
+    let mut st = conn.prepare_cached(
+        "SELECT ticket_id, event_id, tax_number, status, status_changed_at, owner, \
+         initial_owner, previous_owner, holder, transfer_level, transfer, deletion, due_at, \
+         content FROM wallet_tickets WHERE organizer_id = ?1 AND ticket_id = ?2",
+    )?;
+    let mut out = HashMap::new();
+    for id in ids {
+        if out.contains_key(id) {
+            continue;
+        }
+        let mut rows = st.query(params![organizer_id, id])?;
+        let Some(r) = rows.next()? else { continue };
+        let ticket_id: String = r.get(0)?;
+        let bad = |e: String| StoreError::Backend(format!("stored ticket {ticket_id}: {e}"));
+        let status: String = r.get(3)?;
+        let life = Lifecycle {
+            status: status.parse().map_err(bad)?,
+            status_changed_at: r.get(4)?,
+            owner: ledger::json_column("owner", r.get(5)?).map_err(bad)?,
+            initial_owner: ledger::json_column("initial_owner", r.get(6)?).map_err(bad)?,
+            previous_owner: ledger::json_column("previous_owner", r.get(7)?).map_err(bad)?,
+            holder: ledger::json_column("holder", r.get(8)?).map_err(bad)?,
+            transfer_level: r.get(9)?,
+            transfer: ledger::json_column("transfer", r.get(10)?).map_err(bad)?,
+            deletion: ledger::json_column("deletion", r.get(11)?).map_err(bad)?,
+            due_at: r.get(12)?,
+        };
+        // Parsed from the borrowed text: the content is the largest column.
+        let content = text_ref(r, 13)?;
+        let ticket: Ticket = serde_json::from_str(content)
+            .map_err(|e| bad(format!("stored content is not a ticket: {e}")))?;
+        let loaded = LoadedTicket {
+            event_id: r.get(1)?,
+            taxation_number: r.get(2)?,
+            life,
+            facts: Facts::of(&ticket),
+            ticket_id,
+        };
+        out.insert(loaded.ticket_id.clone(), loaded);
+    }
+    Ok(out)
+}
+
+/// Writes a ticket's lifecycle after a batch of actions, with the columns derived from
+/// it and its new log seqs.
+fn write_lifecycle(conn: &Connection, organizer_id: i64, w: &LifecycleWrite) -> Result<()> {
+    let life = &w.life;
+    let n = conn
+        .prepare_cached(
+            "UPDATE wallet_tickets SET status = ?3, status_changed_at = ?4, owner = ?5, \
+             initial_owner = ?6, previous_owner = ?7, holder = ?8, transfer_level = ?9, \
+             transfer = ?10, deletion = ?11, due_at = ?12, owner_email = ?13, \
+             pending_to = ?14, change_seq = ?15, log_seqs = log_seqs || ',' || ?16 \
+             WHERE organizer_id = ?1 AND ticket_id = ?2",
+        )?
+        .execute(params![
+            organizer_id,
+            w.ticket_id,
+            life.status.as_str(),
+            life.status_changed_at,
+            json_text("owner", life.owner.as_ref())?,
+            json_text("initial_owner", life.initial_owner.as_ref())?,
+            json_text("previous_owner", life.previous_owner.as_ref())?,
+            json_text("holder", life.holder.as_ref())?,
+            life.transfer_level,
+            json_text("transfer", life.transfer.as_ref())?,
+            json_text("deletion", life.deletion.as_ref())?,
+            life.due_at,
+            life.owner_email(),
+            life.recipient_email(),
+            w.change_seq,
+            w.log_seqs,
+        ])?;
+    if n != 1 {
+        return Err(StoreError::Backend(format!(
+            "ticket {} vanished while its actions were written",
+            w.ticket_id
+        )));
+    }
+    Ok(())
+}
+
+/// Reads one log entry by primary key: `(organizer_id, seq)`.
+const LOG_ENTRY_SQL: &str = "SELECT seq, at, ticket_id, action, from_status, to_status, \
+     from_owner, to_owner, actor, prev_hash, hash, detail FROM wallet_status_log \
+     WHERE organizer_id = ?1 AND seq = ?2";
+
+/// Appends to `out` the log entries of a ticket (its row's `log_seqs`, oldest first)
+/// with a seq greater than `after_seq`, each read by primary key with `by_seq`
+/// ([`LOG_ENTRY_SQL`]). The list is read from its end, so a long history costs only
+/// its new tail.
+fn history_after(
+    by_seq: &mut rusqlite::Statement<'_>,
+    organizer_id: i64,
+    log_seqs: &str,
+    after_seq: i64,
+    out: &mut Vec<LogEntry>,
+) -> Result<()> {
+    let start = out.len();
+    for part in log_seqs.rsplit(',') {
+        if part.is_empty() {
+            continue;
+        }
+        let seq: i64 = part.trim().parse().map_err(|_| {
+            StoreError::Backend(format!(
+                "stored log seqs {log_seqs:?} are not a list of numbers"
+            ))
+        })?;
+        if seq <= after_seq {
+            break;
+        }
+        out.push(by_seq.query_row(params![organizer_id, seq], log_entry)?);
+    }
+    out[start..].reverse();
+    Ok(())
 }
 
 #[async_trait]
@@ -276,20 +537,7 @@ impl WalletStore for SqliteWallet {
         let prepared = ledger::prepare(tickets);
         self.db
             .write(move |tx| {
-                let head = tx
-                    .prepare_cached(
-                        "SELECT last_seq, last_hash FROM wallet_organizers WHERE id = ?1",
-                    )?
-                    .query_row([organizer_id], |r| {
-                        Ok(ChainHead {
-                            seq: r.get(0)?,
-                            hash: r.get(1)?,
-                        })
-                    })
-                    .optional()?
-                    .ok_or_else(|| {
-                        StoreError::NotFound(format!("organizer {organizer_id} does not exist"))
-                    })?;
+                let head = read_head(tx, organizer_id)?;
 
                 let mut current = HashMap::new();
                 {
@@ -344,13 +592,13 @@ impl WalletStore for SqliteWallet {
                     let mut st = tx.prepare_cached(
                         "INSERT INTO wallet_tickets (organizer_id, ticket_id, event_id, tax_number, \
                          barcode, status, content, content_hash, owner, initial_owner, transfer_level, \
-                         status_changed_at, change_seq, log_seqs) \
-                         VALUES (?1, ?2, ?3, ?4, ?5, 'INJECTED', ?6, ?7, ?8, ?8, 0, ?9, ?10, ?11) \
+                         status_changed_at, change_seq, log_seqs, owner_email) \
+                         VALUES (?1, ?2, ?3, ?4, ?5, 'INJECTED', ?6, ?7, ?8, ?8, 0, ?9, ?10, ?11, ?12) \
                          ON CONFLICT (organizer_id, ticket_id) DO UPDATE SET \
                          event_id = excluded.event_id, tax_number = excluded.tax_number, \
                          barcode = excluded.barcode, content = excluded.content, \
                          content_hash = excluded.content_hash, owner = excluded.owner, \
-                         change_seq = excluded.change_seq, \
+                         owner_email = excluded.owner_email, change_seq = excluded.change_seq, \
                          log_seqs = log_seqs || ',' || excluded.log_seqs",
                     )?;
                     for t in &plan.tickets {
@@ -366,36 +614,12 @@ impl WalletStore for SqliteWallet {
                             at,
                             t.change_seq,
                             t.log_seqs,
+                            t.owner_email,
                         ])?;
                     }
                 }
-                {
-                    let mut st = tx.prepare_cached(
-                        "INSERT INTO wallet_status_log (organizer_id, seq, at, ticket_id, action, \
-                         from_status, to_status, from_owner, to_owner, actor, prev_hash, hash) \
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-                    )?;
-                    for e in &plan.entries {
-                        st.execute(params![
-                            organizer_id,
-                            e.seq,
-                            e.at,
-                            e.ticket_id,
-                            e.action,
-                            e.from_status,
-                            e.to_status,
-                            e.from_owner,
-                            e.to_owner,
-                            e.actor,
-                            e.prev_hash,
-                            e.hash,
-                        ])?;
-                    }
-                }
-                tx.prepare_cached(
-                    "UPDATE wallet_organizers SET last_seq = ?2, last_hash = ?3 WHERE id = ?1",
-                )?
-                .execute(params![organizer_id, plan.head.seq, plan.head.hash])?;
+                insert_entries(tx, organizer_id, &plan.entries)?;
+                set_head(tx, organizer_id, &plan.head)?;
                 Ok(plan.results)
             })
             .await
@@ -416,8 +640,8 @@ impl WalletStore for SqliteWallet {
                         .query_row(params![organizer_id, ticket_id], |r| {
                             Ok((
                                 stored_ticket(r)?,
-                                r.get::<_, String>(11)?,
                                 r.get::<_, String>(12)?,
+                                r.get::<_, String>(13)?,
                             ))
                         })
                         .optional()?;
@@ -573,6 +797,198 @@ impl WalletStore for SqliteWallet {
             .await
     }
 
+    async fn apply(
+        &self,
+        organizer_id: i64,
+        ops: Vec<Op>,
+        at: DateTime<Utc>,
+        settings: Settings,
+    ) -> Result<Vec<OpResult>> {
+        self.db
+            .write(move |tx| {
+                let head = read_head(tx, organizer_id)?;
+                let current =
+                    load_tickets(tx, organizer_id, ops.iter().map(|o| o.ticket_id.as_str()))?;
+                let plan = lifecycle::plan_actions(ops, current, head, at, &settings);
+                if plan.entries.is_empty() {
+                    return Ok(plan.results);
+                }
+                for w in &plan.writes {
+                    write_lifecycle(tx, organizer_id, w)?;
+                }
+                insert_entries(tx, organizer_id, &plan.entries)?;
+                set_head(tx, organizer_id, &plan.head)?;
+                Ok(plan.results)
+            })
+            .await
+    }
+
+    async fn diff(
+        &self,
+        organizer_id: i64,
+        after_seq: i64,
+        limit: usize,
+    ) -> Result<Vec<TicketState>> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.db
+            .read(move |conn| {
+                // One snapshot for the page's rows and their histories.
+                conn.execute_batch("BEGIN")?;
+                let r = (|| {
+                    // By the (organizer_id, change_seq) index, in its order: no sort.
+                    let mut st = conn.prepare_cached(DIFF_SQL)?;
+                    let mut by_seq = conn.prepare_cached(LOG_ENTRY_SQL)?;
+                    let mut rows = st.query(params![organizer_id, after_seq, limit])?;
+                    let mut out = Vec::new();
+                    while let Some(r) = rows.next()? {
+                        let mut state = stored_ticket(r)?
+                            .into_state()
+                            .map_err(StoreError::Backend)?;
+                        let seqs = text_ref(r, 12)?;
+                        history_after(
+                            &mut by_seq,
+                            organizer_id,
+                            seqs,
+                            after_seq,
+                            &mut state.history,
+                        )?;
+                        out.push(state);
+                    }
+                    Ok(out)
+                })();
+                conn.execute_batch("COMMIT")?;
+                r
+            })
+            .await
+    }
+
+    async fn app_tickets(&self, organizer_id: i64, email: &str) -> Result<AppTickets> {
+        let email = email.trim().to_ascii_lowercase();
+        self.db
+            .read(move |conn| {
+                conn.execute_batch("BEGIN")?;
+                let r = (|| {
+                    let states = |sql: &str| -> Result<Vec<TicketState>> {
+                        let mut st = conn.prepare_cached(sql)?;
+                        let rows = st
+                            .query_map(params![organizer_id, email], stored_ticket)?
+                            .collect::<rusqlite::Result<Vec<_>>>()?;
+                        rows.into_iter()
+                            .map(|r| r.into_state().map_err(StoreError::Backend))
+                            .collect()
+                    };
+                    let mut out = AppTickets::default();
+                    for t in states(APP_OWNED_SQL)? {
+                        if !parse_status(&t.status)?.is_deleted() {
+                            out.tickets.push(t);
+                        } else if t.deletion.as_ref().is_some_and(|d| d.show_deleted_ticket) {
+                            out.deleted_tickets.push(t);
+                        }
+                    }
+                    out.incoming_transfers = states(APP_INCOMING_SQL)?;
+                    Ok(out)
+                })();
+                conn.execute_batch("COMMIT")?;
+                r
+            })
+            .await
+    }
+
+    async fn due(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<DueTicket>> {
+        let now = ledger::format_at(now);
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.db
+            .read(move |conn| {
+                let mut st = conn.prepare_cached(DUE_SQL)?;
+                let rows = st
+                    .query_map(params![now, limit], |r| {
+                        Ok((
+                            r.get::<_, i64>(0)?,
+                            r.get::<_, String>(1)?,
+                            r.get::<_, String>(2)?,
+                        ))
+                    })?
+                    .collect::<rusqlite::Result<Vec<_>>>()?;
+                rows.into_iter()
+                    .map(|(organizer_id, ticket_id, status)| {
+                        Ok(DueTicket {
+                            organizer_id,
+                            status: parse_status(&status)?,
+                            ticket_id,
+                        })
+                    })
+                    .collect()
+            })
+            .await
+    }
+
+    async fn report(&self, organizer_id: i64, query: &LogQuery) -> Result<Vec<LogEntry>> {
+        let LogQuery {
+            after_seq,
+            from,
+            to,
+            limit,
+        } = query.clone();
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.db
+            .read(move |conn| {
+                let mut st = conn.prepare_cached(REPORT_SQL)?;
+                let rows =
+                    st.query_map(params![organizer_id, after_seq, from, to, limit], log_entry)?;
+                Ok(rows.collect::<rusqlite::Result<_>>()?)
+            })
+            .await
+    }
+
+    async fn chain_head(&self, organizer_id: i64) -> Result<ChainHead> {
+        self.db
+            .read(move |conn| read_head(conn, organizer_id))
+            .await
+    }
+
+    async fn ticket_heads(
+        &self,
+        organizer_id: i64,
+        after_ticket_id: &str,
+        limit: usize,
+    ) -> Result<Vec<TicketHead>> {
+        let after = after_ticket_id.to_owned();
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.db
+            .read(move |conn| {
+                let mut st = conn.prepare_cached(TICKET_HEADS_SQL)?;
+                let rows = st.query_map(params![organizer_id, after, limit], |r| {
+                    let entry = match r.get::<_, Option<String>>(4)? {
+                        Some(id) => Some((id, r.get(5)?, r.get(6)?)),
+                        None => None,
+                    };
+                    Ok(TicketHead {
+                        ticket_id: r.get(0)?,
+                        status: r.get(1)?,
+                        owner_email: r.get(2)?,
+                        change_seq: r.get(3)?,
+                        entry,
+                    })
+                })?;
+                Ok(rows.collect::<rusqlite::Result<_>>()?)
+            })
+            .await
+    }
+
+    async fn organizers(&self) -> Result<Vec<Organizer>> {
+        let rows = self
+            .db
+            .read(|conn| {
+                let mut st = conn.prepare_cached(
+                    "SELECT id, name, created_at FROM wallet_organizers ORDER BY id",
+                )?;
+                let rows = st.query_map([], organizer)?;
+                Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+            })
+            .await?;
+        rows.into_iter().map(to_organizer).collect()
+    }
+
     async fn ping(&self) -> Result<()> {
         self.db
             .read(|conn| {
@@ -580,5 +996,107 @@ impl WalletStore for SqliteWallet {
                 Ok(())
             })
             .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn query_plan(conn: &Connection, sql: &str) -> String {
+        let mut st = conn
+            .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+            .expect("explain");
+        let nulls = vec![rusqlite::types::Value::Null; st.parameter_count()];
+        let rows = st
+            .query_map(rusqlite::params_from_iter(nulls), |r| r.get::<_, String>(3))
+            .expect("plan")
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .expect("plan rows");
+        rows.join("\n")
+    }
+
+    /// Each read is served by its index, in the index's order where it pages.
+    #[test]
+    fn reads_use_their_indexes() {
+        let mut conn = Connection::open_in_memory().expect("open");
+        super::super::migrate(&mut conn, MIGRATIONS).expect("migrate");
+        for (name, sql, index, sorted) in [
+            (
+                "diff",
+                DIFF_SQL,
+                "USING INDEX wallet_tickets_change (organizer_id=? AND change_seq>?)",
+                true,
+            ),
+            (
+                "owned",
+                APP_OWNED_SQL,
+                "USING INDEX wallet_tickets_owner (organizer_id=? AND owner_email=?)",
+                true,
+            ),
+            (
+                "incoming",
+                APP_INCOMING_SQL,
+                "USING INDEX wallet_tickets_pending (organizer_id=? AND pending_to=?)",
+                true,
+            ),
+            (
+                "due",
+                DUE_SQL,
+                "USING INDEX wallet_tickets_due (due_at>? AND due_at<?)",
+                true,
+            ),
+            (
+                "report",
+                REPORT_SQL,
+                "USING PRIMARY KEY (organizer_id=? AND seq>?)",
+                true,
+            ),
+            (
+                "heads",
+                TICKET_HEADS_SQL,
+                "(organizer_id=? AND ticket_id>?)",
+                true,
+            ),
+        ] {
+            let plan = query_plan(&conn, sql);
+            assert!(plan.contains(index), "{name}: {plan}");
+            if sorted {
+                assert!(
+                    !plan.contains("TEMP B-TREE"),
+                    "{name} needs no sort: {plan}"
+                );
+            }
+        }
+        let heads = query_plan(&conn, TICKET_HEADS_SQL);
+        assert!(
+            heads.contains("SEARCH l USING PRIMARY KEY (organizer_id=? AND seq=?)"),
+            "{heads}"
+        );
+    }
+
+    #[test]
+    fn the_migration_backfills_owner_emails() {
+        let mut conn = Connection::open_in_memory().expect("open");
+        super::super::migrate(&mut conn, &MIGRATIONS[..1]).expect("initial");
+        conn.execute_batch(
+            "INSERT INTO wallet_organizers (id, name, api_key_sha256, created_at, last_hash) \
+             VALUES (1, 'A', 'k', '2026-01-01T00:00:00.000Z', '0');
+             INSERT INTO wallet_tickets (organizer_id, ticket_id, event_id, status, content, \
+             content_hash, owner, status_changed_at, change_seq, log_seqs) VALUES \
+             (1, 'T1', 'E1', 'INJECTED', '{}', 'h', '{\"email\":\"Ann@Example.ORG\"}', 'x', 1, '1'), \
+             (1, 'T2', 'E1', 'INJECTED', '{}', 'h', 'null', 'x', 2, '2'), \
+             (1, 'T3', 'E1', 'INJECTED', '{}', 'h', NULL, 'x', 3, '3');",
+        )
+        .expect("old rows");
+        super::super::migrate(&mut conn, MIGRATIONS).expect("lifecycle");
+        let emails = conn
+            .prepare("SELECT owner_email FROM wallet_tickets ORDER BY ticket_id")
+            .expect("select")
+            .query_map([], |r| r.get::<_, Option<String>>(0))
+            .expect("rows")
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .expect("emails");
+        assert_eq!(emails, [Some("ann@example.org".into()), None, None]);
     }
 }

@@ -3,6 +3,8 @@
 //! (mandatory under `CI=true`).
 
 mod contract;
+mod lifecycle;
+mod privileges;
 mod rate;
 mod support;
 
@@ -32,6 +34,123 @@ macro_rules! contract_tests {
             )*
         }
     };
+}
+
+macro_rules! lifecycle_tests {
+    ($($name:ident),* $(,)?) => {
+        mod lifecycle_sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    crate::support::on_sqlite(|app| async move {
+                        crate::lifecycle::$name(&app).await
+                    })
+                    .await;
+                }
+            )*
+        }
+        mod lifecycle_postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    crate::support::on_postgres(|app| async move {
+                        crate::lifecycle::$name(&app).await
+                    })
+                    .await;
+                }
+            )*
+        }
+    };
+}
+
+lifecycle_tests!(
+    a_ticket_lives_its_whole_life_through_the_app,
+    refusals_name_their_reason_and_change_nothing,
+    rejected_and_cancelled_transfers_fail_back_to_the_sender,
+    back_office_transfers_ignore_rules_but_not_control,
+    deletion_is_pending_then_confirmed_and_listed_apart,
+    the_feed_pages_by_change,
+    the_track_record_reports_and_verifies,
+    a_ticket_row_altered_behind_the_log_is_caught,
+    organizers_are_isolated_on_every_endpoint,
+    csv_injection_answers_per_row,
+    openapi_documents_every_route,
+    metrics_are_prometheus_text,
+);
+
+/// Checks that need their own service configuration.
+mod configured {
+    use crate::support::{
+        on_postgres_with, on_sqlite_with, owned_on_postgres, owned_on_sqlite, test_config,
+    };
+
+    fn quick_transfers() -> tixbridge_wallet::ServiceConfig {
+        let mut c = test_config();
+        c.settings.transfer_timeout = chrono::Duration::seconds(1);
+        c
+    }
+
+    fn no_sandbox() -> tixbridge_wallet::ServiceConfig {
+        let mut c = test_config();
+        c.sandbox = false;
+        c
+    }
+
+    fn slow_deletions() -> tixbridge_wallet::ServiceConfig {
+        let mut c = test_config();
+        c.settings.deletion_delay = chrono::Duration::seconds(3);
+        c
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite_pending_transfers_time_out() {
+        on_sqlite_with(quick_transfers(), |app| async move {
+            crate::lifecycle::pending_transfers_time_out(&app).await
+        })
+        .await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres_pending_transfers_time_out() {
+        on_postgres_with(quick_transfers(), |app| async move {
+            crate::lifecycle::pending_transfers_time_out(&app).await
+        })
+        .await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite_sessions_need_sandbox_mode() {
+        on_sqlite_with(no_sandbox(), |app| async move {
+            crate::lifecycle::sessions_need_sandbox_mode(&app).await
+        })
+        .await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres_sessions_need_sandbox_mode() {
+        on_postgres_with(no_sandbox(), |app| async move {
+            crate::lifecycle::sessions_need_sandbox_mode(&app).await
+        })
+        .await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite_deletion_survives_a_restart() {
+        owned_on_sqlite(
+            slow_deletions(),
+            crate::lifecycle::deletion_survives_a_restart,
+        )
+        .await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres_deletion_survives_a_restart() {
+        owned_on_postgres(
+            slow_deletions(),
+            crate::lifecycle::deletion_survives_a_restart,
+        )
+        .await;
+    }
 }
 
 contract_tests!(

@@ -42,6 +42,8 @@ pub enum BenchCmd {
         #[arg(long)]
         dir: Option<PathBuf>,
     },
+    /// Reading the whole change feed over HTTP (GET /organizer/tickets/diff).
+    Feed(super::bench_feed::FeedArgs),
 }
 
 pub async fn exec(cmd: BenchCmd) -> anyhow::Result<ExitCode> {
@@ -51,6 +53,7 @@ pub async fn exec(cmd: BenchCmd) -> anyhow::Result<ExitCode> {
             in_flight,
             dir,
         } => bench_inject(tickets, in_flight.max(1), dir).await,
+        BenchCmd::Feed(a) => super::bench_feed::exec(a).await,
     }
 }
 
@@ -445,12 +448,67 @@ mod null_wallet {
     use async_trait::async_trait;
     use chrono::{DateTime, Utc};
     use tixbridge_core::api::{
-        EventStatistics, EventSummary, ItemResult, LogEntry, Ticket, TicketList, TicketRecord,
+        AppTickets, EventStatistics, EventSummary, ItemResult, LogEntry, Ticket, TicketList,
+        TicketRecord, TicketState,
     };
+    use tixbridge_core::ledger::ChainHead;
+    use tixbridge_core::lifecycle::{Op, OpResult, Refusal, Settings};
+    use tixbridge_core::privilege::{Privilege, PrivilegeDeletion, PrivilegeRecord};
     use tixbridge_core::status::WalletStatus;
-    use tixbridge_store::{Actor, Organizer, Result, TicketQuery, WalletStore};
+    use tixbridge_store::{
+        Actor, DuePrivilege, DueTicket, LogQuery, Organizer, PrivilegeStore, Result, TicketHead,
+        TicketQuery, WalletStore,
+    };
 
     pub struct NullWallet;
+
+    /// Keeps no privilege either.
+    #[async_trait]
+    impl PrivilegeStore for NullWallet {
+        async fn inject_privileges(
+            &self,
+            _: i64,
+            privileges: Vec<Privilege>,
+            _: DateTime<Utc>,
+        ) -> Result<Vec<ItemResult>> {
+            Ok(privileges
+                .iter()
+                .map(|p| ItemResult::ok(p.privilege_id.clone().unwrap_or_default(), "INJECTED"))
+                .collect())
+        }
+        async fn delete_privileges(
+            &self,
+            _: i64,
+            deletions: Vec<PrivilegeDeletion>,
+            _: DateTime<Utc>,
+            _: Settings,
+        ) -> Result<Vec<ItemResult>> {
+            Ok(deletions
+                .iter()
+                .map(|d| {
+                    let id = d.privilege_id.clone().unwrap_or_default();
+                    ItemResult::ko(id, "PRIVILEGE_NOT_FOUND", "this store keeps nothing")
+                })
+                .collect())
+        }
+        async fn privilege(&self, _: i64, _: &str) -> Result<Option<PrivilegeRecord>> {
+            Ok(None)
+        }
+        async fn due_privileges(&self, _: DateTime<Utc>, _: usize) -> Result<Vec<DuePrivilege>> {
+            Ok(vec![])
+        }
+        async fn confirm_privilege_deletions(
+            &self,
+            _: i64,
+            _: Vec<String>,
+            _: DateTime<Utc>,
+        ) -> Result<usize> {
+            Ok(0)
+        }
+        async fn privilege_heads(&self, _: i64, _: &str, _: usize) -> Result<Vec<TicketHead>> {
+            Ok(vec![])
+        }
+    }
 
     #[async_trait]
     impl WalletStore for NullWallet {
@@ -499,6 +557,39 @@ mod null_wallet {
         }
         async fn ping(&self) -> Result<()> {
             Ok(())
+        }
+        async fn apply(
+            &self,
+            _: i64,
+            ops: Vec<Op>,
+            _: DateTime<Utc>,
+            _: Settings,
+        ) -> Result<Vec<OpResult>> {
+            Ok(ops
+                .iter()
+                .map(|o| Err(Refusal::not_found(&o.ticket_id)))
+                .collect())
+        }
+        async fn diff(&self, _: i64, _: i64, _: usize) -> Result<Vec<TicketState>> {
+            Ok(vec![])
+        }
+        async fn app_tickets(&self, _: i64, _: &str) -> Result<AppTickets> {
+            Ok(AppTickets::default())
+        }
+        async fn due(&self, _: DateTime<Utc>, _: usize) -> Result<Vec<DueTicket>> {
+            Ok(vec![])
+        }
+        async fn report(&self, _: i64, _: &LogQuery) -> Result<Vec<LogEntry>> {
+            Ok(vec![])
+        }
+        async fn chain_head(&self, _: i64) -> Result<ChainHead> {
+            Ok(ChainHead::genesis())
+        }
+        async fn ticket_heads(&self, _: i64, _: &str, _: usize) -> Result<Vec<TicketHead>> {
+            Ok(vec![])
+        }
+        async fn organizers(&self) -> Result<Vec<Organizer>> {
+            Ok(vec![self.create_organizer("null", "").await?])
         }
     }
 }

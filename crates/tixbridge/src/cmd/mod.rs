@@ -1,11 +1,13 @@
 //! One module per subcommand: `Args` (clap) and `exec`.
 
 pub mod bench;
+pub mod bench_feed;
 pub mod demo;
 pub mod import;
 pub mod interface;
 pub mod run;
 pub mod schedule;
+pub mod simulate;
 pub mod status;
 pub mod wallet;
 

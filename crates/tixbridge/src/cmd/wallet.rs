@@ -39,10 +39,69 @@ pub enum WalletCmd {
         listen: String,
         #[command(flatten)]
         db: WalletDb,
+        #[command(flatten)]
+        service: ServiceArgs,
     },
     /// Manage organizers.
     #[command(subcommand)]
     Organizer(OrganizerCmd),
+    /// Simulate spectators using their app against a running wallet (sandbox), seeded.
+    Simulate(Box<super::simulate::SimulateArgs>),
+}
+
+/// How the wallet service behaves.
+#[derive(clap::Args, Clone, Debug)]
+pub struct ServiceArgs {
+    /// Sandbox mode: hand out spectator app sessions to any email (POST /app/session).
+    /// Never in production, where a real identity provider stands there.
+    #[arg(long, env = "TIXBRIDGE_WALLET_SANDBOX")]
+    pub sandbox: bool,
+    /// How long a transfer waits for its recipient before it fails (e.g. 1h, 90s).
+    #[arg(long, default_value = "1h", value_parser = parse_duration)]
+    pub transfer_timeout: std::time::Duration,
+    /// How long a deletion stays DELETION_PENDING before it is confirmed (device sync).
+    #[arg(long, default_value = "5s", value_parser = parse_duration)]
+    pub deletion_delay: std::time::Duration,
+    /// How often the service looks for due time-outs and confirmations.
+    #[arg(long, default_value = "1s", value_parser = parse_duration)]
+    pub sweep_interval: std::time::Duration,
+}
+
+impl ServiceArgs {
+    pub fn config(&self) -> anyhow::Result<tixbridge_wallet::ServiceConfig> {
+        let d = |v: std::time::Duration, name: &str| {
+            chrono::Duration::from_std(v).with_context(|| format!("--{name} is too long"))
+        };
+        Ok(tixbridge_wallet::ServiceConfig {
+            sandbox: self.sandbox,
+            settings: tixbridge_core::lifecycle::Settings {
+                transfer_timeout: d(self.transfer_timeout, "transfer-timeout")?,
+                deletion_delay: d(self.deletion_delay, "deletion-delay")?,
+            },
+            sweep_interval: self
+                .sweep_interval
+                .max(std::time::Duration::from_millis(10)),
+        })
+    }
+}
+
+/// `90`, `90s`, `500ms`, `15m`, `1h`, `2d`.
+pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (n, unit) = s.split_at(split);
+    let n: u64 = n
+        .parse()
+        .map_err(|_| format!("{s:?} is not a duration like 90s, 15m, 1h"))?;
+    let secs = match unit.trim() {
+        "ms" => return Ok(std::time::Duration::from_millis(n)),
+        "" | "s" => n,
+        "m" => n * 60,
+        "h" => n * 3600,
+        "d" => n * 86_400,
+        u => return Err(format!("unknown unit {u:?} in {s:?}; use ms, s, m, h or d")),
+    };
+    Ok(std::time::Duration::from_secs(secs))
 }
 
 #[derive(Subcommand)]
@@ -58,7 +117,12 @@ pub enum OrganizerCmd {
 
 pub async fn exec(cmd: WalletCmd) -> anyhow::Result<ExitCode> {
     match cmd {
-        WalletCmd::Serve { listen, db } => {
+        WalletCmd::Serve {
+            listen,
+            db,
+            service,
+        } => {
+            let config = service.config()?;
             let store = db.open().await?;
             let listener = tokio::net::TcpListener::bind(&listen)
                 .await
@@ -66,10 +130,14 @@ pub async fn exec(cmd: WalletCmd) -> anyhow::Result<ExitCode> {
             let addr = listener.local_addr()?;
             tracing::info!(%addr, "wallet service listening");
             println!("wallet service listening on http://{addr}/organizer/tickets");
-            tixbridge_wallet::serve(listener, store, shutdown_signal()).await?;
+            if config.sandbox {
+                println!("sandbox mode: app sessions at http://{addr}/app/session");
+            }
+            tixbridge_wallet::serve_with(listener, store, config, shutdown_signal()).await?;
             tracing::info!("wallet service stopped");
             Ok(ExitCode::SUCCESS)
         }
+        WalletCmd::Simulate(a) => super::simulate::exec(*a).await,
         WalletCmd::Organizer(OrganizerCmd::Create { name, db }) => {
             if name.trim().is_empty() {
                 anyhow::bail!("--name is empty");

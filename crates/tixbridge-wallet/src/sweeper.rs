@@ -1,0 +1,136 @@
+//! The service's own work: pending transfers that time out (`FAILURE`) and pending
+//! deletions to confirm (`DELETED`). Both are rows with a `due_at`; the sweeper reads
+//! the due ones by that index, applies the action as `SYSTEM` through the same state
+//! machine as every other change (so each is one chained log entry), and sleeps when
+//! nothing is due. Because the due time is stored, work left pending when the service
+//! stopped is done as soon as it starts again.
+//!
+//! Several service processes on one PostgreSQL database may sweep at once: the state
+//! machine re-checks each action under the organizer's lock, so the second attempt is
+//! refused and changes nothing.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tixbridge_core::lifecycle::{Action, Caller, Op, Settings};
+use tixbridge_core::status::WalletStatus;
+use tixbridge_store::{DueTicket, WalletStore};
+
+use crate::metrics::Metrics;
+
+/// Due tickets taken per round.
+pub const SWEEP_BATCH: usize = 500;
+
+/// One round: applies every due action found (at most [`SWEEP_BATCH`]) and answers
+/// how many tickets changed.
+pub async fn sweep_once(
+    store: &dyn WalletStore,
+    settings: Settings,
+) -> tixbridge_store::Result<SweepRound> {
+    let now = chrono::Utc::now();
+    let due = store.due(now, SWEEP_BATCH).await?;
+    let mut round = SweepRound {
+        found: due.len(),
+        ..Default::default()
+    };
+    let mut by_org: BTreeMap<i64, Vec<Op>> = BTreeMap::new();
+    for DueTicket {
+        organizer_id,
+        ticket_id,
+        status,
+    } in due
+    {
+        let action = match status {
+            WalletStatus::PendingTransfer => Action::TimeOut,
+            WalletStatus::DeletionPending => Action::ConfirmDeletion,
+            _ => continue,
+        };
+        by_org.entry(organizer_id).or_default().push(Op {
+            ticket_id,
+            caller: Caller::System,
+            action,
+        });
+    }
+    for (org, ops) in by_org {
+        let kinds: Vec<bool> = ops.iter().map(|o| o.action == Action::TimeOut).collect();
+        let results = store.apply(org, ops, now, settings).await?;
+        for (timeout, r) in kinds.into_iter().zip(results) {
+            match (timeout, r) {
+                (true, Ok(_)) => round.timed_out += 1,
+                (false, Ok(_)) => round.confirmed += 1,
+                // Changed meanwhile (accepted, already confirmed by another process).
+                (_, Err(_)) => round.skipped += 1,
+            }
+        }
+    }
+    // Privileges: deletions only (they are never transferred).
+    let privileges = store.confirm_due_privileges(now, SWEEP_BATCH).await?;
+    round.found += privileges;
+    round.confirmed += privileges;
+    Ok(round)
+}
+
+/// What one round did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SweepRound {
+    pub found: usize,
+    pub timed_out: usize,
+    pub confirmed: usize,
+    pub skipped: usize,
+}
+
+/// Sweeps until `stop` turns true: at once after a full batch, else every `interval`.
+pub async fn run(
+    store: Arc<dyn WalletStore>,
+    settings: Settings,
+    interval: Duration,
+    metrics: Arc<Metrics>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    loop {
+        if *stop.borrow() {
+            return;
+        }
+        let full = match sweep_once(&*store, settings).await {
+            Ok(r) => {
+                if r.timed_out > 0 {
+                    metrics.add(
+                        "sweeper_transfers_timed_out_total",
+                        "Pending transfers that timed out to FAILURE.",
+                        &[],
+                        r.timed_out as u64,
+                    );
+                }
+                if r.confirmed > 0 {
+                    metrics.add(
+                        "sweeper_deletions_confirmed_total",
+                        "Deletions confirmed to DELETED.",
+                        &[],
+                        r.confirmed as u64,
+                    );
+                }
+                if r.found > 0 {
+                    tracing::info!(
+                        timed_out = r.timed_out,
+                        confirmed = r.confirmed,
+                        skipped = r.skipped,
+                        "sweeper round"
+                    );
+                }
+                r.found >= SWEEP_BATCH
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "sweeper round failed; retrying");
+                false
+            }
+        };
+        if full {
+            continue;
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(interval) => {}
+            _ = stop.changed() => {}
+        }
+    }
+}
