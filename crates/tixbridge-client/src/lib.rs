@@ -4,6 +4,7 @@
 //! including the API key.
 
 pub mod app;
+mod organizer;
 
 use std::time::Duration;
 

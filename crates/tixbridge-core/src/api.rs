@@ -384,6 +384,27 @@ pub struct EventStatistics {
     pub controlled: i64,
 }
 
+/// One ticket of `POST /organizer/tickets/delete`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeleteTicket {
+    pub ticket_id: String,
+    /// The normalised cause (e.g. `CANCELLED`, `RESOLD`).
+    pub reason: String,
+    /// Keep the deleted ticket visible in the app under "Deleted tickets".
+    pub show_deleted_ticket: bool,
+}
+
+/// One ticket of `POST /organizer/tickets/controlled`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ControlledTicket {
+    pub ticket_id: String,
+    /// When it was used at the gate (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub controlled_at: Option<String>,
+}
+
 /// `GET /app/tickets`: what a spectator's app shows.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -1,0 +1,96 @@
+//! The organizer API beyond injection: deletion, control, back-office transfer, the
+//! change feed and the track record's verification — what the push and feedback
+//! functions call.
+
+use serde::Serialize;
+
+use tixbridge_core::api::{
+    ControlledTicket, DeleteTicket, DiffPage, ItemResult, MAX_DIFF_LIMIT, MAX_TICKETS_PER_CALL,
+    Person, TicketState, Verification,
+};
+
+use crate::{ClientError, WalletClient, encode_path, parse_answer};
+
+impl WalletClient {
+    /// The organizer API's root: the interface URL without its `/tickets`.
+    fn organizer_url(&self) -> &str {
+        self.tickets_url
+            .strip_suffix("/tickets")
+            .unwrap_or(&self.tickets_url)
+    }
+
+    fn check_size(n: usize, what: &str) -> Result<(), ClientError> {
+        if n == 0 || n > MAX_TICKETS_PER_CALL {
+            return Err(ClientError::Usage(format!(
+                "a {what} call carries 1 to {MAX_TICKETS_PER_CALL} tickets, not {n}"
+            )));
+        }
+        Ok(())
+    }
+
+    async fn post_items<T: Serialize>(
+        &self,
+        url: &str,
+        tickets: &[T],
+    ) -> Result<Vec<ItemResult>, ClientError> {
+        #[derive(Serialize)]
+        struct Body<'a, T> {
+            tickets: &'a [T],
+        }
+        let body = serde_json::to_vec(&Body { tickets })
+            .map_err(|e| ClientError::Usage(format!("cannot encode the call: {e}")))?;
+        self.post_results(url, body, tickets.len()).await
+    }
+
+    /// `POST /organizer/tickets/delete` with 1 to 50 tickets; one result per ticket
+    /// (`DELETION_PENDING`, or `DELETED` once confirmed). Repeating is harmless.
+    pub async fn delete(&self, tickets: &[DeleteTicket]) -> Result<Vec<ItemResult>, ClientError> {
+        Self::check_size(tickets.len(), "deletion")?;
+        let url = format!("{}/delete", self.tickets_url);
+        self.post_items(&url, tickets).await
+    }
+
+    /// `POST /organizer/tickets/controlled` with 1 to 50 tickets. Repeating is harmless.
+    pub async fn controlled(
+        &self,
+        tickets: &[ControlledTicket],
+    ) -> Result<Vec<ItemResult>, ClientError> {
+        Self::check_size(tickets.len(), "control")?;
+        let url = format!("{}/controlled", self.tickets_url);
+        self.post_items(&url, tickets).await
+    }
+
+    /// `POST /organizer/tickets/{id}/transfer`: a back-office transfer to `to`.
+    pub async fn transfer(&self, ticket_id: &str, to: &Person) -> Result<TicketState, ClientError> {
+        #[derive(Serialize)]
+        struct Body<'a> {
+            to: &'a Person,
+        }
+        let url = format!("{}/{}/transfer", self.tickets_url, encode_path(ticket_id));
+        let body = serde_json::to_vec(&Body { to })
+            .map_err(|e| ClientError::Usage(format!("cannot encode the call: {e}")))?;
+        self.send_json(&url, body).await
+    }
+
+    /// `GET /organizer/tickets/diff`: the page of changes after `key` (empty: from the
+    /// start). Commit `nextPageKey` only after applying the page.
+    pub async fn diff(&self, key: &str, limit: usize) -> Result<DiffPage, ClientError> {
+        let limit = limit.clamp(1, MAX_DIFF_LIMIT).to_string();
+        let url = format!("{}/diff", self.tickets_url);
+        let resp = self
+            .send_with_retry(|| {
+                self.http
+                    .get(&url)
+                    .query(&[("paginationKey", key), ("limit", limit.as_str())])
+            })
+            .await?;
+        parse_answer(resp).await
+    }
+
+    /// `GET /organizer/report/verify`: the wallet recomputes its track record's chain.
+    pub async fn verify(&self) -> Result<Verification, ClientError> {
+        let url = format!("{}/report/verify", self.organizer_url());
+        let resp = self.send_with_retry(|| self.http.get(&url)).await?;
+        parse_answer(resp).await
+    }
+}
