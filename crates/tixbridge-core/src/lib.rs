@@ -11,6 +11,11 @@
 //! - [`hash`]: the track record's hash chain.
 //! - [`ledger`]: the wallet's injection rules (plan one call's writes), event
 //!   statistics and chain verification — pure, shared by every wallet store.
+//! - [`lifecycle`]: the wallet ticket's state machine (actions, transfer rules,
+//!   refusals) and the planning of a batch of actions for the stores.
+//! - [`privilege`]: digital privileges — wire types, validation, injection and
+//!   deletion rules.
+//! - [`csv_tickets`]: the wallet's back-office CSV injection format.
 //! - [`text`]: multilingual text.
 
 pub mod api;
