@@ -1,6 +1,6 @@
 //! A client of the wallet's spectator app API (WALLET-API.md, "App API"; sandbox
-//! sessions), and the organizer-side reads a simulator needs: the ticket listing and
-//! the change feed.
+//! sessions), and the organizer-side reads a simulator or a benchmark needs: the
+//! ticket listing by pages, and change-feed pages as raw bodies for pipelined reading.
 //!
 //! [`AppClient`] takes the wallet service's root URL (`http://127.0.0.1:8080`);
 //! [`AppClient::session`] opens a sandbox session for one email and answers an
@@ -20,7 +20,7 @@ use reqwest::{StatusCode, Url};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use tixbridge_core::api::{AppTickets, DiffPage, ErrorBody, Person, TicketList, TicketState};
+use tixbridge_core::api::{AppTickets, ErrorBody, Person, TicketList, TicketState};
 use tixbridge_core::lifecycle::ActivationMethod;
 
 use crate::{ClientError, WalletClient};
@@ -285,11 +285,7 @@ impl AppSession {
         let url = self.client.url(&["app", "tickets", ticket_id, verb])?;
         self.client
             .call(|| {
-                let req = self
-                    .client
-                    .http
-                    .post(url.clone())
-                    .bearer_auth(&self.token);
+                let req = self.client.http.post(url.clone()).bearer_auth(&self.token);
                 match body {
                     Some(b) => req.json(b),
                     None => req,
@@ -371,15 +367,20 @@ impl AppSession {
 impl WalletClient {
     /// `GET /organizer/tickets?limit=&offset=`: one page of the organizer's tickets
     /// (states without history), ordered by ticket id. The wallet caps `limit` at 1,000.
-    pub async fn list_tickets(&self, limit: usize, offset: usize) -> Result<TicketList, ClientError> {
+    pub async fn list_tickets(
+        &self,
+        limit: usize,
+        offset: usize,
+    ) -> Result<TicketList, ClientError> {
         let url = format!("{}?limit={limit}&offset={offset}", self.tickets_url);
         let resp = self.send_with_retry(|| self.http.get(&url)).await?;
         crate::parse_answer(resp).await
     }
 
-    /// `GET /organizer/tickets/diff?paginationKey=&limit=`: one page of the change
-    /// feed after `key` (empty for the beginning).
-    pub async fn diff_page(&self, key: &str, limit: usize) -> Result<DiffPage, ClientError> {
+    /// [`WalletClient::diff`]'s page as its JSON body, unparsed: a reader may take the
+    /// next key from it ([`peek_next_page_key`]) and ask for the next page before
+    /// parsing this one.
+    pub async fn diff_raw(&self, key: &str, limit: usize) -> Result<Vec<u8>, ClientError> {
         let url = format!("{}/diff", self.tickets_url);
         let limit = limit.to_string();
         let resp = self
@@ -389,13 +390,43 @@ impl WalletClient {
                     .query(&[("paginationKey", key), ("limit", limit.as_str())])
             })
             .await?;
-        crate::parse_answer(resp).await
+        if !resp.status().is_success() {
+            let status = resp.status();
+            return Err(crate::parse_answer::<serde_json::Value>(resp)
+                .await
+                .err()
+                .unwrap_or_else(|| ClientError::BadResponse(format!("status {status}"))));
+        }
+        let body = resp
+            .bytes()
+            .await
+            .map_err(|e| ClientError::BadResponse(format!("the body could not be read: {e}")))?;
+        Ok(Vec::from(body))
     }
+}
+
+/// The `nextPageKey` of a change-feed page's JSON body, read from its end without
+/// parsing the tickets (the service writes it last). `None` when it is not found
+/// there; the full parse must then be used. A reader that pipelines with it must check
+/// it against the parsed page.
+pub fn peek_next_page_key(body: &[u8]) -> Option<String> {
+    const NAME: &[u8] = b"\"nextPageKey\"";
+    let tail_start = body.len().saturating_sub(4096);
+    let tail = &body[tail_start..];
+    let at = tail.windows(NAME.len()).rposition(|w| w == NAME)?;
+    let rest = &tail[at + NAME.len()..];
+    let colon = rest.iter().position(|b| !b.is_ascii_whitespace())?;
+    if rest[colon] != b':' {
+        return None;
+    }
+    let mut de = serde_json::Deserializer::from_slice(&rest[colon + 1..]);
+    <String as serde::Deserialize>::deserialize(&mut de).ok()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tixbridge_core::api::DiffPage;
 
     fn client() -> AppClient {
         AppClient::new("http://127.0.0.1:1", Duration::from_secs(1)).unwrap()
@@ -442,6 +473,19 @@ mod tests {
         assert!(!r(401).is_refusal() && !r(429).is_refusal() && !r(500).is_refusal());
         assert_eq!(r(409).code(), "X");
         assert!(!AppError::Timeout(Duration::from_secs(1)).is_refusal());
+    }
+
+    #[test]
+    fn the_next_key_is_read_from_the_end() {
+        let page = DiffPage {
+            tickets: vec![],
+            next_page_key: "12\"3".into(),
+        };
+        let body = serde_json::to_vec(&page).unwrap();
+        assert_eq!(peek_next_page_key(&body).as_deref(), Some("12\"3"));
+        let spaced = br#"{"tickets": [{"x": "\"nextPageKey\": \"9\""}], "nextPageKey" : "41"}"#;
+        assert_eq!(peek_next_page_key(spaced).as_deref(), Some("41"));
+        assert_eq!(peek_next_page_key(br#"{"tickets": []}"#), None);
     }
 
     #[tokio::test]

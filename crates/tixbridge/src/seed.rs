@@ -143,10 +143,10 @@ const LAST_NAMES: [&str; 12] = [
 
 fn season() -> ImportSeason {
     ImportSeason {
-        code: "EC2026".into(),
-        name: "European Cup 2026".into(),
-        start: Utc.with_ymd_and_hms(2026, 6, 1, 0, 0, 0).unwrap(),
-        end: Utc.with_ymd_and_hms(2026, 7, 31, 23, 59, 0).unwrap(),
+        code: "EC2028".into(),
+        name: "European Cup 2028".into(),
+        start: Utc.with_ymd_and_hms(2028, 6, 1, 0, 0, 0).unwrap(),
+        end: Utc.with_ymd_and_hms(2028, 7, 31, 23, 59, 0).unwrap(),
     }
 }
 
@@ -163,7 +163,7 @@ fn site(s: &Stadium) -> ImportSite {
 }
 
 fn match_start(i: usize) -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 6, 12, 19, 0, 0).unwrap() + Duration::days(4 * i as i64)
+    Utc.with_ymd_and_hms(2028, 6, 12, 19, 0, 0).unwrap() + Duration::days(4 * i as i64)
 }
 
 /// Streams `n` ticket rows; ticket ids start at [`FIRST_TICKET_ID`].
@@ -201,7 +201,7 @@ pub fn tournament(n: u64, seed: u64) -> impl Iterator<Item = ImportRow> {
         left_in_file -= 1;
         let id = FIRST_TICKET_ID + i as i64;
         let contact = contact.clone().expect("set at the start of each file");
-        let purchase = Utc.with_ymd_and_hms(2026, 3, 1, 10, 0, 0).unwrap()
+        let purchase = Utc.with_ymd_and_hms(2028, 3, 1, 10, 0, 0).unwrap()
             + Duration::minutes((file_no % 100_000) as i64);
         let (cat, price) = CATEGORIES[file_cat];
         let holder = if rng.random_bool(0.7) {
@@ -281,8 +281,8 @@ pub fn tournament(n: u64, seed: u64) -> impl Iterator<Item = ImportRow> {
                     code: prod.into(),
                     kind: ProductKind::Match,
                     family: Some("FOOTBALL".into()),
-                    name: LocalizedText::new("en", format!("European Cup 2026 – {prod}"))
-                        .with("fr", format!("Coupe d'Europe 2026 – {prod}")),
+                    name: LocalizedText::new("en", format!("European Cup 2028 – {prod}"))
+                        .with("fr", format!("Coupe d'Europe 2028 – {prod}")),
                     comfort: ComfortVariables::default(),
                 },
                 performance: Some(ImportPerformance {
@@ -327,7 +327,7 @@ pub fn tournament(n: u64, seed: u64) -> impl Iterator<Item = ImportRow> {
                 ..base
             }
         } else {
-            let vs = Utc.with_ymd_and_hms(2026, 6, 10, 12, 0, 0).unwrap();
+            let vs = Utc.with_ymd_and_hms(2028, 6, 10, 12, 0, 0).unwrap();
             ImportRow {
                 product: ImportProduct {
                     code: "FANZONE".into(),

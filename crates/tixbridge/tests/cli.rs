@@ -32,7 +32,7 @@ fn count_after(out: &str, label: &str) -> Option<u64> {
 }
 
 #[test]
-fn the_demo_injects_every_ticket() {
+fn the_demo_runs_the_whole_lifecycle() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("demo");
     let o = tixbridge(
@@ -42,7 +42,43 @@ fn the_demo_injects_every_ticket() {
     let (out, err) = text(&o);
     assert!(o.status.success(), "{out}\n{err}");
     assert_eq!(count_after(&out, "PRINTED"), Some(500), "{out}");
-    assert_eq!(count_after(&out, "INJECTED"), Some(500), "{out}");
+    // The wallet's side: every ticket somewhere in its lifecycle.
+    let wallet: Vec<(String, u64)> = out
+        .lines()
+        .skip_while(|l| !l.contains("wallet (organizer"))
+        .skip(1)
+        .map_while(|l| {
+            let mut it = l.split_whitespace();
+            let status = it.next()?;
+            let n = it.next()?.parse().ok()?;
+            status
+                .chars()
+                .all(|c| c.is_ascii_uppercase() || c == '_')
+                .then(|| (status.to_owned(), n))
+        })
+        .collect();
+    assert_eq!(wallet.iter().map(|(_, n)| n).sum::<u64>(), 500, "{out}");
+    for status in [
+        "INJECTED",
+        "DOWNLOADED",
+        "ASSIGNED",
+        "TRANSFERRED",
+        "CONTROLLED",
+        "DELETED",
+    ] {
+        assert!(
+            wallet.iter().any(|(s, n)| s == status && *n > 0),
+            "no {status} ticket in the wallet: {out}"
+        );
+    }
+    assert!(
+        wallet.iter().any(|(s, _)| s.ends_with("_ACTIVATED")),
+        "{out}"
+    );
+    assert_eq!(count_after(&out, "CONTROLLED"), Some(25), "{out}");
+    assert_eq!(count_after(&out, "DELETED"), Some(10), "{out}");
+    assert!(out.contains("chain valid"), "{out}");
+    assert!(out.contains("simulate actions="), "{out}");
     assert!(out.contains("tickets/s"), "{out}");
     assert!(dir.join("ticketing.db").exists());
     // The key is in its file, never on the screen.

@@ -47,7 +47,15 @@ impl Service {
         let dir = tempfile::tempdir().expect("temp dir");
         let db = format!("sqlite:{}", dir.path().join("wallet.db").display());
         let o = tixbridge()
-            .args(["wallet", "organizer", "create", "--name", "Sim", "--db", &db])
+            .args([
+                "wallet",
+                "organizer",
+                "create",
+                "--name",
+                "Sim",
+                "--db",
+                &db,
+            ])
             .output()
             .expect("the binary runs");
         assert!(o.status.success(), "{:?}", text(&o));
@@ -211,7 +219,12 @@ fn outcome(states: &BTreeMap<String, Value>) -> BTreeMap<String, Value> {
         .map(|(id, s)| {
             (
                 id.clone(),
-                json!([s["status"], s["owner"]["email"], s["holder"], s["transferLevel"]]),
+                json!([
+                    s["status"],
+                    s["owner"]["email"],
+                    s["holder"],
+                    s["transferLevel"]
+                ]),
             )
         })
         .collect()

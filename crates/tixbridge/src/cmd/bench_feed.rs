@@ -18,6 +18,7 @@ use anyhow::Context;
 use chrono::Utc;
 use secrecy::SecretString;
 
+use tixbridge_client::app::peek_next_page_key;
 use tixbridge_client::{ClientOptions, WalletClient};
 use tixbridge_core::api::{self, DiffPage, MAX_DIFF_LIMIT, MAX_TICKETS_PER_CALL};
 use tixbridge_store::Actor;
@@ -40,6 +41,11 @@ pub struct FeedArgs {
     /// Store calls in flight while filling.
     #[arg(long, default_value_t = 4)]
     in_flight: usize,
+    /// Parse each page before asking for the next. By default the next page is asked
+    /// for as soon as its key is read from the end of the current body, so that the
+    /// service builds it while this process parses the current one.
+    #[arg(long)]
+    sequential: bool,
 }
 
 /// Ticket ids are `FEED-` and their number, zero-padded.
@@ -88,7 +94,10 @@ fn make_ticket(t: &api::Ticket, n: u64) -> api::Ticket {
         p.file_id = Some(format!("F{:09}", n / 3));
     }
     if let Some(s) = t.security.as_mut() {
-        s.barcode = Some(format!("BC{:016}", n.wrapping_mul(7_919) % 10_000_000_000_000_000));
+        s.barcode = Some(format!(
+            "BC{:016}",
+            n.wrapping_mul(7_919) % 10_000_000_000_000_000
+        ));
     }
     if let Some(s) = t.spectator_details.as_mut() {
         s.email = Some(format!("fan{}@example.org", n / 3));
@@ -175,10 +184,10 @@ pub async fn exec(a: FeedArgs) -> anyhow::Result<ExitCode> {
             ..Default::default()
         },
     )?;
-    // One tiny call first so the connection is open and the key cached: the timed
+    // One tiny call first so that a connection is open and the key cached: the timed
     // part is the feed, not the service's start.
     client
-        .diff_page("", 1)
+        .diff("", 1)
         .await
         .context("the first call to the change feed")?;
 
@@ -188,13 +197,42 @@ pub async fn exec(a: FeedArgs) -> anyhow::Result<ExitCode> {
     let mut seen = Seen::new(n);
     let mut key = String::new();
     let (mut pages, mut states, mut entries) = (0u64, 0u64, 0u64);
+    let limit = a.page;
+    let fetch = |key: String| {
+        let client = client.clone();
+        tokio::spawn(async move {
+            client
+                .diff_raw(&key, limit)
+                .await
+                .with_context(|| format!("reading the feed after key {key:?}"))
+        })
+    };
+    // Where the time goes: waiting for bodies, and parsing and checking them.
+    let (mut waiting, mut parsing) = (Duration::ZERO, Duration::ZERO);
     let started = Instant::now();
+    let mut next = fetch(String::new());
     loop {
-        let page: DiffPage = client
-            .diff_page(&key, a.page)
-            .await
-            .with_context(|| format!("reading the feed after key {key:?}"))?;
+        let t = Instant::now();
+        let body = next.await??;
+        waiting += t.elapsed();
+        let t = Instant::now();
         pages += 1;
+        // Pipelined: the next page is on its way while this one is parsed.
+        let peeked = (!a.sequential)
+            .then(|| peek_next_page_key(&body))
+            .flatten()
+            .filter(|k| *k != key);
+        let prefetched = peeked.clone().map(&fetch);
+        let page: DiffPage = serde_json::from_slice(&body)
+            .with_context(|| format!("the feed page after key {key:?} is not understood"))?;
+        drop(body);
+        if let Some(p) = &peeked {
+            anyhow::ensure!(
+                *p == page.next_page_key,
+                "the key read from the end of the page ({p:?}) is not its nextPageKey ({:?})",
+                page.next_page_key
+            );
+        }
         if page.tickets.is_empty() {
             anyhow::ensure!(
                 page.next_page_key == key,
@@ -221,12 +259,25 @@ pub async fn exec(a: FeedArgs) -> anyhow::Result<ExitCode> {
         states += page.tickets.len() as u64;
         key = page.next_page_key;
         meter.set(states);
+        parsing += t.elapsed();
+        tracing::debug!(
+            page = pages,
+            states,
+            waited_ms = waiting.as_millis() as u64,
+            parsed_ms = parsing.as_millis() as u64,
+            "feed page"
+        );
+        next = match prefetched {
+            Some(p) => p,
+            None => fetch(key.clone()),
+        };
     }
     let secs = started.elapsed().as_secs_f64();
     meter.finish();
     let own_cpu = cpu_secs(None) - cpu_before;
     let wallet_cpu = cpu_secs(Some(wallet.child.id())) - wallet_cpu_before;
     let wallet_peak = peak_rss_kb(Some(wallet.child.id()));
+    let wallet_now = rss_split_kb(Some(wallet.child.id()));
     wallet.stop();
     anyhow::ensure!(
         states == n && seen.count() == n,
@@ -235,7 +286,17 @@ pub async fn exec(a: FeedArgs) -> anyhow::Result<ExitCode> {
     );
     let rate = states as f64 / secs;
     println!(
-        "  feed: {pages} pages (the last one empty), {states} states with {entries} log entries in {secs:.2} s = {rate:.0} states/s"
+        "  feed: {pages} pages (the last one empty, {}), {states} states with {entries} log entries in {secs:.2} s = {rate:.0} states/s",
+        if a.sequential {
+            "sequential"
+        } else {
+            "pipelined"
+        }
+    );
+    println!(
+        "  this process waited {:.2} s for pages and spent {:.2} s parsing and checking them",
+        waiting.as_secs_f64(),
+        parsing.as_secs_f64()
     );
     println!(
         "  CPU while paging: bench process {own_cpu:.1} s, wallet process {wallet_cpu:.1} s ({:.1} µs per state in all)",
@@ -247,6 +308,15 @@ pub async fn exec(a: FeedArgs) -> anyhow::Result<ExitCode> {
         own_peak / 1024,
         wallet_peak / 1024
     );
+    if let Some((anon, file)) = wallet_now {
+        // File-backed pages are the database's, mapped by SQLite (mmap): page cache the
+        // kernel may drop, not the service's own memory.
+        println!(
+            "  wallet process at the end: {} MB anonymous (heap), {} MB file-backed (mapped database)",
+            anon / 1024,
+            file / 1024
+        );
+    }
     println!(
         "feed states_per_s={:.0} peak_rss_mb={}",
         rate,
@@ -373,7 +443,10 @@ impl Drop for WalletProcess {
 
 /// User + system CPU seconds of a process; 0 where /proc is absent.
 fn cpu_secs(pid: Option<u32>) -> f64 {
-    let path = pid.map_or_else(|| "/proc/self/stat".to_owned(), |p| format!("/proc/{p}/stat"));
+    let path = pid.map_or_else(
+        || "/proc/self/stat".to_owned(),
+        |p| format!("/proc/{p}/stat"),
+    );
     let Ok(stat) = std::fs::read_to_string(path) else {
         return 0.0;
     };
@@ -400,6 +473,23 @@ fn peak_rss_kb(pid: Option<u32>) -> u64 {
                 .and_then(|v| v.parse().ok())
         })
         .unwrap_or(0)
+}
+
+/// Resident set now, split into anonymous and file-backed KiB; `None` without /proc.
+fn rss_split_kb(pid: Option<u32>) -> Option<(u64, u64)> {
+    let path = pid.map_or_else(
+        || "/proc/self/status".to_owned(),
+        |p| format!("/proc/{p}/status"),
+    );
+    let status = std::fs::read_to_string(path).ok()?;
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse::<u64>().ok())
+    };
+    Some((field("RssAnon:")?, field("RssFile:")?))
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@ use anyhow::Context;
 use secrecy::SecretString;
 
 use tixbridge_core::model::{InjectionFilters, Outcome};
+use tixbridge_core::status::WalletStatus;
 use tixbridge_interface::setup::{
     InjectionScheduleInput, InterfaceInput, create_injection_schedule, create_interface,
 };
@@ -56,22 +57,33 @@ pub async fn exec(a: Args) -> anyhow::Result<ExitCode> {
     let wallet_db = dir.join("wallet.db");
     let wallet = tixbridge_store::open_wallet(&format!("sqlite:{}", wallet_db.display())).await?;
     let (organizer, api_key) =
-        tixbridge_wallet::create_organizer(&*wallet, "European Cup 2026").await?;
+        tixbridge_wallet::create_organizer(&*wallet, "European Cup 2028").await?;
     let key_file = dir.join("wallet-api-key.txt");
     write_secret(&key_file, &api_key)?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(tixbridge_wallet::serve(
+    // Sandbox mode, with time-outs short enough to watch: transfers left pending fail
+    // after 3 s, deletions are confirmed after 1 s.
+    let config = tixbridge_wallet::ServiceConfig {
+        sandbox: true,
+        settings: tixbridge_core::lifecycle::Settings {
+            transfer_timeout: chrono::Duration::seconds(3),
+            deletion_delay: chrono::Duration::seconds(1),
+        },
+        sweep_interval: std::time::Duration::from_millis(200),
+    };
+    let server = tokio::spawn(tixbridge_wallet::serve_with(
         listener,
         wallet.clone(),
+        config,
         async move {
             let _ = stop_rx.await;
         },
     ));
     let url = format!("http://{addr}/organizer/tickets");
     println!(
-        "1. wallet service on {url} (organizer {:?})",
+        "1. wallet service on {url} (organizer {:?}, sandbox mode)",
         organizer.name
     );
 
@@ -80,7 +92,7 @@ pub async fn exec(a: Args) -> anyhow::Result<ExitCode> {
     let store =
         tixbridge_store::open_ticketing(&format!("sqlite:{}", ticketing_db.display())).await?;
     let org = store
-        .ensure_organization("EC2026", "European Cup 2026", "en")
+        .ensure_organization("EC2028", "European Cup 2028", "en")
         .await?;
     let seeded = seed_tickets(&*store, org.id, a.tickets).await?;
     println!(
@@ -95,9 +107,9 @@ pub async fn exec(a: Args) -> anyhow::Result<ExitCode> {
             name: "tixngo".into(),
             kind: "TIXNGO".into(),
             url: url.clone(),
-            login: "admin@ec2026.example.org".into(),
-            api_key: SecretString::from(api_key),
-            notification_emails: "ops@ec2026.example.org".into(),
+            login: "admin@ec2028.example.org".into(),
+            api_key: SecretString::from(api_key.clone()),
+            notification_emails: "ops@ec2028.example.org".into(),
             custom_params: "ticketIterationSize=50\nsendMultilingualAsJsonObject=true".into(),
         },
     )
@@ -133,8 +145,67 @@ pub async fn exec(a: Args) -> anyhow::Result<ExitCode> {
     println!("4. injection:");
     super::run::print_report(&report);
 
-    // 5. Both sides.
-    println!("5. tickets per status");
+    // 5. Spectators use their app; the organizer deletes and controls some tickets.
+    println!("5. spectators (tixbridge wallet simulate, seed 2028):");
+    super::simulate::exec(super::simulate::SimulateArgs::for_demo(
+        &format!("http://{addr}"),
+        key_file.clone(),
+        organizer.id,
+        2028,
+    ))
+    .await?;
+    let client = tixbridge_client::WalletClient::new(
+        &url,
+        "admin@ec2028.example.org",
+        SecretString::from(api_key),
+        tixbridge_client::ClientOptions::default(),
+    )?;
+    let (deleted, controlled) = organizer_actions(&client, a.tickets).await?;
+    println!(
+        "6. organizer: {deleted} tickets deleted (cancelled or resold), {controlled} controlled at the gate"
+    );
+    // Let the wallet time out the transfers left pending and confirm the deletions.
+    let settle = Instant::now();
+    while settle.elapsed() < std::time::Duration::from_secs(10) {
+        let counts = wallet.count_by_status(organizer.id).await?;
+        if !counts.iter().any(|(s, n)| {
+            *n > 0
+                && matches!(
+                    s,
+                    WalletStatus::PendingTransfer | WalletStatus::DeletionPending
+                )
+        }) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+
+    // 7. The change feed and the track record.
+    let feed_started = Instant::now();
+    let (mut key, mut states, mut entries) = (String::new(), 0usize, 0usize);
+    loop {
+        let page = client.diff(&key, 10_000).await?;
+        if page.tickets.is_empty() {
+            break;
+        }
+        states += page.tickets.len();
+        entries += page.tickets.iter().map(|t| t.history.len()).sum::<usize>();
+        key = page.next_page_key;
+    }
+    let verified = client.verify().await?;
+    println!(
+        "7. change feed: {states} ticket states with {entries} log entries in {:.2} s; track record: {} entries, {}",
+        feed_started.elapsed().as_secs_f64(),
+        verified.entries,
+        if verified.valid {
+            "chain valid"
+        } else {
+            "CHAIN BROKEN"
+        }
+    );
+
+    // 8. Both sides.
+    println!("8. tickets per status");
     println!("   ticketing (organization {}):", org.code);
     for (s, n) in store.count_by_status(org.id).await? {
         println!("     {s:<18} {n}");
@@ -151,7 +222,7 @@ pub async fn exec(a: Args) -> anyhow::Result<ExitCode> {
         report.counts.succeeded as f64 / secs.max(1e-9),
         started.elapsed().as_secs_f64()
     );
-    println!("6. data:");
+    println!("9. data:");
     println!("     ticketing  {}", ticketing_db.display());
     println!("     wallet     {}", wallet_db.display());
     println!(
@@ -166,7 +237,7 @@ pub async fn exec(a: Args) -> anyhow::Result<ExitCode> {
 
     let _ = stop_tx.send(());
     server.await??;
-    Ok(if report.outcome == Outcome::Error {
+    Ok(if report.outcome == Outcome::Error || !verified.valid {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS
@@ -174,6 +245,61 @@ pub async fn exec(a: Args) -> anyhow::Result<ExitCode> {
 }
 
 /// Seeds the tournament through one all-or-nothing import session.
+/// Deletes about 2 % of the wallet's tickets (every 50th: cancelled, or resold and
+/// kept visible) and controls about 5 % (every 20th), through the organizer API —
+/// what the push functions will do. Answers how many of each the wallet accepted.
+async fn organizer_actions(
+    client: &tixbridge_client::WalletClient,
+    tickets: u64,
+) -> anyhow::Result<(usize, usize)> {
+    use tixbridge_core::api::{ControlledTicket, DeleteTicket};
+    let (mut deletions, mut controls) = (Vec::new(), Vec::new());
+    let mut offset = 0;
+    loop {
+        let page = client.list_tickets(1000, offset).await?;
+        let n = page.tickets.len();
+        for (i, t) in page.tickets.into_iter().enumerate() {
+            let i = offset + i;
+            if i % 50 == 7 {
+                let resold = i % 100 == 7;
+                deletions.push(DeleteTicket {
+                    ticket_id: t.ticket_id,
+                    reason: if resold { "RESOLD" } else { "CANCELLED" }.into(),
+                    show_deleted_ticket: resold,
+                });
+            } else if i % 20 == 3 {
+                controls.push(ControlledTicket {
+                    ticket_id: t.ticket_id,
+                    controlled_at: Some(chrono::Utc::now().to_rfc3339()),
+                });
+            }
+        }
+        offset += n;
+        if n < 1000 || offset as u64 >= tickets {
+            break;
+        }
+    }
+    let mut deleted = 0;
+    for chunk in deletions.chunks(50) {
+        deleted += client
+            .delete(chunk)
+            .await?
+            .iter()
+            .filter(|r| r.is_ok())
+            .count();
+    }
+    let mut controlled = 0;
+    for chunk in controls.chunks(50) {
+        controlled += client
+            .controlled(chunk)
+            .await?
+            .iter()
+            .filter(|r| r.is_ok())
+            .count();
+    }
+    Ok((deleted, controlled))
+}
+
 pub async fn seed_tickets(store: &dyn TicketingStore, org: i64, n: u64) -> anyhow::Result<u64> {
     let meter = Meter::new("seeded", Some(n));
     let mut session = store.begin_import(org).await?;
