@@ -378,6 +378,7 @@ async fn sqlite_diff_rate() {
         .sum();
     for with_json in [false, true, false, true] {
         let started = Instant::now();
+        let cpu_started = process_cpu_seconds();
         let (mut key, mut states, mut entries, mut bytes) = (0i64, 0usize, 0usize, 0usize);
         loop {
             let page = store.diff(org, key, 10_000).await.expect("diff");
@@ -390,20 +391,26 @@ async fn sqlite_diff_rate() {
             }
         }
         let secs = started.elapsed().as_secs_f64();
+        let cpu = process_cpu_seconds().zip(cpu_started).map(|(b, a)| b - a);
         assert_eq!(states, n, "every ticket once");
         // A ticket changed again after later tickets comes once, late, with only the
         // entries after the key it comes at: its injection is not repeated.
         assert!(entries >= n && entries <= n + changed, "{entries} entries");
         println!(
             "diff{}: {states} ticket states ({entries} entries{}) in 10,000-ticket pages: \
-             {secs:.2} s, {:.0} states/s",
+             {secs:.2} s, {:.0} states/s{}",
             if with_json { " + JSON" } else { "" },
             if with_json {
                 format!(", {} MB of JSON", bytes / 1_000_000)
             } else {
                 String::new()
             },
-            states as f64 / secs
+            states as f64 / secs,
+            cpu.map(|c| format!(
+                "; {c:.2} CPU s, {:.0} states per CPU second",
+                states as f64 / c
+            ))
+            .unwrap_or_default()
         );
     }
 }
@@ -452,4 +459,15 @@ async fn diff_bench_setup(store: &Arc<dyn WalletStore>, n: usize) -> i64 {
         started.elapsed().as_secs_f64()
     );
     org
+}
+
+/// CPU time used by this process so far (user + system), where Linux tells it: a
+/// measure that other work on a shared machine does not disturb as it does wall time.
+fn process_cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name (which may hold spaces) start at state (3rd).
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
+    Some(ticks / 100.0)
 }
