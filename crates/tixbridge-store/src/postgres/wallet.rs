@@ -16,8 +16,9 @@
 //! tickets with one `= ANY` query, plan with [`lifecycle::plan_actions`] and write
 //! rows, log entries and head with one multi-row statement each. The change feed
 //! ([`WalletStore::diff`]) reads one page by the `(organizer_id, change_seq)` index and
-//! the page's new log entries with one `seq = ANY` query, in one repeatable-read
-//! snapshot.
+//! then the page's new log entries with one query — as a few primary-key ranges when
+//! their seqs are dense (the usual case), else by `seq = ANY` — in one repeatable-read
+//! snapshot, decoding rows as they arrive.
 //!
 //! `ticket_id` is collated `"C"` (byte order, like SQLite): the listings order by it
 //! and `verify` pages through the tickets by `ticket_id > last`, which must agree with
@@ -29,6 +30,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use futures::TryStreamExt;
 use sqlx::postgres::{PgPool, PgRow};
 use sqlx::{QueryBuilder, Row};
 
@@ -240,9 +242,17 @@ async fn insert_entries(tx: &mut Tx, organizer_id: i64, entries: &[LogEntry]) ->
     .bind(e.iter().map(|e| e.at.as_str()).collect::<Vec<_>>())
     .bind(e.iter().map(|e| e.ticket_id.as_str()).collect::<Vec<_>>())
     .bind(e.iter().map(|e| e.action.as_str()).collect::<Vec<_>>())
-    .bind(e.iter().map(|e| e.from_status.as_deref()).collect::<Vec<_>>())
+    .bind(
+        e.iter()
+            .map(|e| e.from_status.as_deref())
+            .collect::<Vec<_>>(),
+    )
     .bind(e.iter().map(|e| e.to_status.as_str()).collect::<Vec<_>>())
-    .bind(e.iter().map(|e| e.from_owner.as_deref()).collect::<Vec<_>>())
+    .bind(
+        e.iter()
+            .map(|e| e.from_owner.as_deref())
+            .collect::<Vec<_>>(),
+    )
     .bind(e.iter().map(|e| e.to_owner.as_deref()).collect::<Vec<_>>())
     .bind(e.iter().map(|e| e.actor.as_str()).collect::<Vec<_>>())
     .bind(e.iter().map(|e| e.prev_hash.as_str()).collect::<Vec<_>>())
@@ -419,6 +429,33 @@ fn seqs_after(log_seqs: &str, after_seq: i64, out: &mut Vec<i64>) -> Result<()> 
     out[start..].reverse();
     Ok(())
 }
+
+/// The seqs as ranges `lo[i]..=hi[i]` of the primary key, merging seqs at most
+/// [`RANGE_GAP`] apart: reading a few entries too many costs less than another index
+/// descent.
+fn seq_ranges(seqs: &[i64]) -> (Vec<i64>, Vec<i64>) {
+    let mut sorted = seqs.to_vec();
+    sorted.sort_unstable();
+    let (mut lo, mut hi): (Vec<i64>, Vec<i64>) = (Vec::new(), Vec::new());
+    for seq in sorted {
+        match hi.last_mut() {
+            Some(h) if seq - *h <= RANGE_GAP => *h = (*h).max(seq),
+            _ => {
+                lo.push(seq);
+                hi.push(seq);
+            }
+        }
+    }
+    (lo, hi)
+}
+
+/// See [`seq_ranges`].
+const RANGE_GAP: i64 = 16;
+
+/// The change feed's transaction: one snapshot for a page and its histories, and no
+/// JIT compilation (the planner's estimates of the range reads are large enough to
+/// trigger it, and compiling costs far more than the reads).
+const SNAPSHOT: &str = "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY; SET LOCAL jit = off";
 
 /// ASCII lower-casing and trimming, as the state machine keys emails.
 fn email_key(email: &str) -> String {
@@ -796,59 +833,87 @@ impl WalletStore for PgWallet {
         after_seq: i64,
         limit: usize,
     ) -> Result<Vec<TicketState>> {
-        // One snapshot for the page and its histories.
-        let mut tx = self.pool.begin().await?;
-        sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-            .execute(&mut *tx)
-            .await?;
-        let rows = sqlx::query(&format!(
-            "SELECT {TICKET_COLUMNS}, log_seqs FROM wallet_tickets \
-             WHERE organizer_id = $1 AND change_seq > $2 ORDER BY change_seq LIMIT $3"
-        ))
-        .bind(organizer_id)
-        .bind(after_seq)
-        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
-        .fetch_all(&mut *tx)
-        .await?;
-        let mut page = Vec::with_capacity(rows.len());
+        let mut tx = self.pool.begin_with(SNAPSHOT).await?;
+        let mut page = Vec::with_capacity(limit.min(10_000));
         // The seqs of every ticket's new entries, ticket after ticket, and where each
-        // ticket's run ends.
-        let mut wanted = Vec::with_capacity(rows.len());
-        let mut ends = Vec::with_capacity(rows.len());
-        for r in &rows {
-            page.push(
-                stored_ticket(r)?
-                    .into_state()
-                    .map_err(StoreError::Backend)?,
+        // ticket's run ends. Rows are decoded as they arrive, while the server is
+        // still producing the next ones.
+        let mut wanted = Vec::with_capacity(limit.min(10_000));
+        let mut ends = Vec::with_capacity(limit.min(10_000));
+        {
+            let sql = format!(
+                "SELECT {TICKET_COLUMNS}, log_seqs FROM wallet_tickets \
+                 WHERE organizer_id = $1 AND change_seq > $2 ORDER BY change_seq LIMIT $3"
             );
-            seqs_after(r.try_get::<&str, _>(12)?, after_seq, &mut wanted)?;
-            ends.push(wanted.len());
+            let mut rows = sqlx::query(&sql)
+                .bind(organizer_id)
+                .bind(after_seq)
+                .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+                .fetch(&mut *tx);
+            while let Some(r) = rows.try_next().await? {
+                page.push(
+                    stored_ticket(&r)?
+                        .into_state()
+                        .map_err(StoreError::Backend)?,
+                );
+                seqs_after(r.try_get::<&str, _>(12)?, after_seq, &mut wanted)?;
+                ends.push(wanted.len());
+            }
         }
-        drop(rows);
         if !wanted.is_empty() {
-            let rows = sqlx::query(&format!(
-                "SELECT {LOG_COLUMNS} FROM wallet_status_log \
-                 WHERE organizer_id = $1 AND seq = ANY($2)"
-            ))
-            .bind(organizer_id)
-            .bind(&wanted)
-            .fetch_all(&mut *tx)
-            .await?;
-            let mut by_seq = HashMap::with_capacity(rows.len());
-            for r in &rows {
-                let e = log_entry(r)?;
-                by_seq.insert(e.seq, e);
+            // The entries by seq; moved out into the histories once each.
+            let mut entries: Vec<Option<LogEntry>> = Vec::with_capacity(wanted.len());
+            let mut seqs: Vec<i64> = Vec::with_capacity(wanted.len());
+            {
+                let (lo, hi) = seq_ranges(&wanted);
+                // Dense seqs (the usual page: recent changes) are read as a few
+                // ranges of the primary key; scattered ones one by one.
+                let by_ranges = lo.len() * 4 <= wanted.len();
+                let sql = if by_ranges {
+                    format!(
+                        "SELECT l.* FROM UNNEST($2::bigint[], $3::bigint[]) AS r (lo, hi) \
+                         CROSS JOIN LATERAL (SELECT {LOG_COLUMNS} FROM wallet_status_log \
+                         WHERE organizer_id = $1 AND seq BETWEEN r.lo AND r.hi OFFSET 0) AS l"
+                    )
+                } else {
+                    format!(
+                        "SELECT {LOG_COLUMNS} FROM wallet_status_log \
+                         WHERE organizer_id = $1 AND seq = ANY($2)"
+                    )
+                };
+                let query = sqlx::query(&sql).bind(organizer_id);
+                let query = if by_ranges {
+                    query.bind(lo).bind(hi)
+                } else {
+                    query.bind(&wanted)
+                };
+                let mut rows = query.fetch(&mut *tx);
+                while let Some(r) = rows.try_next().await? {
+                    let e = log_entry(&r)?;
+                    seqs.push(e.seq);
+                    entries.push(Some(e));
+                }
+            }
+            // Both queries answer in seq order; sort only if that ever changes.
+            if !seqs.is_sorted() {
+                let mut both: Vec<_> = seqs.into_iter().zip(entries).collect();
+                both.sort_unstable_by_key(|(seq, _)| *seq);
+                (seqs, entries) = both.into_iter().unzip();
             }
             let mut start = 0;
             for (state, end) in page.iter_mut().zip(ends) {
                 state.history.reserve(end - start);
                 for seq in &wanted[start..end] {
-                    let e = by_seq.remove(seq).ok_or_else(|| {
-                        StoreError::Backend(format!(
-                            "log entry {seq} of ticket {} is missing",
-                            state.ticket_id
-                        ))
-                    })?;
+                    let e = seqs
+                        .binary_search(seq)
+                        .ok()
+                        .and_then(|i| entries[i].take())
+                        .ok_or_else(|| {
+                            StoreError::Backend(format!(
+                                "log entry {seq} of ticket {} is missing",
+                                state.ticket_id
+                            ))
+                        })?;
                     state.history.push(e);
                 }
                 start = end;
@@ -881,7 +946,10 @@ impl WalletStore for PgWallet {
                 .into_state()
                 .map_err(StoreError::Backend)?;
             let deleted = parse_status(&state.status)?.is_deleted();
-            let shown = state.deletion.as_ref().is_some_and(|d| d.show_deleted_ticket);
+            let shown = state
+                .deletion
+                .as_ref()
+                .is_some_and(|d| d.show_deleted_ticket);
             match (owned, incoming) {
                 (true, true) => {
                     // Cannot happen (a transfer to its own owner is refused); listed
