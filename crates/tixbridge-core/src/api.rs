@@ -449,19 +449,19 @@ pub struct FieldError {
 }
 
 impl FieldError {
-    fn missing(field: &str) -> Self {
+    pub(crate) fn missing(field: &str) -> Self {
         Self {
             code: "MISSING_FIELD",
             message: format!("{field} is required"),
         }
     }
-    fn too_long(field: &str, max: usize) -> Self {
+    pub(crate) fn too_long(field: &str, max: usize) -> Self {
         Self {
             code: "FIELD_TOO_LONG",
             message: format!("{field} is longer than {max} characters"),
         }
     }
-    fn invalid(field: &str, why: &str) -> Self {
+    pub(crate) fn invalid(field: &str, why: &str) -> Self {
         Self {
             code: "INVALID_FIELD",
             message: format!("{field} {why}"),
@@ -472,16 +472,7 @@ impl FieldError {
 /// Checks one ticket against the contract's required fields and limits. The first
 /// problem found is returned; its message names the field by its JSON path.
 pub fn validate_ticket(t: &Ticket) -> Result<(), FieldError> {
-    let id = required_str("ticketId", t.ticket_id.as_deref(), 256)?;
-    if !id.chars().all(|c| {
-        c.is_ascii_alphanumeric()
-            || matches!(c, ' ' | '*' | '.' | '-' | '_' | '+' | '/' | '(' | ')')
-    }) {
-        return Err(FieldError::invalid(
-            "ticketId",
-            "may contain only letters, digits, space and *.-_+/()",
-        ));
-    }
+    check_id("ticketId", t.ticket_id.as_deref())?;
     let ev = t
         .event
         .as_ref()
@@ -514,47 +505,9 @@ pub fn validate_ticket(t: &Ticket) -> Result<(), FieldError> {
     if let Some(g) = &ev.group {
         optional_text("event.group.name", g.name.as_ref(), 128)?;
     }
-    let pd = t
-        .purchase_details
-        .as_ref()
-        .ok_or_else(|| FieldError::missing("purchaseDetails"))?;
-    required_str(
-        "purchaseDetails.taxationNumber",
-        pd.taxation_number.as_deref(),
-        256,
-    )?;
-    optional_str("purchaseDetails.fileId", pd.file_id.as_deref(), 256)?;
-    optional_str("purchaseDetails.currency", pd.currency.as_deref(), 20)?;
-    optional_str("purchaseDetails.category", pd.category.as_deref(), 512)?;
-    if let Some(d) = pd.purchase_date.as_deref() {
-        check_time("purchaseDetails.purchaseDate", d)?;
-    }
-    let sec = t
-        .security
-        .as_ref()
-        .ok_or_else(|| FieldError::missing("security"))?;
-    required_str("security.barcode", sec.barcode.as_deref(), 512)?;
-    let sp = t
-        .spectator_details
-        .as_ref()
-        .ok_or_else(|| FieldError::missing("spectatorDetails"))?;
-    let email = required_str("spectatorDetails.email", sp.email.as_deref(), 256)?;
-    if !looks_like_email(email) {
-        return Err(FieldError::invalid(
-            "spectatorDetails.email",
-            "is not an email address",
-        ));
-    }
-    optional_str("spectatorDetails.firstName", sp.first_name.as_deref(), 50)?;
-    optional_str("spectatorDetails.lastName", sp.last_name.as_deref(), 100)?;
-    if let Some(g) = sp.gender.as_deref()
-        && !matches!(g, "M" | "F" | "U" | "X")
-    {
-        return Err(FieldError::invalid(
-            "spectatorDetails.gender",
-            "must be one of M, F, U, X",
-        ));
-    }
+    check_purchase_details(t.purchase_details.as_ref())?;
+    check_security(t.security.as_ref())?;
+    check_spectator(t.spectator_details.as_ref())?;
     if let Some(ap) = &t.activation_parameters {
         if let Some(m) = ap.method.as_deref()
             && !matches!(m, "online" | "offline")
@@ -575,19 +528,94 @@ pub fn validate_ticket(t: &Ticket) -> Result<(), FieldError> {
         )?;
     }
     if let Some(td) = &t.ticket_details {
-        for (list, entries) in [
-            ("main", &td.main),
-            ("extra", &td.extra),
-            ("hidden", &td.hidden),
-        ] {
-            for (i, e) in entries.iter().enumerate() {
-                check_text_langs(&format!("ticketDetails.{list}[{i}].key"), &e.key)?;
-                check_text_langs(&format!("ticketDetails.{list}[{i}].value"), &e.value)?;
-            }
-        }
+        check_detail_entries(
+            "ticketDetails",
+            [
+                ("main", &td.main),
+                ("extra", &td.extra),
+                ("hidden", &td.hidden),
+            ],
+        )?;
     }
     optional_str("sortingKey", t.sorting_key.as_deref(), 256)?;
     optional_str("imageUrl", t.image_url.as_deref(), 256)?;
+    Ok(())
+}
+
+/// A ticket or privilege id: required, at most 256 characters, of the alphabet ticket
+/// ids and privilege ids share (WALLET-API.md).
+pub(crate) fn check_id(field: &str, v: Option<&str>) -> Result<(), FieldError> {
+    let id = required_str(field, v, 256)?;
+    if !id.chars().all(|c| {
+        c.is_ascii_alphanumeric()
+            || matches!(c, ' ' | '*' | '.' | '-' | '_' | '+' | '/' | '(' | ')')
+    }) {
+        return Err(FieldError::invalid(
+            field,
+            "may contain only letters, digits, space and *.-_+/()",
+        ));
+    }
+    Ok(())
+}
+
+/// `purchaseDetails`, required, with the limits tickets and privileges share.
+pub(crate) fn check_purchase_details(pd: Option<&PurchaseDetails>) -> Result<(), FieldError> {
+    let pd = pd.ok_or_else(|| FieldError::missing("purchaseDetails"))?;
+    required_str(
+        "purchaseDetails.taxationNumber",
+        pd.taxation_number.as_deref(),
+        256,
+    )?;
+    optional_str("purchaseDetails.fileId", pd.file_id.as_deref(), 256)?;
+    optional_str("purchaseDetails.currency", pd.currency.as_deref(), 20)?;
+    optional_str("purchaseDetails.category", pd.category.as_deref(), 512)?;
+    if let Some(d) = pd.purchase_date.as_deref() {
+        check_time("purchaseDetails.purchaseDate", d)?;
+    }
+    Ok(())
+}
+
+/// `security`, required, with its barcode.
+pub(crate) fn check_security(sec: Option<&Security>) -> Result<(), FieldError> {
+    let sec = sec.ok_or_else(|| FieldError::missing("security"))?;
+    required_str("security.barcode", sec.barcode.as_deref(), 512)?;
+    Ok(())
+}
+
+/// `spectatorDetails`, required, with an email address.
+pub(crate) fn check_spectator(sp: Option<&SpectatorDetails>) -> Result<(), FieldError> {
+    let sp = sp.ok_or_else(|| FieldError::missing("spectatorDetails"))?;
+    let email = required_str("spectatorDetails.email", sp.email.as_deref(), 256)?;
+    if !looks_like_email(email) {
+        return Err(FieldError::invalid(
+            "spectatorDetails.email",
+            "is not an email address",
+        ));
+    }
+    optional_str("spectatorDetails.firstName", sp.first_name.as_deref(), 50)?;
+    optional_str("spectatorDetails.lastName", sp.last_name.as_deref(), 100)?;
+    if let Some(g) = sp.gender.as_deref()
+        && !matches!(g, "M" | "F" | "U" | "X")
+    {
+        return Err(FieldError::invalid(
+            "spectatorDetails.gender",
+            "must be one of M, F, U, X",
+        ));
+    }
+    Ok(())
+}
+
+/// The language keys of detail lists (`{prefix}.{list}[i].key` / `.value`).
+pub(crate) fn check_detail_entries<'a>(
+    prefix: &str,
+    lists: impl IntoIterator<Item = (&'a str, &'a Vec<DetailEntry>)>,
+) -> Result<(), FieldError> {
+    for (list, entries) in lists {
+        for (i, e) in entries.iter().enumerate() {
+            check_text_langs(&format!("{prefix}.{list}[{i}].key"), &e.key)?;
+            check_text_langs(&format!("{prefix}.{list}[{i}].value"), &e.value)?;
+        }
+    }
     Ok(())
 }
 
@@ -606,7 +634,11 @@ pub fn looks_like_email(s: &str) -> bool {
     }
 }
 
-fn required_str<'a>(field: &str, v: Option<&'a str>, max: usize) -> Result<&'a str, FieldError> {
+pub(crate) fn required_str<'a>(
+    field: &str,
+    v: Option<&'a str>,
+    max: usize,
+) -> Result<&'a str, FieldError> {
     match v {
         Some(s) if !s.trim().is_empty() => {
             if s.chars().count() > max {
@@ -619,14 +651,14 @@ fn required_str<'a>(field: &str, v: Option<&'a str>, max: usize) -> Result<&'a s
     }
 }
 
-fn optional_str(field: &str, v: Option<&str>, max: usize) -> Result<(), FieldError> {
+pub(crate) fn optional_str(field: &str, v: Option<&str>, max: usize) -> Result<(), FieldError> {
     match v {
         Some(s) if s.chars().count() > max => Err(FieldError::too_long(field, max)),
         _ => Ok(()),
     }
 }
 
-fn required_text(field: &str, v: Option<&Text>, max: usize) -> Result<(), FieldError> {
+pub(crate) fn required_text(field: &str, v: Option<&Text>, max: usize) -> Result<(), FieldError> {
     match v {
         Some(t) if !t.is_blank() => optional_text(field, Some(t), max),
         _ => Err(FieldError::missing(field)),
@@ -657,15 +689,14 @@ fn check_text_langs(field: &str, t: &Text) -> Result<(), FieldError> {
 
 fn required_time(field: &str, v: Option<&str>) -> Result<(), FieldError> {
     match v {
-        Some(s) if !s.is_empty() => check_time(field, s),
+        Some(s) if !s.is_empty() => check_time(field, s).map(|_| ()),
         _ => Err(FieldError::missing(field)),
     }
 }
 
-fn check_time(field: &str, s: &str) -> Result<(), FieldError> {
-    parse_time(s)
-        .map(|_| ())
-        .map_err(|_| FieldError::invalid(field, "must be an RFC 3339 time with offset"))
+/// An RFC 3339 time with offset, parsed.
+pub(crate) fn check_time(field: &str, s: &str) -> Result<DateTime<FixedOffset>, FieldError> {
+    parse_time(s).map_err(|_| FieldError::invalid(field, "must be an RFC 3339 time with offset"))
 }
 
 pub fn parse_time(s: &str) -> Result<DateTime<FixedOffset>, chrono::ParseError> {

@@ -297,36 +297,22 @@ pub fn plan_inject(
             ),
         };
 
-        let seq = plan.head.seq + 1;
-        let to_owner = owner.as_ref().and_then(|p| p.email.clone());
-        let fields = ChainedFields {
-            seq,
+        let entry = chain_entry(
+            &mut plan.head,
             at,
-            ticket_id: &ticket_id,
-            action,
-            from_status: from_status.map(WalletStatus::as_str),
-            to_status: status.as_str(),
-            from_owner: from_owner.as_deref(),
-            to_owner: to_owner.as_deref(),
-            actor,
-            detail: None,
-        };
-        let hash = entry_hash(&plan.head.hash, &fields);
-        plan.entries.push(LogEntry {
-            seq,
-            at: at.to_owned(),
-            ticket_id: ticket_id.clone(),
-            action: action.to_owned(),
-            from_status: from_status.map(|s| s.as_str().to_owned()),
-            to_status: status.as_str().to_owned(),
-            from_owner,
-            to_owner,
-            actor: actor.to_owned(),
-            detail: None,
-            prev_hash: std::mem::replace(&mut plan.head.hash, hash.clone()),
-            hash,
-        });
-        plan.head.seq = seq;
+            NewEntry {
+                ticket_id: &ticket_id,
+                action,
+                from_status,
+                to_status: status,
+                from_owner,
+                to_owner: owner.as_ref().and_then(|p| p.email.clone()),
+                actor,
+                detail: None,
+            },
+        );
+        let seq = entry.seq;
+        plan.entries.push(entry);
 
         if let Some(data) = event_data {
             let write = EventWrite {
@@ -383,6 +369,53 @@ pub fn plan_inject(
             .push(ItemResult::ok(ticket_id, status.as_str()));
     }
     plan
+}
+
+/// The fields of a new log entry, before chaining. `ticket_id` holds the ticket's or
+/// the privilege's id.
+pub(crate) struct NewEntry<'a> {
+    pub(crate) ticket_id: &'a str,
+    pub(crate) action: &'a str,
+    pub(crate) from_status: Option<WalletStatus>,
+    pub(crate) to_status: WalletStatus,
+    pub(crate) from_owner: Option<String>,
+    pub(crate) to_owner: Option<String>,
+    pub(crate) actor: &'a str,
+    pub(crate) detail: Option<String>,
+}
+
+/// Chains `e` after `head` (advancing it) and answers the entry.
+pub(crate) fn chain_entry(head: &mut ChainHead, at: &str, e: NewEntry<'_>) -> LogEntry {
+    let seq = head.seq + 1;
+    let fields = ChainedFields {
+        seq,
+        at,
+        ticket_id: e.ticket_id,
+        action: e.action,
+        from_status: e.from_status.map(WalletStatus::as_str),
+        to_status: e.to_status.as_str(),
+        from_owner: e.from_owner.as_deref(),
+        to_owner: e.to_owner.as_deref(),
+        actor: e.actor,
+        detail: e.detail.as_deref(),
+    };
+    let hash = entry_hash(&head.hash, &fields);
+    let entry = LogEntry {
+        seq,
+        at: at.to_owned(),
+        ticket_id: e.ticket_id.to_owned(),
+        action: e.action.to_owned(),
+        from_status: e.from_status.map(|s| s.as_str().to_owned()),
+        to_status: e.to_status.as_str().to_owned(),
+        from_owner: e.from_owner,
+        to_owner: e.to_owner,
+        actor: e.actor.to_owned(),
+        detail: e.detail,
+        prev_hash: std::mem::replace(&mut head.hash, hash.clone()),
+        hash,
+    };
+    head.seq = seq;
+    entry
 }
 
 /// The ticket id, event id and recipient, when all three are there.

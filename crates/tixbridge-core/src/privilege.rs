@@ -36,13 +36,13 @@ use sha2::{Digest, Sha256};
 
 use crate::api::{
     Deletion, DetailEntry, FieldError, ItemResult, LogEntry, Person, PurchaseDetails, Security,
-    SpectatorDetails, looks_like_email, parse_time,
+    SpectatorDetails, check_detail_entries, check_id, check_purchase_details, check_security,
+    check_spectator, check_time, optional_str, required_str, required_text,
 };
-use crate::hash::{ChainedFields, entry_hash};
-use crate::ledger::{ChainHead, TICKET_DELETED, format_at};
+use crate::ledger::{ChainHead, NewEntry, TICKET_DELETED, chain_entry, format_at};
 use crate::lifecycle::Settings;
 use crate::status::WalletStatus;
-use crate::text::{Text, is_language_code};
+use crate::text::Text;
 
 /// Log action of a first injection.
 pub const ACTION_PRIVILEGE_INJECT: &str = "PRIVILEGE_INJECT";
@@ -162,94 +162,9 @@ pub struct PrivilegeRecord {
 
 // ---- validation ----
 
-fn missing(field: &str) -> FieldError {
-    FieldError {
-        code: "MISSING_FIELD",
-        message: format!("{field} is required"),
-    }
-}
-
-fn too_long(field: &str, max: usize) -> FieldError {
-    FieldError {
-        code: "FIELD_TOO_LONG",
-        message: format!("{field} is longer than {max} characters"),
-    }
-}
-
-fn invalid(field: &str, why: &str) -> FieldError {
-    FieldError {
-        code: "INVALID_FIELD",
-        message: format!("{field} {why}"),
-    }
-}
-
-fn required_str<'a>(field: &str, v: Option<&'a str>, max: usize) -> Result<&'a str, FieldError> {
-    match v {
-        Some(s) if !s.trim().is_empty() => {
-            if s.chars().count() > max {
-                Err(too_long(field, max))
-            } else {
-                Ok(s)
-            }
-        }
-        _ => Err(missing(field)),
-    }
-}
-
-fn optional_str(field: &str, v: Option<&str>, max: usize) -> Result<(), FieldError> {
-    match v {
-        Some(s) if s.chars().count() > max => Err(too_long(field, max)),
-        _ => Ok(()),
-    }
-}
-
-fn check_text_langs(field: &str, t: &Text) -> Result<(), FieldError> {
-    if let Text::Multi(m) = t
-        && let Some(bad) = m.keys().find(|k| !is_language_code(k))
-    {
-        return Err(invalid(
-            field,
-            &format!("has language key {bad:?}; keys must be two-letter language codes"),
-        ));
-    }
-    Ok(())
-}
-
-fn required_text(field: &str, v: Option<&Text>, max: usize) -> Result<(), FieldError> {
-    match v {
-        Some(t) if !t.is_blank() => {
-            check_text_langs(field, t)?;
-            if t.values().iter().any(|s| s.chars().count() > max) {
-                return Err(too_long(field, max));
-            }
-            Ok(())
-        }
-        _ => Err(missing(field)),
-    }
-}
-
 fn optional_time(field: &str, v: Option<&str>) -> Result<Option<DateTime<Utc>>, FieldError> {
-    match v {
-        None => Ok(None),
-        Some(s) => parse_time(s)
-            .map(|t| Some(t.with_timezone(&Utc)))
-            .map_err(|_| invalid(field, "must be an RFC 3339 time with offset")),
-    }
-}
-
-/// Ticket ids and privilege ids share one alphabet (WALLET-API.md).
-fn check_id(field: &str, v: Option<&str>) -> Result<(), FieldError> {
-    let id = required_str(field, v, 256)?;
-    if !id.chars().all(|c| {
-        c.is_ascii_alphanumeric()
-            || matches!(c, ' ' | '*' | '.' | '-' | '_' | '+' | '/' | '(' | ')')
-    }) {
-        return Err(invalid(
-            field,
-            "may contain only letters, digits, space and *.-_+/()",
-        ));
-    }
-    Ok(())
+    v.map(|s| check_time(field, s).map(|t| t.with_timezone(&Utc)))
+        .transpose()
 }
 
 /// Checks one privilege against the contract's required fields and limits; the first
@@ -260,13 +175,16 @@ fn check_id(field: &str, v: Option<&str>) -> Result<(), FieldError> {
 pub fn validate_privilege(p: &Privilege) -> Result<(), FieldError> {
     check_id("privilegeId", p.privilege_id.as_deref())?;
 
-    let def = p.definition.as_ref().ok_or_else(|| missing("definition"))?;
+    let def = p
+        .definition
+        .as_ref()
+        .ok_or_else(|| FieldError::missing("definition"))?;
     required_str("definition.id", def.id.as_deref(), 256)?;
     required_text("definition.name", def.name.as_ref(), 128)?;
     match def.kind.as_deref() {
-        None => return Err(missing("definition.type")),
+        None => return Err(FieldError::missing("definition.type")),
         Some(k) if !PRIVILEGE_TYPES.contains(&k) => {
-            return Err(invalid(
+            return Err(FieldError::invalid(
                 "definition.type",
                 "must be MEMBERSHIP or SEASON_CARD",
             ));
@@ -278,59 +196,22 @@ pub fn validate_privilege(p: &Privilege) -> Result<(), FieldError> {
     if let (Some(from), Some(to)) = (from, to)
         && to < from
     {
-        return Err(invalid(
+        return Err(FieldError::invalid(
             "definition.validTo",
             "is before definition.validFrom",
         ));
     }
     optional_str("definition.imageUrl", def.image_url.as_deref(), 256)?;
 
-    let pd = p
-        .purchase_details
-        .as_ref()
-        .ok_or_else(|| missing("purchaseDetails"))?;
-    required_str(
-        "purchaseDetails.taxationNumber",
-        pd.taxation_number.as_deref(),
-        256,
-    )?;
-    optional_str("purchaseDetails.fileId", pd.file_id.as_deref(), 256)?;
-    optional_str("purchaseDetails.currency", pd.currency.as_deref(), 20)?;
-    optional_str("purchaseDetails.category", pd.category.as_deref(), 512)?;
-    optional_time("purchaseDetails.purchaseDate", pd.purchase_date.as_deref())?;
-
-    let sec = p.security.as_ref().ok_or_else(|| missing("security"))?;
-    required_str("security.barcode", sec.barcode.as_deref(), 512)?;
-
-    let sp = p
-        .spectator_details
-        .as_ref()
-        .ok_or_else(|| missing("spectatorDetails"))?;
-    let email = required_str("spectatorDetails.email", sp.email.as_deref(), 256)?;
-    if !looks_like_email(email) {
-        return Err(invalid("spectatorDetails.email", "is not an email address"));
-    }
-    optional_str("spectatorDetails.firstName", sp.first_name.as_deref(), 50)?;
-    optional_str("spectatorDetails.lastName", sp.last_name.as_deref(), 100)?;
-    if let Some(g) = sp.gender.as_deref()
-        && !matches!(g, "M" | "F" | "U" | "X")
-    {
-        return Err(invalid(
-            "spectatorDetails.gender",
-            "must be one of M, F, U, X",
-        ));
-    }
+    check_purchase_details(p.purchase_details.as_ref())?;
+    check_security(p.security.as_ref())?;
+    check_spectator(p.spectator_details.as_ref())?;
 
     for (i, id) in p.linked_ticket_ids.iter().enumerate() {
         check_id(&format!("linkedTicketIds[{i}]"), Some(id))?;
     }
     if let Some(d) = &p.details {
-        for (list, entries) in [("main", &d.main), ("extra", &d.extra)] {
-            for (i, e) in entries.iter().enumerate() {
-                check_text_langs(&format!("details.{list}[{i}].key"), &e.key)?;
-                check_text_langs(&format!("details.{list}[{i}].value"), &e.value)?;
-            }
-        }
+        check_detail_entries("details", [("main", &d.main), ("extra", &d.extra)])?;
     }
     Ok(())
 }
@@ -488,52 +369,6 @@ pub fn owner_email(p: Option<&Person>) -> Option<String> {
         .map(|e| e.trim().to_ascii_lowercase())
 }
 
-/// The fields of a new entry, before chaining.
-struct NewEntry<'a> {
-    privilege_id: &'a str,
-    action: &'static str,
-    from_status: Option<WalletStatus>,
-    to_status: WalletStatus,
-    from_owner: Option<String>,
-    to_owner: Option<String>,
-    actor: &'static str,
-    detail: Option<String>,
-}
-
-/// Chains `e` after `head` (advancing it) and answers the entry.
-fn chain(head: &mut ChainHead, at: &str, e: NewEntry<'_>) -> LogEntry {
-    let seq = head.seq + 1;
-    let fields = ChainedFields {
-        seq,
-        at,
-        ticket_id: e.privilege_id,
-        action: e.action,
-        from_status: e.from_status.map(WalletStatus::as_str),
-        to_status: e.to_status.as_str(),
-        from_owner: e.from_owner.as_deref(),
-        to_owner: e.to_owner.as_deref(),
-        actor: e.actor,
-        detail: e.detail.as_deref(),
-    };
-    let hash = entry_hash(&head.hash, &fields);
-    let entry = LogEntry {
-        seq,
-        at: at.to_owned(),
-        ticket_id: e.privilege_id.to_owned(),
-        action: e.action.to_owned(),
-        from_status: e.from_status.map(|s| s.as_str().to_owned()),
-        to_status: e.to_status.as_str().to_owned(),
-        from_owner: e.from_owner,
-        to_owner: e.to_owner,
-        actor: e.actor.to_owned(),
-        detail: e.detail,
-        prev_hash: std::mem::replace(&mut head.hash, hash.clone()),
-        hash,
-    };
-    head.seq = seq;
-    entry
-}
-
 /// Plans one injection call. `current` holds the stored state of every privilege id
 /// of the call that exists; `head` is the organizer's chain head read under the lock
 /// the writes will be made under. A privilege id repeated in a call sees the state the
@@ -609,11 +444,11 @@ pub fn plan_inject(
             None => (ACTION_PRIVILEGE_INJECT, None, None),
         };
 
-        let entry = chain(
+        let entry = chain_entry(
             &mut plan.head,
             at,
             NewEntry {
-                privilege_id: &id,
+                ticket_id: &id,
                 action,
                 from_status,
                 to_status: WalletStatus::Injected,
@@ -780,11 +615,11 @@ pub fn plan_delete(
                 (ACTION_PRIVILEGE_DELETE, from)
             }
         };
-        let entry = chain(
+        let entry = chain_entry(
             &mut plan.head,
             &at,
             NewEntry {
-                privilege_id: &id,
+                ticket_id: &id,
                 action,
                 from_status: Some(from_status),
                 to_status: cur.status,
@@ -839,11 +674,11 @@ pub fn plan_confirm(
         cur.status_changed_at.clone_from(&at);
         cur.due_at = None;
         let owner = email_of(cur.owner.as_ref());
-        let entry = chain(
+        let entry = chain_entry(
             &mut plan.head,
             &at,
             NewEntry {
-                privilege_id: &id,
+                ticket_id: &id,
                 action: ACTION_PRIVILEGE_CONFIRM_DELETION,
                 from_status: Some(WalletStatus::DeletionPending),
                 to_status: WalletStatus::Deleted,

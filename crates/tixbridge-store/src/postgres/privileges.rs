@@ -5,26 +5,26 @@
 //! with one multi-row `UNNEST` statement per table. As for tickets, a privilege row
 //! lists the seqs of its log entries (`log_seqs`) and keeps `change_seq`.
 //!
-//! The log insert and the head update are this file's own (not shared with
-//! `wallet.rs`); they write the `detail` column that migration `wallet-0002-lifecycle`
-//! adds, which runs before this file's migration.
+//! The head lock, the log insert, the head update and the history read are
+//! `wallet.rs`'s, shared with ticket writes; they write the `detail` column that
+//! migration `wallet-0002-lifecycle` adds, which runs before this file's migration.
 
 use std::collections::HashMap;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use sqlx::Row;
 use sqlx::postgres::PgRow;
-use sqlx::{Postgres, Row, Transaction};
 
-use tixbridge_core::api::{ItemResult, LogEntry};
-use tixbridge_core::ledger::{self, ChainHead, format_at};
+use tixbridge_core::api::ItemResult;
+use tixbridge_core::ledger::{self, format_at};
 use tixbridge_core::lifecycle::Settings;
 use tixbridge_core::privilege::{
     self as rules, CurrentPrivilege, Privilege, PrivilegeDeletion, PrivilegeRecord,
     PrivilegeStatePlan, StoredPrivilege,
 };
 
-use super::wallet::PgWallet;
+use super::wallet::{PgWallet, Tx, append_entries, head_entry, history, lock_head};
 use crate::{DuePrivilege, Result, StoreError, TicketHead};
 
 /// Privilege tables. Append-only once landed. Times are text (RFC 3339 UTC millis)
@@ -61,9 +61,6 @@ pub(super) const MIGRATION: &str = r#"
 const STATE_COLUMNS: &str = "p.privilege_id, p.status, p.status_changed_at, p.content_hash, \
      p.owner::text, p.deletion::text, p.due_at";
 
-const LOG_COLUMNS: &str = "seq, at, ticket_id, action, from_status, to_status, from_owner, \
-     to_owner, actor, prev_hash, hash, detail";
-
 fn stored(r: &PgRow) -> Result<StoredPrivilege> {
     Ok(StoredPrivilege {
         privilege_id: r.try_get(0)?,
@@ -76,43 +73,9 @@ fn stored(r: &PgRow) -> Result<StoredPrivilege> {
     })
 }
 
-fn log_entry(r: &PgRow) -> Result<LogEntry> {
-    Ok(LogEntry {
-        seq: r.try_get(0)?,
-        at: r.try_get(1)?,
-        ticket_id: r.try_get(2)?,
-        action: r.try_get(3)?,
-        from_status: r.try_get(4)?,
-        to_status: r.try_get(5)?,
-        from_owner: r.try_get(6)?,
-        to_owner: r.try_get(7)?,
-        actor: r.try_get(8)?,
-        prev_hash: r.try_get(9)?,
-        hash: r.try_get(10)?,
-        detail: r.try_get(11)?,
-    })
-}
-
-/// Locks the organizer's row for the transaction and reads its chain head;
-/// `NotFound` for an unknown organizer.
-async fn lock_head(tx: &mut Transaction<'_, Postgres>, organizer_id: i64) -> Result<ChainHead> {
-    let r =
-        sqlx::query("SELECT last_seq, last_hash FROM wallet_organizers WHERE id = $1 FOR UPDATE")
-            .bind(organizer_id)
-            .fetch_optional(&mut **tx)
-            .await?
-            .ok_or_else(|| {
-                StoreError::NotFound(format!("organizer {organizer_id} does not exist"))
-            })?;
-    Ok(ChainHead {
-        seq: r.try_get(0)?,
-        hash: r.try_get(1)?,
-    })
-}
-
 /// The stored state of each listed privilege that exists.
 async fn current(
-    tx: &mut Transaction<'_, Postgres>,
+    tx: &mut Tx,
     organizer_id: i64,
     ids: &[&str],
 ) -> Result<HashMap<String, CurrentPrivilege>> {
@@ -135,60 +98,8 @@ async fn current(
     Ok(out)
 }
 
-/// Appends the entries and moves the organizer's head to `head`.
-async fn append_entries(
-    tx: &mut Transaction<'_, Postgres>,
-    organizer_id: i64,
-    e: &[LogEntry],
-    head: &ChainHead,
-) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO wallet_status_log (organizer_id, seq, at, ticket_id, action, from_status, \
-         to_status, from_owner, to_owner, actor, prev_hash, hash, detail) \
-         SELECT $1, u.* FROM UNNEST($2::bigint[], $3::text[], $4::text[], $5::text[], \
-         $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], \
-         $13::text[]) \
-         AS u (seq, at, ticket_id, action, from_status, to_status, from_owner, to_owner, \
-         actor, prev_hash, hash, detail)",
-    )
-    .bind(organizer_id)
-    .bind(e.iter().map(|e| e.seq).collect::<Vec<_>>())
-    .bind(e.iter().map(|e| e.at.as_str()).collect::<Vec<_>>())
-    .bind(e.iter().map(|e| e.ticket_id.as_str()).collect::<Vec<_>>())
-    .bind(e.iter().map(|e| e.action.as_str()).collect::<Vec<_>>())
-    .bind(
-        e.iter()
-            .map(|e| e.from_status.as_deref())
-            .collect::<Vec<_>>(),
-    )
-    .bind(e.iter().map(|e| e.to_status.as_str()).collect::<Vec<_>>())
-    .bind(
-        e.iter()
-            .map(|e| e.from_owner.as_deref())
-            .collect::<Vec<_>>(),
-    )
-    .bind(e.iter().map(|e| e.to_owner.as_deref()).collect::<Vec<_>>())
-    .bind(e.iter().map(|e| e.actor.as_str()).collect::<Vec<_>>())
-    .bind(e.iter().map(|e| e.prev_hash.as_str()).collect::<Vec<_>>())
-    .bind(e.iter().map(|e| e.hash.as_str()).collect::<Vec<_>>())
-    .bind(e.iter().map(|e| e.detail.as_deref()).collect::<Vec<_>>())
-    .execute(&mut **tx)
-    .await?;
-    sqlx::query("UPDATE wallet_organizers SET last_seq = $2, last_hash = $3 WHERE id = $1")
-        .bind(organizer_id)
-        .bind(head.seq)
-        .bind(&head.hash)
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
-}
-
 /// Writes a deletion or confirmation plan.
-async fn write_states(
-    tx: &mut Transaction<'_, Postgres>,
-    organizer_id: i64,
-    plan: &PrivilegeStatePlan,
-) -> Result<()> {
+async fn write_states(tx: &mut Tx, organizer_id: i64, plan: &PrivilegeStatePlan) -> Result<()> {
     if plan.is_empty() {
         return Ok(());
     }
@@ -372,16 +283,8 @@ impl crate::PrivilegeStore for PgWallet {
             ledger::parse_log_seqs(&row.try_get::<String, _>(8)?).map_err(StoreError::Backend)?;
         let definition: Option<String> = row.try_get(9)?;
         let cur = stored(&row)?.into_current().map_err(StoreError::Backend)?;
-        let history = sqlx::query(&format!(
-            "SELECT {LOG_COLUMNS} FROM wallet_status_log \
-             WHERE organizer_id = $1 AND seq = ANY($2) ORDER BY seq"
-        ))
-        .bind(organizer_id)
-        .bind(&seqs)
-        .fetch_all(&mut *tx)
-        .await?;
+        let history = history(&mut tx, organizer_id, &seqs).await?;
         tx.commit().await?;
-        let history = history.iter().map(log_entry).collect::<Result<_>>()?;
         rules::record(&content, definition.as_deref(), cur, history)
             .map(Some)
             .map_err(|e| StoreError::Backend(format!("privilege {privilege_id}: {e}")))
@@ -447,16 +350,12 @@ impl crate::PrivilegeStore for PgWallet {
         .await?;
         rows.iter()
             .map(|r| {
-                let entry = match r.try_get::<Option<String>, _>(4)? {
-                    Some(id) => Some((id, r.try_get(5)?, r.try_get(6)?)),
-                    None => None,
-                };
                 Ok(TicketHead {
                     ticket_id: r.try_get(0)?,
                     status: r.try_get(1)?,
                     owner_email: r.try_get(2)?,
                     change_seq: r.try_get(3)?,
-                    entry,
+                    entry: head_entry(r, 4)?,
                 })
             })
             .collect()

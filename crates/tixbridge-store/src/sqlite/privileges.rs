@@ -4,25 +4,27 @@
 //! rows, a privilege row lists the seqs of its log entries (`log_seqs`) instead of the
 //! log being indexed by id, and keeps `change_seq` = its latest entry.
 //!
-//! The log insert and the head update are this file's own (not shared with
-//! `wallet.rs`); they write the `detail` column that migration `wallet-0002-lifecycle`
+//! The chain head, the log insert and the head update are `wallet.rs`'s, shared with
+//! ticket writes; they write the `detail` column that migration `wallet-0002-lifecycle`
 //! adds, which runs before this file's migration.
 
 use std::collections::HashMap;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use rusqlite::{OptionalExtension, Transaction, params};
 
-use tixbridge_core::api::{ItemResult, LogEntry};
-use tixbridge_core::ledger::{self, ChainHead, format_at};
+use tixbridge_core::api::ItemResult;
+use tixbridge_core::ledger::{self, format_at};
 use tixbridge_core::lifecycle::Settings;
 use tixbridge_core::privilege::{
     self as rules, CurrentPrivilege, Privilege, PrivilegeDeletion, PrivilegeRecord,
     PrivilegeStatePlan, StoredPrivilege,
 };
 
-use super::wallet::SqliteWallet;
+use super::wallet::{
+    SqliteWallet, append_entries, in_snapshot, log_entries, read_head, ticket_head,
+};
 use crate::{DuePrivilege, Result, StoreError, TicketHead};
 
 /// Privilege tables. Append-only once landed. Times are text (RFC 3339 UTC millis)
@@ -57,9 +59,6 @@ pub(super) const MIGRATION: &str = "
 const STATE_COLUMNS: &str =
     "privilege_id, status, status_changed_at, content_hash, owner, deletion, due_at";
 
-const LOG_COLUMNS: &str = "seq, at, ticket_id, action, from_status, to_status, from_owner, \
-     to_owner, actor, prev_hash, hash, detail";
-
 fn stored(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredPrivilege> {
     Ok(StoredPrivilege {
         privilege_id: r.get(0)?,
@@ -70,37 +69,6 @@ fn stored(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredPrivilege> {
         deletion: r.get(5)?,
         due_at: r.get(6)?,
     })
-}
-
-fn log_entry(r: &rusqlite::Row<'_>) -> rusqlite::Result<LogEntry> {
-    Ok(LogEntry {
-        seq: r.get(0)?,
-        at: r.get(1)?,
-        ticket_id: r.get(2)?,
-        action: r.get(3)?,
-        from_status: r.get(4)?,
-        to_status: r.get(5)?,
-        from_owner: r.get(6)?,
-        to_owner: r.get(7)?,
-        actor: r.get(8)?,
-        prev_hash: r.get(9)?,
-        hash: r.get(10)?,
-        detail: r.get(11)?,
-    })
-}
-
-/// The organizer's chain head, read inside the write transaction (which holds the
-/// database's one write lock); `NotFound` for an unknown organizer.
-fn chain_head(tx: &Transaction<'_>, organizer_id: i64) -> Result<ChainHead> {
-    tx.prepare_cached("SELECT last_seq, last_hash FROM wallet_organizers WHERE id = ?1")?
-        .query_row([organizer_id], |r| {
-            Ok(ChainHead {
-                seq: r.get(0)?,
-                hash: r.get(1)?,
-            })
-        })
-        .optional()?
-        .ok_or_else(|| StoreError::NotFound(format!("organizer {organizer_id} does not exist")))
 }
 
 /// The stored state of each listed privilege that exists.
@@ -125,40 +93,6 @@ fn current<'a>(
         }
     }
     Ok(out)
-}
-
-/// Appends the entries and moves the organizer's head to `head`.
-fn append_entries(
-    tx: &Transaction<'_>,
-    organizer_id: i64,
-    entries: &[LogEntry],
-    head: &ChainHead,
-) -> Result<()> {
-    let mut st = tx.prepare_cached(
-        "INSERT INTO wallet_status_log (organizer_id, seq, at, ticket_id, action, from_status, \
-         to_status, from_owner, to_owner, actor, prev_hash, hash, detail) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
-    )?;
-    for e in entries {
-        st.execute(params![
-            organizer_id,
-            e.seq,
-            e.at,
-            e.ticket_id,
-            e.action,
-            e.from_status,
-            e.to_status,
-            e.from_owner,
-            e.to_owner,
-            e.actor,
-            e.prev_hash,
-            e.hash,
-            e.detail,
-        ])?;
-    }
-    tx.prepare_cached("UPDATE wallet_organizers SET last_seq = ?2, last_hash = ?3 WHERE id = ?1")?
-        .execute(params![organizer_id, head.seq, head.hash])?;
-    Ok(())
 }
 
 /// Writes a deletion or confirmation plan.
@@ -194,17 +128,6 @@ fn write_states(tx: &Transaction<'_>, organizer_id: i64, plan: &PrivilegeStatePl
     append_entries(tx, organizer_id, &plan.entries, &plan.head)
 }
 
-fn log_entries(conn: &Connection, organizer_id: i64, seqs: &[i64]) -> Result<Vec<LogEntry>> {
-    let mut st = conn.prepare_cached(&format!(
-        "SELECT {LOG_COLUMNS} FROM wallet_status_log WHERE organizer_id = ?1 AND seq = ?2"
-    ))?;
-    let mut out = Vec::with_capacity(seqs.len());
-    for seq in seqs {
-        out.push(st.query_row(params![organizer_id, seq], log_entry)?);
-    }
-    Ok(out)
-}
-
 #[async_trait]
 impl crate::PrivilegeStore for SqliteWallet {
     async fn inject_privileges(
@@ -218,7 +141,7 @@ impl crate::PrivilegeStore for SqliteWallet {
         let prepared = rules::prepare(privileges);
         self.db
             .write(move |tx| {
-                let head = chain_head(tx, organizer_id)?;
+                let head = read_head(tx, organizer_id)?;
                 let cur = current(
                     tx,
                     organizer_id,
@@ -284,7 +207,7 @@ impl crate::PrivilegeStore for SqliteWallet {
     ) -> Result<Vec<ItemResult>> {
         self.db
             .write(move |tx| {
-                let head = chain_head(tx, organizer_id)?;
+                let head = read_head(tx, organizer_id)?;
                 let cur = current(
                     tx,
                     organizer_id,
@@ -306,8 +229,7 @@ impl crate::PrivilegeStore for SqliteWallet {
         self.db
             .read(move |conn| {
                 // One snapshot for the row, its definition and its history.
-                conn.execute_batch("BEGIN")?;
-                let r = (|| {
+                in_snapshot(conn, || {
                     let row = conn
                         .prepare_cached(&format!(
                             "SELECT {STATE_COLUMNS}, p.content, p.log_seqs, d.data \
@@ -335,9 +257,7 @@ impl crate::PrivilegeStore for SqliteWallet {
                         .map_err(|e| {
                             StoreError::Backend(format!("privilege {privilege_id}: {e}"))
                         })
-                })();
-                conn.execute_batch("COMMIT")?;
-                r
+                })
             })
             .await
     }
@@ -370,7 +290,7 @@ impl crate::PrivilegeStore for SqliteWallet {
     ) -> Result<usize> {
         self.db
             .write(move |tx| {
-                let head = chain_head(tx, organizer_id)?;
+                let head = read_head(tx, organizer_id)?;
                 let cur = current(tx, organizer_id, privilege_ids.iter().map(String::as_str))?;
                 let plan = rules::plan_confirm(privilege_ids, cur, head, at);
                 write_states(tx, organizer_id, &plan)?;
@@ -397,19 +317,7 @@ impl crate::PrivilegeStore for SqliteWallet {
                      WHERE p.organizer_id = ?1 AND p.privilege_id > ?2 \
                      ORDER BY p.privilege_id LIMIT ?3",
                 )?;
-                let rows = st.query_map(params![organizer_id, after, limit], |r| {
-                    let entry = match r.get::<_, Option<String>>(4)? {
-                        Some(id) => Some((id, r.get(5)?, r.get(6)?)),
-                        None => None,
-                    };
-                    Ok(TicketHead {
-                        ticket_id: r.get(0)?,
-                        status: r.get(1)?,
-                        owner_email: r.get(2)?,
-                        change_seq: r.get(3)?,
-                        entry,
-                    })
-                })?;
+                let rows = st.query_map(params![organizer_id, after, limit], ticket_head)?;
                 Ok(rows.collect::<rusqlite::Result<_>>()?)
             })
             .await

@@ -119,7 +119,7 @@ async fn bench_inject(n: u64, in_flight: usize, dir: Option<PathBuf>) -> anyhow:
             .await?
             .1
     };
-    let mut child = WalletProcess::spawn(&wallet_url)?;
+    let mut child = WalletProcess::spawn(&wallet_url, &[])?;
     create_interface(
         &*store,
         InterfaceInput {
@@ -346,25 +346,32 @@ async fn raw_http_rate(sample: &[api::Ticket], n: u64, in_flight: usize) -> anyh
     Ok((total_calls * 50) as f64 / secs)
 }
 
-/// The wallet service as a child process (`tixbridge wallet serve`).
-struct WalletProcess {
-    child: Child,
-    addr: String,
+/// The wallet service as a child process (`tixbridge wallet serve`); the database URL
+/// goes through the environment so that a password never shows in the process list.
+pub(super) struct WalletProcess {
+    pub(super) child: Child,
+    pub(super) addr: String,
 }
 
 impl WalletProcess {
-    fn spawn(db_url: &str) -> anyhow::Result<WalletProcess> {
+    /// Starts `tixbridge wallet serve` on a free loopback port with `extra` options.
+    pub(super) fn spawn(db_url: &str, extra: &[&str]) -> anyhow::Result<WalletProcess> {
         let exe = std::env::current_exe()?;
         let mut child = Command::new(exe)
-            .args(["wallet", "serve", "--listen", "127.0.0.1:0", "--db", db_url])
+            .args(["wallet", "serve", "--listen", "127.0.0.1:0"])
+            .args(extra)
+            .env("TIXBRIDGE_WALLET_DB", db_url)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
             .context("starting the wallet service process")?;
         let stdout = child.stdout.take().context("no stdout")?;
+        let mut reader = BufReader::new(stdout);
         let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line)?;
+        reader.read_line(&mut line)?;
+        // Keep reading what the service prints, so that it never writes to a closed pipe.
+        std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
         let addr = line
             .split("http://")
             .nth(1)
@@ -376,11 +383,11 @@ impl WalletProcess {
         Ok(WalletProcess { child, addr })
     }
 
-    fn peak_rss_kb(&self) -> u64 {
+    pub(super) fn peak_rss_kb(&self) -> u64 {
         peak_rss_kb(Some(self.child.id()))
     }
 
-    fn stop(&mut self) {
+    pub(super) fn stop(&mut self) {
         #[cfg(unix)]
         {
             // SIGTERM lets the service finish its requests and close the database.
@@ -410,7 +417,7 @@ impl Drop for WalletProcess {
 }
 
 /// User + system CPU seconds a process has used; 0 where /proc is absent.
-fn cpu_secs(pid: Option<u32>) -> f64 {
+pub(super) fn cpu_secs(pid: Option<u32>) -> f64 {
     let path = match pid {
         Some(p) => format!("/proc/{p}/stat"),
         None => "/proc/self/stat".to_owned(),
@@ -427,7 +434,7 @@ fn cpu_secs(pid: Option<u32>) -> f64 {
 }
 
 /// Peak resident set (VmHWM) of a process, in KiB; 0 where /proc is absent.
-fn peak_rss_kb(pid: Option<u32>) -> u64 {
+pub(super) fn peak_rss_kb(pid: Option<u32>) -> u64 {
     let path = match pid {
         Some(p) => format!("/proc/{p}/status"),
         None => "/proc/self/status".to_owned(),

@@ -9,20 +9,20 @@
 //! and the final empty page must keep the key. Memory stays flat: states are counted,
 //! never kept; the seen-set is a bitset over ticket numbers (N bits).
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, ExitCode, Stdio};
+use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use chrono::Utc;
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 
 use tixbridge_client::app::peek_next_page_key;
 use tixbridge_client::{ClientOptions, WalletClient};
 use tixbridge_core::api::{self, DiffPage, MAX_DIFF_LIMIT, MAX_TICKETS_PER_CALL};
 use tixbridge_store::Actor;
 
+use super::bench::{WalletProcess, cpu_secs, peak_rss_kb};
 use crate::progress::Meter;
 
 #[derive(clap::Args, Debug)]
@@ -46,6 +46,11 @@ pub struct FeedArgs {
     /// service builds it while this process parses the current one.
     #[arg(long)]
     sequential: bool,
+    /// Before reading the feed, spectators use their app (`wallet simulate`, seed 1)
+    /// on this many tickets, so their histories hold downloads, transfers and
+    /// activations as well as the injection.
+    #[arg(long, default_value_t = 0)]
+    activity: u64,
 }
 
 /// Ticket ids are `FEED-` and their number, zero-padded.
@@ -174,16 +179,36 @@ pub async fn exec(a: FeedArgs) -> anyhow::Result<ExitCode> {
         (org.id, key)
     };
 
-    let mut wallet = WalletProcess::spawn(&db_url)?;
+    let client_key = SecretString::from(key);
+    let mut wallet = WalletProcess::spawn(&db_url, &["--sandbox"])?;
     let client = WalletClient::new(
         &format!("http://{}/organizer/tickets", wallet.addr),
         "bench",
-        SecretString::from(key),
+        client_key.clone(),
         ClientOptions {
             timeout: Duration::from_secs(300),
             ..Default::default()
         },
     )?;
+    if a.activity > 0 {
+        let dir = tempfile::Builder::new()
+            .prefix("tixbridge-bench-feed-key-")
+            .tempdir()?;
+        let key_file = dir.path().join("key");
+        std::fs::write(&key_file, client_key.expose_secret())?;
+        println!("  spectator activity on {} tickets:", a.activity.min(n));
+        super::simulate::exec(
+            super::simulate::SimulateArgs::for_demo(
+                &format!("http://{}", wallet.addr),
+                key_file,
+                organizer_id,
+                1,
+            )
+            .limited_to(a.activity),
+        )
+        .await
+        .context("simulating spectator activity")?;
+    }
     // One tiny call first so that a connection is open and the key cached: the timed
     // part is the feed, not the service's start.
     client
@@ -375,104 +400,6 @@ async fn fill(
     meter.finish();
     anyhow::ensure!(written == n, "{written} of {n} tickets written");
     Ok(())
-}
-
-/// The wallet service as a child process (`tixbridge wallet serve`); the database URL
-/// goes through the environment so that a password never shows in the process list.
-struct WalletProcess {
-    child: Child,
-    addr: String,
-}
-
-impl WalletProcess {
-    fn spawn(db_url: &str) -> anyhow::Result<WalletProcess> {
-        let exe = std::env::current_exe()?;
-        let mut child = Command::new(exe)
-            .args(["wallet", "serve", "--listen", "127.0.0.1:0"])
-            .env("TIXBRIDGE_WALLET_DB", db_url)
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .context("starting the wallet service process")?;
-        let stdout = child.stdout.take().context("no stdout")?;
-        let mut reader = BufReader::new(stdout);
-        let mut line = String::new();
-        reader.read_line(&mut line)?;
-        // Keep reading what the service prints, so that it never writes to a closed pipe.
-        std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
-        let addr = line
-            .split("http://")
-            .nth(1)
-            .and_then(|s| s.split('/').next())
-            .map(str::to_owned)
-            .with_context(|| {
-                format!("the wallet service did not say where it listens: {line:?}")
-            })?;
-        Ok(WalletProcess { child, addr })
-    }
-
-    fn stop(&mut self) {
-        #[cfg(unix)]
-        {
-            // SIGTERM lets the service finish its requests and close the database.
-            let _ = Command::new("kill")
-                .arg(self.child.id().to_string())
-                .status();
-            let deadline = Instant::now() + Duration::from_secs(10);
-            while Instant::now() < deadline {
-                if let Ok(Some(_)) = self.child.try_wait() {
-                    return;
-                }
-                std::thread::sleep(Duration::from_millis(50));
-            }
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for WalletProcess {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
-
-/// User + system CPU seconds of a process; 0 where /proc is absent.
-fn cpu_secs(pid: Option<u32>) -> f64 {
-    let path = pid.map_or_else(
-        || "/proc/self/stat".to_owned(),
-        |p| format!("/proc/{p}/stat"),
-    );
-    let Ok(stat) = std::fs::read_to_string(path) else {
-        return 0.0;
-    };
-    // utime and stime are the 12th and 13th fields after the command name, in ticks
-    // of 1/100 s.
-    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-    (ticks(11) + ticks(12)) / 100.0
-}
-
-/// Peak resident set (VmHWM) of a process, in KiB; 0 where /proc is absent.
-fn peak_rss_kb(pid: Option<u32>) -> u64 {
-    let path = pid.map_or_else(
-        || "/proc/self/status".to_owned(),
-        |p| format!("/proc/{p}/status"),
-    );
-    std::fs::read_to_string(path)
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|v| v.parse().ok())
-        })
-        .unwrap_or(0)
 }
 
 /// Resident set now, split into anonymous and file-backed KiB; `None` without /proc.

@@ -107,6 +107,12 @@ impl SimulateArgs {
             concurrency: 8,
         }
     }
+
+    /// Acts on the first `n` tickets only.
+    pub fn limited_to(mut self, n: u64) -> Self {
+        self.limit = Some(n);
+        self
+    }
 }
 
 fn percent(s: &str) -> Result<u8, String> {
