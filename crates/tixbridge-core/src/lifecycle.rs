@@ -30,7 +30,8 @@
 //!   rejects, only the owner cancels. Anyone else is told the ticket does not exist.
 //! - `maxNumberOfTransferPerTicketInGroupId` counts accepted transfers of the ticket
 //!   (its transfer level). `allowTransferMainApplicant = false` forbids the main
-//!   applicant to pass on their own ticket while they still own it.
+//!   applicant (the injection's recipient, flagged `mainApplicant`) to pass on their
+//!   own ticket while they still own it.
 //! - A transfer of a ticket whose event has expired is refused, spectator or back office.
 
 use chrono::{DateTime, Duration, Utc};
@@ -262,6 +263,9 @@ pub struct Facts {
     pub rules: TransferRules,
     /// The injection's recipient was flagged main applicant.
     pub main_applicant: bool,
+    /// That recipient's email, lower-cased (the injection may have corrected it after
+    /// the first one: the initial owner never changes, the recipient may).
+    pub recipient_email: Option<String>,
     /// The event's expiration date.
     pub event_expires: Option<DateTime<Utc>>,
 }
@@ -276,6 +280,7 @@ impl Facts {
                 .as_ref()
                 .and_then(|p| p.main_applicant)
                 .unwrap_or(false),
+            recipient_email: email_of(ticket.spectator_details.as_ref()),
             event_expires: ticket
                 .event
                 .as_ref()
@@ -529,10 +534,13 @@ pub fn apply(
                         r.group_id.as_deref().unwrap_or("(the event)")
                     )));
                 }
+                // The main applicant may not pass on their own ticket while they own it.
                 if !r.allow_transfer_main_applicant
                     && facts.main_applicant
                     && cur.owner_email().is_some()
-                    && cur.owner_email() == email_of(cur.initial_owner.as_ref())
+                    && (cur.owner_email() == facts.recipient_email
+                        || (facts.recipient_email.is_none()
+                            && cur.owner_email() == email_of(cur.initial_owner.as_ref())))
                 {
                     return Outcome::Refused(Refusal::not_allowed(format!(
                         "the transfer rules of ticket {ticket_id} do not allow the main applicant to transfer it"
@@ -561,10 +569,13 @@ pub fn apply(
             let Some(t) = cur.transfer.as_ref() else {
                 return illegal("no transfer is pending");
             };
-            if *action == Action::TimeOut
-                && DateTime::parse_from_rfc3339(&t.expires_at).is_ok_and(|exp| exp > now)
-            {
+            let expired = DateTime::parse_from_rfc3339(&t.expires_at).is_ok_and(|exp| exp <= now);
+            if *action == Action::TimeOut && !expired {
                 return illegal("its transfer has not timed out yet");
+            }
+            // The service fails it at its next round; until then it cannot be accepted.
+            if *action == Action::Accept && expired {
+                return illegal("its transfer has timed out");
             }
             if let Action::Accept = action {
                 next.previous_owner = cur.owner.clone();

@@ -3,7 +3,7 @@
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::rejection::{PathRejection, QueryRejection};
+use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{HeaderMap, Method, header};
 use axum::routing::{MethodRouter, get, post};
@@ -285,7 +285,8 @@ async fn apply_items(
 
 /// A ticket id given in a body: present and not blank.
 fn item_id(id: Option<String>) -> Result<String, ItemResult> {
-    match id.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()) {
+    // Not trimmed: a space is a legal character of a ticket id, and "T1 " is not "T1".
+    match id.filter(|s| !s.trim().is_empty()) {
         Some(id) => Ok(id),
         None => Err(ItemResult::ko("", "MISSING_FIELD", "ticketId is required")),
     }
@@ -535,7 +536,7 @@ pub(crate) async fn inject_csv(
     State(state): State<AppState>,
     Authed(org): Authed,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<CsvResults>, ApiError> {
     let media = headers
         .get(header::CONTENT_TYPE)
@@ -551,6 +552,15 @@ pub(crate) async fn inject_csv(
             "send the file with Content-Type: text/csv".into(),
         ));
     }
+    let body = body.map_err(|r| {
+        if r.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::PayloadTooLarge(format!(
+                "the file is larger than {MAX_CSV_BODY_BYTES} bytes; split it"
+            ))
+        } else {
+            ApiError::bad_request("INVALID_BODY", r.body_text())
+        }
+    })?;
     let rows = csv_tickets::parse_csv(&body).map_err(|e| {
         if matches!(e, csv_tickets::CsvError::TooManyRows { .. }) {
             ApiError::PayloadTooLarge(e.to_string())

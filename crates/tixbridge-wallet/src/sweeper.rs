@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tixbridge_core::lifecycle::{Action, Caller, Op, Settings};
+use tixbridge_core::lifecycle::{Action, Caller, Op, Refusal, Settings};
 use tixbridge_core::status::WalletStatus;
 use tixbridge_store::{DueTicket, WalletStore};
 
@@ -54,7 +54,28 @@ pub async fn sweep_once(
     }
     for (org, ops) in by_org {
         let kinds: Vec<bool> = ops.iter().map(|o| o.action == Action::TimeOut).collect();
-        let results = store.apply(org, ops, now, settings).await?;
+        let results = match store.apply(org, ops.clone(), now, settings).await {
+            Ok(r) => r,
+            Err(e) => {
+                // One unreadable row must not stop the service's work for everyone:
+                // retry one ticket at a time, and leave the failing ones (logged) for
+                // an operator.
+                tracing::warn!(organizer = org, error = %e, "sweeper batch failed; retrying ticket by ticket");
+                let mut one_by_one = Vec::with_capacity(ops.len());
+                for op in ops {
+                    let id = op.ticket_id.clone();
+                    match store.apply(org, vec![op], now, settings).await {
+                        Ok(mut r) if r.len() == 1 => one_by_one.push(r.remove(0)),
+                        Ok(_) => one_by_one.push(Err(Refusal::not_found(&id))),
+                        Err(e) => {
+                            tracing::error!(organizer = org, ticket = %id, error = %e, "sweeper cannot apply a due action");
+                            one_by_one.push(Err(Refusal::not_found(&id)));
+                        }
+                    }
+                }
+                one_by_one
+            }
+        };
         for (timeout, r) in kinds.into_iter().zip(results) {
             match (timeout, r) {
                 (true, Ok(_)) => round.timed_out += 1,
@@ -65,7 +86,13 @@ pub async fn sweep_once(
         }
     }
     // Privileges: deletions only (they are never transferred).
-    let privileges = store.confirm_due_privileges(now, SWEEP_BATCH).await?;
+    let privileges = match store.confirm_due_privileges(now, SWEEP_BATCH).await {
+        Ok(n) => n,
+        Err(e) => {
+            tracing::warn!(error = %e, "sweeper could not confirm privilege deletions");
+            0
+        }
+    };
     round.found += privileges;
     round.confirmed += privileges;
     Ok(round)

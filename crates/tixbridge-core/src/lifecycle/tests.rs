@@ -36,6 +36,7 @@ fn facts(rules: TransferRules) -> Facts {
     Facts {
         rules,
         main_applicant: false,
+        recipient_email: Some(OWNER.into()),
         event_expires: Some(t0() + Duration::days(30)),
     }
 }
@@ -209,6 +210,9 @@ fn reject_cancel_and_time_out_leave_the_owner() {
     let early = run(&pending, &f, &Caller::System, &Action::TimeOut, t0());
     assert_eq!(refused(early).code, ILLEGAL_TRANSITION);
     let late = t0() + Duration::hours(1);
+    // Expired but not yet swept: too late to accept.
+    let r = refused(run(&pending, &f, &spectator(FRIEND), &Action::Accept, late));
+    assert!(r.message.contains("timed out"), "{}", r.message);
     let c = changed(run(&pending, &f, &Caller::System, &Action::TimeOut, late));
     assert_eq!(c.state.status, Failure);
     assert_eq!(c.state.owner_email().as_deref(), Some(OWNER));
@@ -299,6 +303,28 @@ fn transfer_rules_refuse_with_transfer_not_allowed() {
         refused(run(&downloaded, &main, &me, &transfer, t0())).code,
         TRANSFER_NOT_ALLOWED
     );
+    // A recipient corrected before download is the main applicant, though the initial
+    // owner (which never changes) is the first one.
+    let mut corrected = downloaded.clone();
+    corrected.owner = Some(person(FRIEND));
+    main.recipient_email = Some(FRIEND.into());
+    assert_eq!(
+        refused(run(
+            &corrected,
+            &main,
+            &spectator(FRIEND),
+            &Action::Transfer { to: person(OTHER) },
+            t0()
+        ))
+        .code,
+        TRANSFER_NOT_ALLOWED
+    );
+    // Once someone else owns it, the rule no longer applies.
+    let mut passed_on = downloaded.clone();
+    passed_on.owner = Some(person(OTHER));
+    let c = changed(run(&passed_on, &main, &spectator(OTHER), &transfer, t0()));
+    assert_eq!(c.state.status, PendingTransfer);
+    assert_eq!(c.state.transfer.unwrap().to.email.as_deref(), Some(FRIEND));
 
     let controlled = changed(run(
         &downloaded,
@@ -587,6 +613,7 @@ fn rules() -> impl Strategy<Value = Facts> {
                 group_id: None,
             },
             main_applicant: main,
+            recipient_email: Some(OWNER.into()),
             event_expires: Some(t0() + Duration::hours(20)),
         })
 }

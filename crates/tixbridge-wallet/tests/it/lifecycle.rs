@@ -525,6 +525,7 @@ pub async fn deletion_is_pending_then_confirmed_and_listed_apart(app: &TestApp) 
             {"ticketId": "D2", "reason": "CANCELLED", "showDeletedTicket": false},
             {"ticketId": "NOPE", "reason": "CANCELLED"},
             {"ticketId": "D3"},
+            {"ticketId": "D3 ", "reason": "CANCELLED"},
         ]}),
     )
     .await;
@@ -538,6 +539,8 @@ pub async fn deletion_is_pending_then_confirmed_and_listed_apart(app: &TestApp) 
     );
     assert_eq!(r[3]["result"], "KO");
     assert!(r[3]["message"].as_str().unwrap().contains("reason"));
+    // Ids are taken as sent: "D3 " is another (unknown) ticket, not D3.
+    assert_eq!(r[4]["errorCode"], "TICKET_NOT_FOUND", "{v}");
     // The sweeper confirms (the test service's delay is zero).
     let d1 = wait_for(app, "D1", "DELETED", Duration::from_secs(10)).await;
     assert!(d1["deletion"]["confirmedAt"].is_string());

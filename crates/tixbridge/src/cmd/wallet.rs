@@ -85,7 +85,10 @@ impl ServiceArgs {
     }
 }
 
-/// `90`, `90s`, `500ms`, `15m`, `1h`, `2d`.
+/// Longest duration accepted: a year.
+const MAX_DURATION_SECS: u64 = 366 * 86_400;
+
+/// `90`, `90s`, `500ms`, `15m`, `1h`, `2d`; at most a year.
 pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
     let s = s.trim();
     let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
@@ -93,15 +96,22 @@ pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
     let n: u64 = n
         .parse()
         .map_err(|_| format!("{s:?} is not a duration like 90s, 15m, 1h"))?;
-    let secs = match unit.trim() {
-        "ms" => return Ok(std::time::Duration::from_millis(n)),
-        "" | "s" => n,
-        "m" => n * 60,
-        "h" => n * 3600,
-        "d" => n * 86_400,
+    let per = match unit.trim() {
+        "ms" => {
+            return Ok(std::time::Duration::from_millis(
+                n.min(MAX_DURATION_SECS * 1000),
+            ));
+        }
+        "" | "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
         u => return Err(format!("unknown unit {u:?} in {s:?}; use ms, s, m, h or d")),
     };
-    Ok(std::time::Duration::from_secs(secs))
+    match n.checked_mul(per) {
+        Some(secs) if secs <= MAX_DURATION_SECS => Ok(std::time::Duration::from_secs(secs)),
+        _ => Err(format!("{s:?} is longer than a year")),
+    }
 }
 
 #[derive(Subcommand)]
