@@ -85,6 +85,8 @@ pub struct TicketHead {
     /// The entry at `change_seq`, if there is one: its ticket id, to-status and
     /// to-owner.
     pub entry: Option<(String, String, Option<String>)>,
+    /// The seq of the row's first entry (its creation), as its `log_seqs` lists it.
+    pub first_seq: Option<i64>,
 }
 
 /// Size of the pages `verify` reads the chain by.
@@ -193,12 +195,17 @@ pub trait WalletStore: crate::PrivilegeStore + Send + Sync {
         // check runs are not part of it (nor a sign of tampering).
         let head = self.chain_head(organizer_id).await?;
         let mut v = ChainVerifier::default();
+        // Tickets the chain says were created; compared with the rows found below.
+        let mut created: i64 = 0;
         while v.entries() < head.seq {
             let want = usize::try_from(head.seq - v.entries())
                 .unwrap_or(VERIFY_PAGE)
                 .min(VERIFY_PAGE);
             let page = self.status_log(organizer_id, v.entries(), want).await?;
             for e in &page {
+                if e.action == tixbridge_core::ledger::ACTION_INJECT {
+                    created += 1;
+                }
                 if let Err(seq) = v.push(e) {
                     return Ok(broken(
                         &v,
@@ -228,9 +235,14 @@ pub trait WalletStore: crate::PrivilegeStore + Send + Sync {
             ));
         }
         let mut after = String::new();
+        let mut rows: i64 = 0;
         loop {
             let page = self.ticket_heads(organizer_id, &after, VERIFY_PAGE).await?;
             for t in &page {
+                // Rows created after the head read are not part of this check.
+                if t.first_seq.is_none_or(|s| s <= head.seq) {
+                    rows += 1;
+                }
                 let agrees = t.entry.as_ref().is_some_and(|(id, status, owner)| {
                     *id == t.ticket_id
                         && *status == t.status
@@ -256,6 +268,17 @@ pub trait WalletStore: crate::PrivilegeStore + Send + Sync {
                 Some(t) if page.len() == VERIFY_PAGE => after.clone_from(&t.ticket_id),
                 _ => break,
             }
+        }
+        if rows != created {
+            return Ok(Verification {
+                entries: v.entries(),
+                valid: false,
+                message: Some(format!(
+                    "the track record created {created} tickets but {rows} ticket rows exist: \
+                     a ticket row was deleted or added behind the log"
+                )),
+                ..Default::default()
+            });
         }
         if let Some(broken) = self.verify_privileges(organizer_id, v.entries()).await? {
             return Ok(broken);

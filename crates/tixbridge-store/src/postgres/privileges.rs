@@ -356,6 +356,7 @@ impl crate::PrivilegeStore for PgWallet {
                     owner_email: r.try_get(2)?,
                     change_seq: r.try_get(3)?,
                     entry: head_entry(r, 4)?,
+                    first_seq: None,
                 })
             })
             .collect()

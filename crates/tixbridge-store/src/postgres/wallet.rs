@@ -1066,7 +1066,8 @@ impl WalletStore for PgWallet {
         // `ticket_id` is collated "C": the order and `>` agree, by the primary key.
         let rows = sqlx::query(
             "SELECT t.ticket_id, t.status, t.owner->>'email', t.owner_email, t.change_seq, \
-             l.ticket_id, l.to_status, l.to_owner \
+             l.ticket_id, l.to_status, l.to_owner, \
+             NULLIF(split_part(t.log_seqs, ',', 1), '')::bigint \
              FROM wallet_tickets t LEFT JOIN wallet_status_log l \
              ON l.organizer_id = t.organizer_id AND l.seq = t.change_seq \
              WHERE t.organizer_id = $1 AND t.ticket_id > $2 ORDER BY t.ticket_id LIMIT $3",
@@ -1098,6 +1099,7 @@ impl WalletStore for PgWallet {
                     owner_email,
                     change_seq: r.try_get(4)?,
                     entry: head_entry(r, 5)?,
+                    first_seq: r.try_get(8)?,
                 })
             })
             .collect()

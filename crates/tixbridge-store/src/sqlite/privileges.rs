@@ -311,7 +311,7 @@ impl crate::PrivilegeStore for SqliteWallet {
             .read(move |conn| {
                 let mut st = conn.prepare_cached(
                     "SELECT p.privilege_id, p.status, p.owner_email, p.change_seq, \
-                     l.ticket_id, l.to_status, l.to_owner \
+                     l.ticket_id, l.to_status, l.to_owner, NULL \
                      FROM wallet_privileges p LEFT JOIN wallet_status_log l \
                      ON l.organizer_id = p.organizer_id AND l.seq = p.change_seq \
                      WHERE p.organizer_id = ?1 AND p.privilege_id > ?2 \

@@ -154,7 +154,8 @@ const REPORT_SQL: &str = "SELECT seq, at, ticket_id, action, from_status, to_sta
 
 /// Ticket rows by id next to their last entry, for `verify`.
 const TICKET_HEADS_SQL: &str = "SELECT t.ticket_id, t.status, t.owner_email, t.change_seq, \
-     l.ticket_id, l.to_status, l.to_owner \
+     l.ticket_id, l.to_status, l.to_owner, \
+     CAST(NULLIF(substr(t.log_seqs, 1, instr(t.log_seqs || ',', ',') - 1), '') AS INTEGER) \
      FROM wallet_tickets t LEFT JOIN wallet_status_log l \
      ON l.organizer_id = t.organizer_id AND l.seq = t.change_seq \
      WHERE t.organizer_id = ?1 AND t.ticket_id > ?2 \
@@ -233,6 +234,7 @@ pub(super) fn ticket_head(r: &Row<'_>) -> rusqlite::Result<TicketHead> {
         owner_email: r.get(2)?,
         change_seq: r.get(3)?,
         entry,
+        first_seq: r.get(7)?,
     })
 }
 

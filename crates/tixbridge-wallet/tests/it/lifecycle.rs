@@ -811,6 +811,18 @@ pub async fn a_ticket_row_altered_behind_the_log_is_caught(app: &TestApp) {
     .await;
     let (_, v) = body(app.get("/organizer/report/verify").await).await;
     assert_eq!(v["valid"], true, "{v}");
+    // A ticket row removed behind the log.
+    app.raw_sql(&format!(
+        "DELETE FROM wallet_tickets WHERE organizer_id = {} AND ticket_id = 'A2'",
+        app.org_a.id
+    ))
+    .await;
+    let (_, v) = body(app.get("/organizer/report/verify").await).await;
+    assert_eq!(v["valid"], false, "{v}");
+    assert!(
+        v["message"].as_str().unwrap().contains("ticket rows"),
+        "{v}"
+    );
     app.raw_sql(&format!(
         "DELETE FROM wallet_status_log WHERE organizer_id = {} AND seq = 2",
         app.org_a.id
