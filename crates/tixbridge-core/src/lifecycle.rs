@@ -291,6 +291,20 @@ impl Facts {
     }
 }
 
+impl Facts {
+    /// The stored event's expiration date wins over the one the ticket was injected
+    /// with: a later injection of another ticket of the event may have moved it.
+    pub fn with_event(mut self, event: Option<&crate::api::EventSummary>) -> Self {
+        if let Some(exp) = event
+            .and_then(|e| e.expiration_date.as_deref())
+            .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
+        {
+            self.event_expires = Some(exp.with_timezone(&Utc));
+        }
+        self
+    }
+}
+
 /// Why an action was refused. Nothing changed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Refusal {

@@ -317,8 +317,10 @@ async fn load_tickets(
     ids: &[&str],
 ) -> Result<HashMap<String, LoadedTicket>> {
     let rows = sqlx::query(&format!(
-        "SELECT {TICKET_COLUMNS}, due_at, content FROM wallet_tickets \
-         WHERE organizer_id = $1 AND ticket_id = ANY($2)"
+        "SELECT {TICKET_COLUMNS}, due_at, content, \
+         (SELECT e.data::text FROM wallet_events e WHERE e.organizer_id = \
+         wallet_tickets.organizer_id AND e.event_id = wallet_tickets.event_id) \
+         FROM wallet_tickets WHERE organizer_id = $1 AND ticket_id = ANY($2)"
     ))
     .bind(organizer_id)
     .bind(ids)
@@ -333,6 +335,13 @@ async fn load_tickets(
         let bad = |e: String| StoreError::Backend(format!("stored ticket {ticket_id}: {e}"));
         let ticket: Ticket = serde_json::from_str(content)
             .map_err(|e| bad(format!("stored content is not a ticket: {e}")))?;
+        let event: Option<EventSummary> = match r.try_get::<Option<&str>, _>(14)? {
+            Some(data) => Some(
+                serde_json::from_str(data)
+                    .map_err(|e| bad(format!("its stored event is not readable: {e}")))?,
+            ),
+            None => None,
+        };
         let life = Lifecycle {
             status: st.status.parse().map_err(bad)?,
             status_changed_at: st.status_changed_at,
@@ -353,7 +362,7 @@ async fn load_tickets(
                 event_id: st.event_id,
                 taxation_number: st.tax_number,
                 life,
-                facts: Facts::of(&ticket),
+                facts: Facts::of(&ticket).with_event(event.as_ref()),
             },
         );
     }

@@ -402,7 +402,9 @@ fn load_tickets<'a>(
     let mut st = conn.prepare_cached(
         "SELECT ticket_id, event_id, tax_number, status, status_changed_at, owner, \
          initial_owner, previous_owner, holder, transfer_level, transfer, deletion, due_at, \
-         content FROM wallet_tickets WHERE organizer_id = ?1 AND ticket_id = ?2",
+         content, (SELECT e.data FROM wallet_events e WHERE e.organizer_id = \
+         wallet_tickets.organizer_id AND e.event_id = wallet_tickets.event_id) \
+         FROM wallet_tickets WHERE organizer_id = ?1 AND ticket_id = ?2",
     )?;
     let mut out = HashMap::new();
     for id in ids {
@@ -430,11 +432,18 @@ fn load_tickets<'a>(
         let content = text_ref(r, 13)?;
         let ticket: Ticket = serde_json::from_str(content)
             .map_err(|e| bad(format!("stored content is not a ticket: {e}")))?;
+        let event: Option<EventSummary> = match r.get::<_, Option<String>>(14)? {
+            Some(data) => Some(
+                serde_json::from_str(&data)
+                    .map_err(|e| bad(format!("its stored event is not readable: {e}")))?,
+            ),
+            None => None,
+        };
         let loaded = LoadedTicket {
             event_id: r.get(1)?,
             taxation_number: r.get(2)?,
             life,
-            facts: Facts::of(&ticket),
+            facts: Facts::of(&ticket).with_event(event.as_ref()),
             ticket_id,
         };
         out.insert(loaded.ticket_id.clone(), loaded);

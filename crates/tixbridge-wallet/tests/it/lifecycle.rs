@@ -270,6 +270,35 @@ pub async fn a_ticket_lives_its_whole_life_through_the_app(app: &TestApp) {
     assert_eq!(v["entries"], 11);
 }
 
+pub async fn the_stored_event_decides_expiry_for_every_ticket(app: &TestApp) {
+    inject_ok(app, vec![ticket("X1", "EX", "ann@example.org")]).await;
+    let ann = session(app, "ann@example.org").await;
+    ok_status(app, &ann, "X1", "download", None).await;
+    // Another ticket of the event brings an earlier, past expiration date: the event
+    // is overwritten, and X1 (injected with the later date) follows it.
+    let mut other = ticket("X2", "EX", "bob@example.org");
+    other["event"]["startTime"] = json!("2020-07-12T21:00:00+02:00");
+    other["event"]["expirationDate"] = json!("2020-07-13T21:00:00+02:00");
+    inject_ok(app, vec![other]).await;
+    let (s, v) = act(
+        app,
+        &ann,
+        "X1",
+        "transfer",
+        Some(json!({"to": "cy@example.org"})),
+    )
+    .await;
+    assert_eq!(
+        (s, code(&v)),
+        (StatusCode::CONFLICT, "ILLEGAL_TRANSITION"),
+        "{v}"
+    );
+    assert!(
+        v["error"]["message"].as_str().unwrap().contains("expired"),
+        "{v}"
+    );
+}
+
 pub async fn refusals_name_their_reason_and_change_nothing(app: &TestApp) {
     let mut strict = ticket("S1", "E1", "ann@example.org");
     strict["transferRules"] = json!({"allowTransfer": false});

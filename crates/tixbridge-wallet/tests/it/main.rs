@@ -65,6 +65,7 @@ macro_rules! lifecycle_tests {
 
 lifecycle_tests!(
     a_ticket_lives_its_whole_life_through_the_app,
+    the_stored_event_decides_expiry_for_every_ticket,
     refusals_name_their_reason_and_change_nothing,
     rejected_and_cancelled_transfers_fail_back_to_the_sender,
     back_office_transfers_ignore_rules_but_not_control,
