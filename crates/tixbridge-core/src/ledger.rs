@@ -101,6 +101,15 @@ pub fn format_at(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
+/// `at`, or `last` (the time of the chain's last entry) when that is later: entries
+/// never go back in time along the chain. An unreadable `last` is ignored.
+pub fn not_before(at: DateTime<Utc>, last: Option<&str>) -> DateTime<Utc> {
+    match last.and_then(|s| DateTime::parse_from_rfc3339(s).ok()) {
+        Some(l) if l.with_timezone(&Utc) > at => l.with_timezone(&Utc),
+        _ => at,
+    }
+}
+
 /// The head of an organizer's hash chain: the last entry's seq and hash.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChainHead {

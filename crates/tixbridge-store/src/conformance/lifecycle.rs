@@ -57,6 +57,27 @@ pub async fn run_all(store: &dyn WalletStore) {
     check_due(store).await;
     check_report(store).await;
     check_chain_heads_and_organizers(store).await;
+    check_times_never_go_back(store).await;
+}
+
+/// A call whose clock reads earlier than the chain's last entry (its time is taken
+/// before the write lock) records the last entry's time: the log's times follow its
+/// seqs, which the report's time filters rely on.
+pub async fn check_times_never_go_back(store: &dyn WalletStore) {
+    let a = "ann@example.org";
+    let org = new_organizer(store, "clock").await;
+    inject(store, org, [sample_ticket("K1", "E1", a)], t(100)).await;
+    changes(store, org, "K1", spectator(a), Action::Download, t(50)).await;
+    inject(store, org, [sample_ticket("K2", "E1", a)], t(20)).await;
+    let entries = log(store, org).await;
+    assert_eq!(entries.len(), 3);
+    let want = tixbridge_core::ledger::format_at(t(100));
+    for e in &entries {
+        assert_eq!(e.at, want, "entry {} went back in time", e.seq);
+    }
+    changes(store, org, "K2", spectator(a), Action::Download, t(200)).await;
+    let last = log(store, org).await.pop().expect("an entry");
+    assert_eq!(last.at, tixbridge_core::ledger::format_at(t(200)));
 }
 
 /// Times of these checks: before the sample tickets' events expire (2026-07-13).
@@ -195,6 +216,11 @@ async fn changes(
     at: DateTime<Utc>,
 ) -> TicketState {
     let before = head(store, org).await;
+    // The entry's time: the call's, or the last entry's when that is later.
+    let last_at = log(store, org).await.pop().map(|e| e.at);
+    let want_at = last_at
+        .filter(|last| *last > format_at(at))
+        .unwrap_or_else(|| format_at(at));
     let what = format!("{} {id} by {caller:?}", action.name());
     let res = apply(store, org, vec![op(id, caller, action)], at)
         .await
@@ -213,7 +239,7 @@ async fn changes(
     );
     assert_eq!(e.prev_hash, before.hash, "{what}: links to the head");
     assert_eq!(e.ticket_id, id);
-    assert_eq!(e.at, format_at(at));
+    assert_eq!(e.at, want_at, "{what}: the entry's time");
     assert_eq!(e.to_status, state.status);
     assert_eq!(
         e.to_owner.as_deref(),
@@ -1265,14 +1291,13 @@ pub async fn check_due(store: &dyn WalletStore) {
         .single()
         .expect("valid time");
     let at = |s: i64| base + Duration::seconds(s);
-    let org = organizer_with(
+    // Injected at the base time too: an entry never goes back in time along a chain.
+    let org = new_organizer(store, "due").await;
+    inject(
         store,
-        "due",
-        &[
-            ("D1", "a@example.org"),
-            ("D2", "a@example.org"),
-            ("D3", "a@example.org"),
-        ],
+        org,
+        ["D1", "D2", "D3"].map(|id| sample_ticket(id, "E1", "a@example.org")),
+        at(-1),
     )
     .await;
     for (id, sec) in [("D2", 0), ("D1", 2), ("D3", 4)] {

@@ -24,7 +24,7 @@ use tixbridge_core::privilege::{
     PrivilegeStatePlan, StoredPrivilege,
 };
 
-use super::wallet::{PgWallet, Tx, append_entries, head_entry, history, lock_head};
+use super::wallet::{PgWallet, Tx, append_entries, head_entry, history, lock_head, not_before};
 use crate::{DuePrivilege, Result, StoreError, TicketHead};
 
 /// Privilege tables. Append-only once landed. Times are text (RFC 3339 UTC millis)
@@ -151,11 +151,11 @@ impl crate::PrivilegeStore for PgWallet {
         privileges: Vec<Privilege>,
         at: DateTime<Utc>,
     ) -> Result<Vec<ItemResult>> {
-        let at = format_at(at);
         // Serialise and hash before taking the organizer's lock, to hold it shorter.
         let prepared = rules::prepare(privileges);
         let mut tx = self.pool.begin().await?;
         let head = lock_head(&mut tx, organizer_id).await?;
+        let at = format_at(not_before(&mut tx, organizer_id, &head, at).await?);
         let ids: Vec<&str> = prepared
             .iter()
             .filter_map(|p| p.privilege.privilege_id.as_deref())
@@ -244,6 +244,7 @@ impl crate::PrivilegeStore for PgWallet {
     ) -> Result<Vec<ItemResult>> {
         let mut tx = self.pool.begin().await?;
         let head = lock_head(&mut tx, organizer_id).await?;
+        let at = not_before(&mut tx, organizer_id, &head, at).await?;
         let ids: Vec<&str> = deletions
             .iter()
             .filter_map(|d| d.privilege_id.as_deref())
@@ -317,6 +318,7 @@ impl crate::PrivilegeStore for PgWallet {
     ) -> Result<usize> {
         let mut tx = self.pool.begin().await?;
         let head = lock_head(&mut tx, organizer_id).await?;
+        let at = not_before(&mut tx, organizer_id, &head, at).await?;
         let ids: Vec<&str> = privilege_ids.iter().map(String::as_str).collect();
         let cur = current(&mut tx, organizer_id, &ids).await?;
         let plan = rules::plan_confirm(privilege_ids, cur, head, at);

@@ -224,6 +224,27 @@ pub(super) async fn lock_head(tx: &mut Tx, organizer_id: i64) -> Result<ChainHea
     })
 }
 
+/// The time of the entries about to follow `head`: `at`, or the head entry's time if
+/// the clock reads earlier — entries never go back in time along the chain (the time
+/// is taken before the organizer's lock, so two calls may reach it in the other order).
+pub(super) async fn not_before(
+    tx: &mut Tx,
+    organizer_id: i64,
+    head: &ChainHead,
+    at: DateTime<Utc>,
+) -> Result<DateTime<Utc>> {
+    if head.seq == 0 {
+        return Ok(at);
+    }
+    let last: Option<String> =
+        sqlx::query_scalar("SELECT at FROM wallet_status_log WHERE organizer_id = $1 AND seq = $2")
+            .bind(organizer_id)
+            .bind(head.seq)
+            .fetch_optional(&mut **tx)
+            .await?;
+    Ok(ledger::not_before(at, last.as_deref()))
+}
+
 /// Appends the entries and moves the organizer's head to `head` (the head after them).
 pub(super) async fn append_entries(
     tx: &mut Tx,
@@ -594,11 +615,11 @@ impl WalletStore for PgWallet {
         actor: Actor,
         at: DateTime<Utc>,
     ) -> Result<Vec<ItemResult>> {
-        let at = ledger::format_at(at);
         // Serialise and hash before taking the organizer's lock, to hold it shorter.
         let prepared = ledger::prepare(tickets);
         let mut tx = self.pool.begin().await?;
         let head = lock_head(&mut tx, organizer_id).await?;
+        let at = ledger::format_at(not_before(&mut tx, organizer_id, &head, at).await?);
 
         let ids: Vec<&str> = prepared
             .iter()
@@ -851,6 +872,7 @@ impl WalletStore for PgWallet {
     ) -> Result<Vec<OpResult>> {
         let mut tx = self.pool.begin().await?;
         let head = lock_head(&mut tx, organizer_id).await?;
+        let at = not_before(&mut tx, organizer_id, &head, at).await?;
         let current = {
             let mut ids: Vec<&str> = ops.iter().map(|o| o.ticket_id.as_str()).collect();
             ids.sort_unstable();

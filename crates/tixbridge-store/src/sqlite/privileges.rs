@@ -23,7 +23,7 @@ use tixbridge_core::privilege::{
 };
 
 use super::wallet::{
-    SqliteWallet, append_entries, in_snapshot, log_entries, read_head, ticket_head,
+    SqliteWallet, append_entries, in_snapshot, log_entries, not_before, read_head, ticket_head,
 };
 use crate::{DuePrivilege, Result, StoreError, TicketHead};
 
@@ -136,12 +136,12 @@ impl crate::PrivilegeStore for SqliteWallet {
         privileges: Vec<Privilege>,
         at: DateTime<Utc>,
     ) -> Result<Vec<ItemResult>> {
-        let at = format_at(at);
         // Serialise and hash on the async side: the writer thread only does SQLite.
         let prepared = rules::prepare(privileges);
         self.db
             .write(move |tx| {
                 let head = read_head(tx, organizer_id)?;
+                let at = format_at(not_before(tx, organizer_id, &head, at)?);
                 let cur = current(
                     tx,
                     organizer_id,
@@ -208,6 +208,7 @@ impl crate::PrivilegeStore for SqliteWallet {
         self.db
             .write(move |tx| {
                 let head = read_head(tx, organizer_id)?;
+                let at = not_before(tx, organizer_id, &head, at)?;
                 let cur = current(
                     tx,
                     organizer_id,
@@ -291,6 +292,7 @@ impl crate::PrivilegeStore for SqliteWallet {
         self.db
             .write(move |tx| {
                 let head = read_head(tx, organizer_id)?;
+                let at = not_before(tx, organizer_id, &head, at)?;
                 let cur = current(tx, organizer_id, privilege_ids.iter().map(String::as_str))?;
                 let plan = rules::plan_confirm(privilege_ids, cur, head, at);
                 write_states(tx, organizer_id, &plan)?;

@@ -330,6 +330,25 @@ pub(super) fn read_head(conn: &Connection, organizer_id: i64) -> Result<ChainHea
         .ok_or_else(|| StoreError::NotFound(format!("organizer {organizer_id} does not exist")))
 }
 
+/// The time of the entries about to follow `head`: `at`, or the head entry's time if
+/// the clock reads earlier — entries never go back in time along the chain (the time
+/// is taken before the write lock, so two calls may reach it in the other order).
+pub(super) fn not_before(
+    conn: &Connection,
+    organizer_id: i64,
+    head: &ChainHead,
+    at: DateTime<Utc>,
+) -> Result<DateTime<Utc>> {
+    if head.seq == 0 {
+        return Ok(at);
+    }
+    let last: Option<String> = conn
+        .prepare_cached("SELECT at FROM wallet_status_log WHERE organizer_id = ?1 AND seq = ?2")?
+        .query_row(params![organizer_id, head.seq], |r| r.get(0))
+        .optional()?;
+    Ok(ledger::not_before(at, last.as_deref()))
+}
+
 /// Appends the entries and moves the organizer's head to `head` (the head after them).
 pub(super) fn append_entries(
     conn: &Connection,
@@ -582,13 +601,13 @@ impl WalletStore for SqliteWallet {
         actor: Actor,
         at: DateTime<Utc>,
     ) -> Result<Vec<ItemResult>> {
-        let at = ledger::format_at(at);
         // Serialising and hashing happen here, on the async side, so the single
         // writer thread spends its time on SQLite only.
         let prepared = ledger::prepare(tickets);
         self.db
             .write(move |tx| {
                 let head = read_head(tx, organizer_id)?;
+                let at = ledger::format_at(not_before(tx, organizer_id, &head, at)?);
 
                 let mut current = HashMap::new();
                 {
@@ -848,6 +867,7 @@ impl WalletStore for SqliteWallet {
         self.db
             .write(move |tx| {
                 let head = read_head(tx, organizer_id)?;
+                let at = not_before(tx, organizer_id, &head, at)?;
                 let current =
                     load_tickets(tx, organizer_id, ops.iter().map(|o| o.ticket_id.as_str()))?;
                 let plan = lifecycle::plan_actions(ops, current, head, at, &settings);
