@@ -168,6 +168,13 @@ pub enum Action {
 }
 
 impl Action {
+    /// Whether the action reads the ticket's [`Facts`] (transfer rules, main applicant,
+    /// event expiry): only a transfer does, so stores parse the stored content for it
+    /// alone.
+    pub fn needs_facts(&self) -> bool {
+        matches!(self, Action::Transfer { .. })
+    }
+
     /// The track record's name of the action.
     pub fn name(&self) -> &'static str {
         match self {
@@ -292,6 +299,19 @@ impl Facts {
 }
 
 impl Facts {
+    /// The facts of a stored ticket: its content (JSON of the injected ticket) and its
+    /// event as stored (JSON of an `EventSummary`). Errors name what did not decode.
+    pub fn from_stored(content: &str, event: Option<&str>) -> Result<Self, String> {
+        let ticket: crate::api::Ticket = serde_json::from_str(content)
+            .map_err(|e| format!("stored content is not a ticket: {e}"))?;
+        let event: Option<crate::api::EventSummary> =
+            event
+                .map(serde_json::from_str)
+                .transpose()
+                .map_err(|e| format!("its stored event is not readable: {e}"))?;
+        Ok(Self::of(&ticket).with_event(event.as_ref()))
+    }
+
     /// The stored event's expiration date wins over the one the ticket was injected
     /// with: a later injection of another ticket of the event may have moved it.
     pub fn with_event(mut self, event: Option<&crate::api::EventSummary>) -> Self {

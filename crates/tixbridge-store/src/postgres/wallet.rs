@@ -332,10 +332,13 @@ fn json_text<T: serde::Serialize>(name: &str, v: Option<&T>) -> Result<Option<St
 
 /// Reads the organizer's tickets `ids` as the state machine needs them, with one
 /// query; ids that do not exist are left out.
+/// Reads the stored tickets `ids` of the organizer as the state machine needs them;
+/// their facts are decoded only `with_facts`.
 async fn load_tickets(
     tx: &mut Tx,
     organizer_id: i64,
     ids: &[&str],
+    with_facts: bool,
 ) -> Result<HashMap<String, LoadedTicket>> {
     let rows = sqlx::query(&format!(
         "SELECT {TICKET_COLUMNS}, due_at, content, \
@@ -354,14 +357,10 @@ async fn load_tickets(
         let content: &str = r.try_get(13)?;
         let ticket_id = st.ticket_id.clone();
         let bad = |e: String| StoreError::Backend(format!("stored ticket {ticket_id}: {e}"));
-        let ticket: Ticket = serde_json::from_str(content)
-            .map_err(|e| bad(format!("stored content is not a ticket: {e}")))?;
-        let event: Option<EventSummary> = match r.try_get::<Option<&str>, _>(14)? {
-            Some(data) => Some(
-                serde_json::from_str(data)
-                    .map_err(|e| bad(format!("its stored event is not readable: {e}")))?,
-            ),
-            None => None,
+        let facts = if with_facts {
+            Facts::from_stored(content, r.try_get::<Option<&str>, _>(14)?).map_err(bad)?
+        } else {
+            Facts::default()
         };
         let life = Lifecycle {
             status: st.status.parse().map_err(bad)?,
@@ -383,7 +382,7 @@ async fn load_tickets(
                 event_id: st.event_id,
                 taxation_number: st.tax_number,
                 life,
-                facts: Facts::of(&ticket).with_event(event.as_ref()),
+                facts,
             },
         );
     }
@@ -877,7 +876,8 @@ impl WalletStore for PgWallet {
             let mut ids: Vec<&str> = ops.iter().map(|o| o.ticket_id.as_str()).collect();
             ids.sort_unstable();
             ids.dedup();
-            load_tickets(&mut tx, organizer_id, &ids).await?
+            let with_facts = ops.iter().any(|o| o.action.needs_facts());
+            load_tickets(&mut tx, organizer_id, &ids, with_facts).await?
         };
         let plan = lifecycle::plan_actions(ops, current, head, at, &settings);
         if plan.entries.is_empty() {

@@ -412,11 +412,12 @@ fn json_text<T: serde::Serialize>(name: &str, v: Option<&T>) -> Result<Option<St
 }
 
 /// Reads the stored tickets `ids` of the organizer as the state machine needs them;
-/// ids that do not exist are left out.
+/// ids that do not exist are left out. Their facts are decoded only `with_facts`.
 fn load_tickets<'a>(
     conn: &Connection,
     organizer_id: i64,
     ids: impl IntoIterator<Item = &'a str>,
+    with_facts: bool,
 ) -> Result<HashMap<String, LoadedTicket>> {
     let mut st = conn.prepare_cached(
         "SELECT ticket_id, event_id, tax_number, status, status_changed_at, owner, \
@@ -447,22 +448,18 @@ fn load_tickets<'a>(
             deletion: ledger::json_column("deletion", r.get(11)?).map_err(bad)?,
             due_at: r.get(12)?,
         };
-        // Parsed from the borrowed text: the content is the largest column.
-        let content = text_ref(r, 13)?;
-        let ticket: Ticket = serde_json::from_str(content)
-            .map_err(|e| bad(format!("stored content is not a ticket: {e}")))?;
-        let event: Option<EventSummary> = match r.get::<_, Option<String>>(14)? {
-            Some(data) => Some(
-                serde_json::from_str(&data)
-                    .map_err(|e| bad(format!("its stored event is not readable: {e}")))?,
-            ),
-            None => None,
+        let facts = if with_facts {
+            // Parsed from the borrowed text: the content is the largest column.
+            let event: Option<String> = r.get(14)?;
+            Facts::from_stored(text_ref(r, 13)?, event.as_deref()).map_err(bad)?
+        } else {
+            Facts::default()
         };
         let loaded = LoadedTicket {
             event_id: r.get(1)?,
             taxation_number: r.get(2)?,
             life,
-            facts: Facts::of(&ticket).with_event(event.as_ref()),
+            facts,
             ticket_id,
         };
         out.insert(loaded.ticket_id.clone(), loaded);
@@ -868,8 +865,12 @@ impl WalletStore for SqliteWallet {
             .write(move |tx| {
                 let head = read_head(tx, organizer_id)?;
                 let at = not_before(tx, organizer_id, &head, at)?;
-                let current =
-                    load_tickets(tx, organizer_id, ops.iter().map(|o| o.ticket_id.as_str()))?;
+                let current = load_tickets(
+                    tx,
+                    organizer_id,
+                    ops.iter().map(|o| o.ticket_id.as_str()),
+                    ops.iter().any(|o| o.action.needs_facts()),
+                )?;
                 let plan = lifecycle::plan_actions(ops, current, head, at, &settings);
                 if plan.entries.is_empty() {
                     return Ok(plan.results);
