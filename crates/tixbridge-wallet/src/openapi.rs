@@ -1,7 +1,7 @@
 //! The OpenAPI 3.1 document of the wallet service, served at `GET /openapi.json`.
 //!
-//! The document is written by hand (`openapi.json` beside this file) rather than
-//! derived from the handlers: the contract (`WALLET-API.md`) comes first and the code
+//! The document is written by hand (`docs/openapi.json` at the root of the repository, beside the contract it states, `docs/wallet-api.md`) rather than
+//! derived from the handlers: the contract (`docs/wallet-api.md`) comes first and the code
 //! follows it, so the document states the contract and the tests below keep it
 //! well-formed. [`documented_operations`] lets a router test check that every route
 //! the service answers is documented, and the other way round.
@@ -10,7 +10,7 @@ use axum::http::header;
 use axum::response::IntoResponse;
 
 /// The document, as served.
-pub const DOCUMENT: &str = include_str!("openapi.json");
+pub const DOCUMENT: &str = include_str!("../../../docs/openapi.json");
 
 /// HTTP methods an OpenAPI path item may hold, as they appear in the document.
 const METHODS: [&str; 8] = [
@@ -354,5 +354,26 @@ mod tests {
             .await
             .expect("body");
         assert_eq!(body, DOCUMENT.as_bytes());
+    }
+
+    /// `docs/wallet-api.md` names every operation of the document in its table "Every
+    /// operation", and names no operation the document lacks: the prose reference and
+    /// the machine-readable one cannot drift apart.
+    #[test]
+    fn the_reference_page_lists_exactly_the_documented_operations() {
+        let page = include_str!("../../../docs/wallet-api.md");
+        let table = page
+            .split("## Every operation")
+            .nth(1)
+            .and_then(|rest| rest.split("\n## ").next())
+            .expect("docs/wallet-api.md has a section \"Every operation\"");
+        let listed: BTreeSet<(String, String)> = table
+            .lines()
+            .filter_map(|line| line.strip_prefix("| `")?.split_once('`'))
+            .filter_map(|(op, _)| op.split_once(' '))
+            .map(|(m, p)| (m.to_owned(), p.to_owned()))
+            .collect();
+        let documented: BTreeSet<(String, String)> = documented_operations().into_iter().collect();
+        assert_eq!(listed, documented, "docs/wallet-api.md against docs/openapi.json");
     }
 }
