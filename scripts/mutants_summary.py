@@ -4,7 +4,8 @@
 For each file: mutants total / caught / missed / unviable / timeout, and the share
 caught (caught / (total - unviable)). "before" counts only the mutants the crate's unit
 tests (src/**, the lib test binary) caught, read from each mutant's log, so one run
-gives both figures. Usage: mutants_summary.py OUT_DIR FILE...
+gives both figures. Usage: [VERBOSE=1] mutants_summary.py OUT_DIR FILE...
+(VERBOSE=1 also lists the mutants only the rule tests caught, and those missed.)
 """
 import json
 import os
@@ -32,6 +33,7 @@ def summarise(out_dir: str, name: str) -> None:
         return
     counts = {"caught": 0, "missed": 0, "unviable": 0, "timeout": 0}
     before = 0
+    only_new = []
     for o in json.load(open(path))["outcomes"]:
         if "Mutant" not in o["scenario"]:
             continue
@@ -41,7 +43,10 @@ def summarise(out_dir: str, name: str) -> None:
         counts[key] = counts.get(key, 0) + 1
         if key == "caught":
             log = open(os.path.join(base, o["log_path"]), errors="replace").read()
-            before += lib_failed(log)
+            if lib_failed(log):
+                before += 1
+            else:
+                only_new.append(o["scenario"]["Mutant"]["name"])
     # Mutants skipped by --iterate were caught in an earlier run (previously_caught).
     prev = os.path.join(base, "previously_caught.txt")
     prev_n = sum(1 for _ in open(prev)) if os.path.exists(prev) else 0
@@ -53,7 +58,14 @@ def summarise(out_dir: str, name: str) -> None:
           f"caught {share:.1%} (by the unit tests alone: {before}/{viable} = "
           f"{(before / viable if viable else 1):.1%})"
           + (f"; {prev_n} caught in an earlier run not re-tested" if prev_n else ""))
+    if VERBOSE:
+        for n in only_new:
+            print(f"    caught only by tests/rules: {n}")
+        for n in open(os.path.join(base, "missed.txt")).read().splitlines():
+            print(f"    MISSED: {n}")
 
+
+VERBOSE = os.environ.get("VERBOSE") == "1"
 
 if __name__ == "__main__":
     for f in sys.argv[2:]:
