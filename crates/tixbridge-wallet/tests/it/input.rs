@@ -380,7 +380,8 @@ pub async fn no_route_answers_5xx_to_control_characters(app: &TestApp) {
     // Nothing with a control character was stored.
     let (_, v) = body(app.get("/organizer/tickets?limit=1000").await).await;
     assert_eq!(v["total"], 1, "{v}");
-    assert_eq!(record(app, "R1").await["status"], "INJECTED");
+    let (_, v) = body(app.get("/organizer/report/verify").await).await;
+    assert_eq!(v["valid"], true, "{v}");
 }
 
 pub async fn lengths_are_counted_after_nfc(app: &TestApp) {
@@ -598,11 +599,8 @@ pub async fn semantics_the_wallet_refuses(app: &TestApp) {
 
 /// Injects `id` allowing transfers after control, downloads it as ann and controls it.
 async fn controlled_ticket(app: &TestApp, id: &str, ann: &str) {
-    let t = with(
-        ticket(id, "EC", "ann@example.org"),
-        "/transferRules",
-        json!({"allowTransfer": true, "allowTransferAfterControl": true}),
-    );
+    let mut t = ticket(id, "EC", "ann@example.org");
+    t["transferRules"] = json!({"allowTransfer": true, "allowTransferAfterControl": true});
     crate::lifecycle::inject_ok(app, vec![t]).await;
     let (s, v) = act(app, ann, id, "download", None).await;
     assert_eq!(s, StatusCode::OK, "{v}");
