@@ -7,7 +7,8 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, FixedOffset};
 use serde::{Deserialize, Serialize};
 
-use crate::text::{Text, is_language_code};
+use crate::money;
+use crate::text::{Text, char_count, check_plain_text, is_language_code};
 
 /// Most tickets (or privileges, deletions, controls) one write call may carry.
 pub const MAX_TICKETS_PER_CALL: usize = 50;
@@ -337,7 +338,8 @@ pub struct TicketState {
     pub holder: Option<Person>,
     pub transfer_level: i64,
     pub deletion: Option<Deletion>,
-    /// The transfer under way, while the status is `PENDING_TRANSFER`.
+    /// The transfer under way, while the status is `PENDING_TRANSFER` or while a
+    /// `CONTROLLED` ticket is in transit (it stays controlled).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transfer: Option<PendingTransfer>,
     #[serde(default)]
@@ -469,6 +471,49 @@ impl FieldError {
     }
 }
 
+/// Error code of an id given again in the same call (issue 7, item 6).
+pub const DUPLICATE_IN_REQUEST: &str = "DUPLICATE_IN_REQUEST";
+
+/// The ids already met in one call (inject, delete, controlled, privileges, privilege
+/// deletion; JSON or CSV): every occurrence of an id after the first is refused,
+/// naming the first one's position, so one call never applies two versions of one
+/// ticket.
+pub struct SeenIds {
+    first: std::collections::HashMap<String, usize>,
+    /// How a position is named in messages (`tickets[0]`, `row 3`).
+    label: fn(usize) -> String,
+}
+
+impl SeenIds {
+    pub fn new(label: fn(usize) -> String) -> Self {
+        Self {
+            first: std::collections::HashMap::new(),
+            label,
+        }
+    }
+
+    /// Records `id` at `position`; `DUPLICATE_IN_REQUEST` when an earlier position
+    /// holds it. A blank id is left to the field checks.
+    pub fn check(&mut self, field: &str, id: &str, position: usize) -> Result<(), FieldError> {
+        if id.trim().is_empty() {
+            return Ok(());
+        }
+        match self.first.entry(id.to_owned()) {
+            std::collections::hash_map::Entry::Vacant(v) => {
+                v.insert(position);
+                Ok(())
+            }
+            std::collections::hash_map::Entry::Occupied(o) => Err(FieldError {
+                code: DUPLICATE_IN_REQUEST,
+                message: format!(
+                    "{field} {id:?} appears more than once in this call; only its first occurrence ({}) is applied",
+                    (self.label)(*o.get())
+                ),
+            }),
+        }
+    }
+}
+
 /// Checks one ticket against the contract's required fields and limits. The first
 /// problem found is returned; its message names the field by its JSON path.
 pub fn validate_ticket(t: &Ticket) -> Result<(), FieldError> {
@@ -479,8 +524,14 @@ pub fn validate_ticket(t: &Ticket) -> Result<(), FieldError> {
         .ok_or_else(|| FieldError::missing("event"))?;
     required_str("event.id", ev.id.as_deref(), 256)?;
     required_text("event.name", ev.name.as_ref(), 128)?;
-    required_time("event.startTime", ev.start_time.as_deref())?;
-    required_time("event.expirationDate", ev.expiration_date.as_deref())?;
+    let start = required_time("event.startTime", ev.start_time.as_deref())?;
+    let expires = required_time("event.expirationDate", ev.expiration_date.as_deref())?;
+    if expires < start {
+        return Err(FieldError::invalid(
+            "event.expirationDate",
+            "is before event.startTime; an event expires after it starts",
+        ));
+    }
     let addr = ev
         .address
         .as_ref()
@@ -504,6 +555,10 @@ pub fn validate_ticket(t: &Ticket) -> Result<(), FieldError> {
     }
     if let Some(g) = &ev.group {
         optional_text("event.group.name", g.name.as_ref(), 128)?;
+    }
+    for (k, v) in &ev.metadata {
+        check_plain_text("event.metadata", k, false)?;
+        check_plain_text(&format!("event.metadata.{k}"), v, false)?;
     }
     check_purchase_details(t.purchase_details.as_ref())?;
     check_security(t.security.as_ref())?;
@@ -537,6 +592,9 @@ pub fn validate_ticket(t: &Ticket) -> Result<(), FieldError> {
             ],
         )?;
     }
+    if let Some(r) = &t.transfer_rules {
+        optional_str("transferRules.groupId", r.group_id.as_deref(), 256)?;
+    }
     optional_str("sortingKey", t.sorting_key.as_deref(), 256)?;
     optional_str("imageUrl", t.image_url.as_deref(), 256)?;
     Ok(())
@@ -569,10 +627,28 @@ pub(crate) fn check_purchase_details(pd: Option<&PurchaseDetails>) -> Result<(),
     optional_str("purchaseDetails.fileId", pd.file_id.as_deref(), 256)?;
     optional_str("purchaseDetails.currency", pd.currency.as_deref(), 20)?;
     optional_str("purchaseDetails.category", pd.category.as_deref(), 512)?;
+    if let Some(price) = pd.price {
+        check_price(price, pd.currency.as_deref())?;
+    }
     if let Some(d) = pd.purchase_date.as_deref() {
         check_time("purchaseDetails.purchaseDate", d)?;
     }
     Ok(())
+}
+
+/// `purchaseDetails.price`, a JSON number, against its currency: the one price rule of
+/// [`money`] (issue 7, item 2). An unknown currency is that field's fault.
+fn check_price(price: f64, currency: Option<&str>) -> Result<(), FieldError> {
+    money::check_number(price, currency)
+        .map(|_| ())
+        .map_err(|e| {
+            let field = if e.is_currency_error() {
+                "purchaseDetails.currency"
+            } else {
+                "purchaseDetails.price"
+            };
+            FieldError::invalid(field, &e.to_string())
+        })
 }
 
 /// `security`, required, with its barcode.
@@ -594,6 +670,7 @@ pub(crate) fn check_spectator(sp: Option<&SpectatorDetails>) -> Result<(), Field
     }
     optional_str("spectatorDetails.firstName", sp.first_name.as_deref(), 50)?;
     optional_str("spectatorDetails.lastName", sp.last_name.as_deref(), 100)?;
+    optional_str("spectatorDetails.title", sp.title.as_deref(), 256)?;
     if let Some(g) = sp.gender.as_deref()
         && !matches!(g, "M" | "F" | "U" | "X")
     {
@@ -612,8 +689,13 @@ pub(crate) fn check_detail_entries<'a>(
 ) -> Result<(), FieldError> {
     for (list, entries) in lists {
         for (i, e) in entries.iter().enumerate() {
-            check_text_langs(&format!("{prefix}.{list}[{i}].key"), &e.key)?;
-            check_text_langs(&format!("{prefix}.{list}[{i}].value"), &e.value)?;
+            let key = format!("{prefix}.{list}[{i}].key");
+            check_text_langs(&key, &e.key)?;
+            check_text_chars(&key, &e.key, false)?;
+            // A detail's value is the one multi-line text of a ticket.
+            let value = format!("{prefix}.{list}[{i}].value");
+            check_text_langs(&value, &e.value)?;
+            check_text_chars(&value, &e.value, true)?;
         }
     }
     Ok(())
@@ -641,7 +723,8 @@ pub(crate) fn required_str<'a>(
 ) -> Result<&'a str, FieldError> {
     match v {
         Some(s) if !s.trim().is_empty() => {
-            if s.chars().count() > max {
+            check_plain_text(field, s, false)?;
+            if char_count(s) > max {
                 Err(FieldError::too_long(field, max))
             } else {
                 Ok(s)
@@ -651,11 +734,14 @@ pub(crate) fn required_str<'a>(
     }
 }
 
+/// An optional one-line string of at most `max` characters (after NFC).
 pub(crate) fn optional_str(field: &str, v: Option<&str>, max: usize) -> Result<(), FieldError> {
-    match v {
-        Some(s) if s.chars().count() > max => Err(FieldError::too_long(field, max)),
-        _ => Ok(()),
+    let Some(s) = v else { return Ok(()) };
+    check_plain_text(field, s, false)?;
+    if char_count(s) > max {
+        return Err(FieldError::too_long(field, max));
     }
+    Ok(())
 }
 
 pub(crate) fn required_text(field: &str, v: Option<&Text>, max: usize) -> Result<(), FieldError> {
@@ -668,11 +754,22 @@ pub(crate) fn required_text(field: &str, v: Option<&Text>, max: usize) -> Result
 fn optional_text(field: &str, v: Option<&Text>, max: usize) -> Result<(), FieldError> {
     if let Some(t) = v {
         check_text_langs(field, t)?;
-        if t.values().iter().any(|s| s.chars().count() > max) {
+        check_text_chars(field, t, false)?;
+        if t.values().iter().any(|s| char_count(s) > max) {
             return Err(FieldError::too_long(field, max));
         }
     }
     Ok(())
+}
+
+/// Every value of a text follows the character rule (`field` or `field.<lang>`).
+fn check_text_chars(field: &str, t: &Text, multiline: bool) -> Result<(), FieldError> {
+    match t {
+        Text::Plain(s) => check_plain_text(field, s, multiline),
+        Text::Multi(m) => m
+            .iter()
+            .try_for_each(|(lang, s)| check_plain_text(&format!("{field}.{lang}"), s, multiline)),
+    }
 }
 
 fn check_text_langs(field: &str, t: &Text) -> Result<(), FieldError> {
@@ -687,9 +784,9 @@ fn check_text_langs(field: &str, t: &Text) -> Result<(), FieldError> {
     Ok(())
 }
 
-fn required_time(field: &str, v: Option<&str>) -> Result<(), FieldError> {
+fn required_time(field: &str, v: Option<&str>) -> Result<DateTime<FixedOffset>, FieldError> {
     match v {
-        Some(s) if !s.is_empty() => check_time(field, s).map(|_| ()),
+        Some(s) if !s.is_empty() => check_time(field, s),
         _ => Err(FieldError::missing(field)),
     }
 }
@@ -701,6 +798,28 @@ pub(crate) fn check_time(field: &str, s: &str) -> Result<DateTime<FixedOffset>, 
 
 pub fn parse_time(s: &str) -> Result<DateTime<FixedOffset>, chrono::ParseError> {
     DateTime::parse_from_rfc3339(s)
+}
+
+/// How far ahead of the server's clock a `controlledAt` may be: a control is made at
+/// the gate, so a later time is a client's mistake (issue 7, item 12).
+pub const MAX_CONTROL_AHEAD: chrono::Duration = chrono::Duration::days(1);
+
+/// The `controlledAt` of `POST /organizer/tickets/controlled`: an RFC 3339 time at
+/// most [`MAX_CONTROL_AHEAD`] after `now`, answered in UTC.
+pub fn check_controlled_at(
+    s: &str,
+    now: DateTime<chrono::Utc>,
+) -> Result<DateTime<chrono::Utc>, FieldError> {
+    let at = check_time("controlledAt", s)?.with_timezone(&chrono::Utc);
+    if at > now + MAX_CONTROL_AHEAD {
+        return Err(FieldError::invalid(
+            "controlledAt",
+            &format!(
+                "{s:?} is more than a day ahead of the wallet's clock; a control happens at the gate, now"
+            ),
+        ));
+    }
+    Ok(at)
 }
 
 #[cfg(test)]
@@ -772,6 +891,108 @@ mod tests {
                 .message
                 .starts_with("event.startTime")
         );
+    }
+
+    #[test]
+    fn semantics_expiry_before_start_is_refused() {
+        let mut t = sample();
+        t.event.as_mut().unwrap().expiration_date = Some("2026-07-12T20:59:59+02:00".into());
+        let e = validate_ticket(&t).unwrap_err();
+        assert!(
+            e.message
+                .starts_with("event.expirationDate is before event.startTime"),
+            "{}",
+            e.message
+        );
+        let now = parse_time("2026-07-12T21:00:00Z").unwrap().to_utc();
+        assert!(check_controlled_at("2026-07-13T20:59:00Z", now).is_ok());
+        assert!(check_controlled_at("2026-07-13T21:01:00Z", now).is_err());
+        assert!(check_controlled_at("soon", now).is_err());
+    }
+
+    #[test]
+    fn prices_follow_the_money_rule_and_name_the_field() {
+        let with = |price: f64, cur: Option<&str>| {
+            let mut t = sample();
+            let pd = t.purchase_details.as_mut().unwrap();
+            pd.price = Some(price);
+            pd.currency = cur.map(str::to_owned);
+            validate_ticket(&t)
+        };
+        assert_eq!(with(4.2, Some("USD")), Ok(()));
+        assert!(
+            with(4.205, Some("USD"))
+                .unwrap_err()
+                .message
+                .starts_with("purchaseDetails.price \"4.205\"")
+        );
+        assert!(with(-4.2, Some("USD")).is_err());
+        assert!(
+            with(4.0, Some("EURO"))
+                .unwrap_err()
+                .message
+                .starts_with("purchaseDetails.currency")
+        );
+    }
+
+    #[test]
+    fn control_characters_are_refused_in_every_string() {
+        let checks: [fn(&mut Ticket); 5] = [
+            |t| t.event.as_mut().unwrap().name = Some("Fi\u{0}nal".into()),
+            |t| t.spectator_details.as_mut().unwrap().title = Some("Dr\u{7}".into()),
+            |t| {
+                t.event
+                    .as_mut()
+                    .unwrap()
+                    .metadata
+                    .insert("K".into(), "v\n".into());
+            },
+            |t| {
+                t.ticket_details = Some(TicketDetails {
+                    main: vec![DetailEntry {
+                        key: "Gate\t".into(),
+                        value: "A".into(),
+                    }],
+                    ..Default::default()
+                })
+            },
+            |t| t.purchase_details.as_mut().unwrap().category = Some("c\u{1f}".into()),
+        ];
+        for f in checks {
+            let mut t = sample();
+            f(&mut t);
+            assert_eq!(validate_ticket(&t).unwrap_err().code, "INVALID_CHARACTER");
+        }
+        let mut t = sample();
+        t.ticket_details = Some(TicketDetails {
+            main: vec![DetailEntry {
+                key: "Gate".into(),
+                value: "A\nleft".into(),
+            }],
+            ..Default::default()
+        });
+        assert_eq!(validate_ticket(&t), Ok(()));
+    }
+
+    #[test]
+    fn lengths_are_counted_after_nfc() {
+        let mut t = sample();
+        t.spectator_details.as_mut().unwrap().first_name = Some("e\u{301}".repeat(30));
+        assert_eq!(validate_ticket(&t), Ok(()));
+        t.spectator_details.as_mut().unwrap().first_name = Some("e\u{301}".repeat(51));
+        assert_eq!(validate_ticket(&t).unwrap_err().code, "FIELD_TOO_LONG");
+    }
+
+    #[test]
+    fn repeated_ids_are_refused_after_the_first() {
+        let mut seen = SeenIds::new(|i| format!("tickets[{i}]"));
+        assert_eq!(seen.check("ticketId", "D1", 0), Ok(()));
+        assert_eq!(seen.check("ticketId", "D2", 1), Ok(()));
+        assert_eq!(seen.check("ticketId", "", 2), Ok(()));
+        let e = seen.check("ticketId", "D1", 3).unwrap_err();
+        assert_eq!(e.code, DUPLICATE_IN_REQUEST);
+        assert!(e.message.contains("tickets[0]"), "{}", e.message);
+        assert!(seen.check("ticketId", "D1", 4).is_err());
     }
 
     #[test]

@@ -5,8 +5,8 @@
 //!
 //! - UTF-8 text; a byte-order mark at the start is ignored. Line ends may be LF or CRLF.
 //! - Cells are separated by commas. A file whose header line contains `;` and no `,` is
-//!   read as semicolon-separated (spreadsheet exports in European locales); in such a
-//!   file a decimal comma is accepted in `purchaseDetails.price` (`12,50`).
+//!   read as semicolon-separated (spreadsheet exports in European locales). A price is
+//!   written with a dot in every file (`12,50` is refused, see below).
 //! - Cells may be quoted as in RFC 4180: `"Paris, France"`, `"say ""hi"""`, and line
 //!   breaks inside quotes belong to the cell.
 //! - The first non-blank line is the header: one column per field path (below). Every
@@ -38,7 +38,7 @@
 //! | `event.group.name` | text |
 //! | `event.metadata.<KEY>` | string: metadata entry `<KEY>` |
 //! | `purchaseDetails.taxationNumber`, `purchaseDetails.fileId` | string |
-//! | `purchaseDetails.price` | decimal number: `12.50` (also `12,50` in a `;` file) |
+//! | `purchaseDetails.price` | price: a plain decimal with a dot, at most the currency's minor units (`12.50`; `12` for `JPY`) — the rule of [`crate::money`] |
 //! | `purchaseDetails.currency`, `purchaseDetails.category` | string |
 //! | `purchaseDetails.purchaseDate` | RFC 3339 time with offset |
 //! | `security.barcode` | string |
@@ -86,9 +86,16 @@
 //! whose number of cells differs from the header's, or has more than [`MAX_CSV_ROWS`]
 //! data rows (reading stops at the first row past the limit).
 //!
-//! Otherwise every non-empty row gets a result. A cell that does not parse (a number, a
-//! boolean) makes that row's result `INVALID_VALUE` naming the column as written in the
-//! header and the cell's value; a ticket that parses then goes through
+//! Otherwise every non-empty row gets a result, which carries the row's `ticketId` cell
+//! whenever it was readable (even when the row is refused). A cell with a control
+//! character (U+0000–U+001F, U+007F; tab and line breaks are accepted in the
+//! `ticketDetails.*` cells, which are multi-line) makes that row's result
+//! `INVALID_CHARACTER` naming the column. A ticket id already given by an earlier row
+//! makes the later row's result `DUPLICATE_IN_REQUEST`, naming the first row; only
+//! the first is injected. A cell that does not parse (a number, a
+//! boolean, a price against its row's currency) makes that row's result `INVALID_VALUE`
+//! naming the column as written in the header and the cell's value; a ticket that
+//! parses then goes through
 //! [`validate_ticket`], whose error (`MISSING_FIELD`, `FIELD_TOO_LONG`,
 //! `INVALID_FIELD`, naming the JSON path) becomes the row's result. Other rows proceed.
 
@@ -97,9 +104,10 @@ use std::collections::btree_map::Entry;
 
 use crate::api::{
     ActivationParameters, Address, DetailEntry, Event, EventGroup, FieldError, PurchaseDetails,
-    Security, SpectatorDetails, Ticket, TransferRules, validate_ticket,
+    Security, SeenIds, SpectatorDetails, Ticket, TransferRules, validate_ticket,
 };
-use crate::text::Text;
+use crate::money;
+use crate::text::{Text, check_plain_text};
 
 /// Most data rows one file may carry.
 pub const MAX_CSV_ROWS: usize = 20_000;
@@ -110,6 +118,8 @@ pub struct CsvRow {
     /// The data row's number: the first record after the header is 1. A row spanning
     /// several lines (quoted line breaks) is one row.
     pub row: usize,
+    /// The row's `ticketId` cell as written (trimmed); empty when the cell is.
+    pub ticket_id: String,
     /// The ticket, validated, or the row's first problem.
     pub ticket: Result<Ticket, FieldError>,
 }
@@ -204,6 +214,8 @@ pub fn parse_csv(bytes: &[u8]) -> Result<Vec<CsvRow>, CsvError> {
     };
     let plan = parse_header(&header)?;
 
+    let ticket_id_col = plan.columns.iter().position(|c| c.is_ticket_id);
+    let mut seen = SeenIds::new(|row| format!("row {row}"));
     let mut out = Vec::new();
     let mut row = 0;
     while next(&mut record, row + 1)? {
@@ -222,8 +234,16 @@ pub fn parse_csv(bytes: &[u8]) -> Result<Vec<CsvRow>, CsvError> {
                 found: cells.len(),
             });
         }
-        let ticket = build(&plan, &cells, semicolon).and_then(|t| validate_ticket(&t).map(|()| t));
-        out.push(CsvRow { row, ticket });
+        let ticket_id = ticket_id_col.map_or("", |i| cells[i]).to_owned();
+        let ticket = seen
+            .check("ticketId", &ticket_id, row)
+            .and_then(|()| build(&plan, &cells))
+            .and_then(|t| validate_ticket(&t).map(|()| t));
+        out.push(CsvRow {
+            row,
+            ticket_id,
+            ticket,
+        });
     }
     Ok(out)
 }
@@ -236,7 +256,8 @@ pub fn parse_csv(bytes: &[u8]) -> Result<Vec<CsvRow>, CsvError> {
 enum Slot {
     Str(fn(&mut Ticket) -> &mut Option<String>),
     Text(fn(&mut Ticket) -> &mut Option<Text>),
-    Decimal(fn(&mut Ticket) -> &mut Option<f64>),
+    /// `purchaseDetails.price`, read against the row's currency.
+    Price,
     Flag(fn(&mut Ticket) -> &mut Option<bool>),
     RuleFlag(fn(&mut TransferRules) -> &mut bool),
     RuleLimit(fn(&mut TransferRules) -> &mut i64),
@@ -341,10 +362,7 @@ const COLUMNS: &[(&str, Kind)] = &[
         "purchaseDetails.fileId",
         Kind::Value(Slot::Str(|t| &mut purchase(t).file_id)),
     ),
-    (
-        "purchaseDetails.price",
-        Kind::Value(Slot::Decimal(|t| &mut purchase(t).price)),
-    ),
+    ("purchaseDetails.price", Kind::Value(Slot::Price)),
     (
         "purchaseDetails.currency",
         Kind::Value(Slot::Str(|t| &mut purchase(t).currency)),
@@ -452,6 +470,8 @@ enum Target {
 struct Column {
     /// The header name as written (trimmed), for row errors.
     header: String,
+    /// The `ticketId` column, whose cell every row's result reports.
+    is_ticket_id: bool,
     lang: Option<String>,
     target: Target,
 }
@@ -510,6 +530,7 @@ fn parse_header(names: &[String]) -> Result<Plan, CsvError> {
                 language: language.to_owned(),
             });
         }
+        let is_ticket_id = matches!(key, FieldKey::Fixed(i) if COLUMNS[i].0 == "ticketId");
         let target = match (kind, key) {
             (_, FieldKey::Metadata(k)) => Target::Metadata(k),
             (_, FieldKey::Detail(list, k)) => {
@@ -523,8 +544,8 @@ fn parse_header(names: &[String]) -> Result<Plan, CsvError> {
                 };
                 Target::Detail(index)
             }
-            (Kind::Value(slot), FieldKey::Fixed(index)) => {
-                has_ticket_id |= COLUMNS[index].0 == "ticketId";
+            (Kind::Value(slot), FieldKey::Fixed(_)) => {
+                has_ticket_id |= is_ticket_id;
                 Target::Value(slot)
             }
             // `resolve` pairs fixed keys with value kinds only.
@@ -536,6 +557,7 @@ fn parse_header(names: &[String]) -> Result<Plan, CsvError> {
         };
         columns.push(Column {
             header: name.clone(),
+            is_ticket_id,
             lang,
             target,
         });
@@ -609,7 +631,7 @@ fn is_blank(cells: &[&str]) -> bool {
     cells.iter().all(|c| c.is_empty())
 }
 
-fn build(plan: &Plan, cells: &[&str], semicolon: bool) -> Result<Ticket, FieldError> {
+fn build(plan: &Plan, cells: &[&str]) -> Result<Ticket, FieldError> {
     // The required objects are always there, so that a row lacking one names the
     // missing field itself ("event.id is required"), not its object.
     let mut t = Ticket {
@@ -623,10 +645,17 @@ fn build(plan: &Plan, cells: &[&str], semicolon: bool) -> Result<Ticket, FieldEr
         ..Ticket::default()
     };
     let mut details: Vec<Option<Text>> = vec![None; plan.details.len()];
+    // The price is read once the row's currency is known, wherever its column is.
+    let mut price: Option<(&Column, &str)> = None;
     for (col, &cell) in plan.columns.iter().zip(cells) {
         if cell.is_empty() {
             continue;
         }
+        check_plain_text(
+            &format!("column {:?}", col.header),
+            cell,
+            matches!(col.target, Target::Detail(_)),
+        )?;
         let lang = col.lang.as_deref();
         match &col.target {
             Target::Metadata(key) => {
@@ -636,12 +665,7 @@ fn build(plan: &Plan, cells: &[&str], semicolon: bool) -> Result<Ticket, FieldEr
             Target::Value(slot) => match *slot {
                 Slot::Str(f) => *f(&mut t) = Some(cell.to_owned()),
                 Slot::Text(f) => put_text(f(&mut t), lang, cell),
-                Slot::Decimal(f) => {
-                    let v = parse_decimal(cell, semicolon).ok_or_else(|| {
-                        invalid(col, cell, "must be a decimal number such as 12.50")
-                    })?;
-                    *f(&mut t) = Some(v);
-                }
+                Slot::Price => price = Some((col, cell)),
                 Slot::Flag(f) => *f(&mut t) = Some(parse_bool(col, cell)?),
                 Slot::RuleFlag(f) => {
                     let v = parse_bool(col, cell)?;
@@ -660,6 +684,12 @@ fn build(plan: &Plan, cells: &[&str], semicolon: bool) -> Result<Ticket, FieldEr
                 Slot::RuleStr(f) => *f(rules(&mut t)) = Some(cell.to_owned()),
             },
         }
+    }
+    if let Some((col, cell)) = price {
+        let pd = purchase(&mut t);
+        let p = money::parse_price(cell, pd.currency.as_deref())
+            .map_err(|e| invalid(col, cell, &format!("must be a price: {e}")))?;
+        pd.price = Some(p.to_f64());
     }
     for ((list, key), value) in plan.details.iter().zip(details) {
         let Some(value) = value else { continue };
@@ -692,25 +722,6 @@ fn put_text(slot: &mut Option<Text>, lang: Option<&str>, value: &str) {
             }
         }
     }
-}
-
-/// `12`, `12.5`, `-3.25`; with a decimal comma (`12,50`) in semicolon files only. No
-/// exponent, thousands separator, infinity or NaN.
-fn parse_decimal(cell: &str, semicolon: bool) -> Option<f64> {
-    let normalized;
-    let s = if semicolon && !cell.contains('.') && cell.matches(',').count() == 1 {
-        normalized = cell.replace(',', ".");
-        normalized.as_str()
-    } else {
-        cell
-    };
-    let digits = s.strip_prefix(['-', '+']).unwrap_or(s);
-    let (whole, fraction) = digits.split_once('.').unwrap_or((digits, "0"));
-    let all_digits = |p: &str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit());
-    if !all_digits(whole) || !all_digits(fraction) {
-        return None;
-    }
-    s.parse::<f64>().ok().filter(|v| v.is_finite())
 }
 
 fn parse_bool(col: &Column, cell: &str) -> Result<bool, FieldError> {
@@ -1138,15 +1149,26 @@ mod tests {
 
     #[test]
     fn numbers_and_flags_parse_strictly() {
-        assert_eq!(parse_decimal("12", false), Some(12.0));
-        assert_eq!(parse_decimal("-3.25", false), Some(-3.25));
-        assert_eq!(parse_decimal("12,50", true), Some(12.5));
+        let header = format!("{BASE_HEADER},purchaseDetails.price,purchaseDetails.currency");
+        let price = |cell: &str, cur: &str| {
+            let file = format!(
+                "{header}\n{},\"{cell}\",{cur}\n",
+                base_row("T1", "a@example.org")
+            );
+            let rows = parse_csv(file.as_bytes()).unwrap();
+            rows[0]
+                .ticket
+                .clone()
+                .map(|t| t.purchase_details.unwrap().price.unwrap())
+        };
+        assert_eq!(price("12", ""), Ok(12.0));
+        assert_eq!(price("12.50", "EUR"), Ok(12.5));
+        assert_eq!(price("4500", "JPY"), Ok(4500.0));
         for bad in [
-            "12,50", "1,000", "1e3", "inf", "NaN", ".5", "5.", "1.2.3", "€5",
+            "12,50", "1,000", "1e3", "inf", "NaN", ".5", "5.", "1.2.3", "€5", "-3.25",
         ] {
-            assert_eq!(parse_decimal(bad, false), None, "{bad}");
+            assert!(price(bad, "").is_err(), "{bad}");
         }
-        assert_eq!(parse_decimal("1,000.5", true), None);
 
         let file = format!(
             "{BASE_HEADER},transferRules.maxNumberOfTransferPerTicketInGroupId\n{},-2\n{},-1\n",
@@ -1218,7 +1240,7 @@ mod tests {
     #[test]
     fn a_semicolon_file_is_read() {
         let file = format!(
-            "{};purchaseDetails.price\n{};12,50\n",
+            "{};purchaseDetails.price\n{};12.50\n",
             BASE_HEADER.replace(',', ";"),
             base_row("T1", "a@example.org").replace(',', ";"),
         );
@@ -1226,6 +1248,49 @@ mod tests {
         let t = ok_tickets(&rows)[0];
         assert_eq!(t.ticket_id.as_deref(), Some("T1"));
         assert_eq!(t.purchase_details.as_ref().unwrap().price, Some(12.5));
+    }
+
+    #[test]
+    fn a_price_follows_the_money_rule_and_the_row_keeps_its_ticket_id() {
+        let file = format!(
+            "{};purchaseDetails.currency;purchaseDetails.price\n{};USD;1,234\n{};USD;4.205\n{};USD;-4.20\n",
+            BASE_HEADER.replace(',', ";"),
+            base_row("P1", "a@example.org").replace(',', ";"),
+            base_row("P2", "a@example.org").replace(',', ";"),
+            base_row("P3", "a@example.org").replace(',', ";"),
+        );
+        let rows = parse_csv(file.as_bytes()).unwrap();
+        for (r, id) in rows.iter().zip(["P1", "P2", "P3"]) {
+            let e = r.ticket.as_ref().unwrap_err();
+            assert_eq!(e.code, "INVALID_VALUE", "{}", e.message);
+            assert!(e.message.contains("purchaseDetails.price"), "{}", e.message);
+            assert_eq!(r.ticket_id, id);
+        }
+    }
+
+    #[test]
+    fn control_characters_and_repeated_ids_are_row_errors() {
+        let file = format!(
+            "{BASE_HEADER},ticketDetails.main.Gate,spectatorDetails.firstName\n\
+             {},\"A\nleft\",Ann\n{},B,\"Bo\u{7}b\"\n{},C,Cy\n",
+            base_row("C1", "a@example.org"),
+            base_row("C2", "a@example.org"),
+            base_row("C1", "a@example.org"),
+        );
+        let rows = parse_csv(file.as_bytes()).unwrap();
+        assert!(rows[0].ticket.is_ok(), "{:?}", rows[0].ticket);
+        let e = rows[1].ticket.as_ref().unwrap_err();
+        assert_eq!(e.code, "INVALID_CHARACTER");
+        assert!(
+            e.message.contains("spectatorDetails.firstName"),
+            "{}",
+            e.message
+        );
+        assert_eq!(rows[1].ticket_id, "C2");
+        let e = rows[2].ticket.as_ref().unwrap_err();
+        assert_eq!(e.code, "DUPLICATE_IN_REQUEST");
+        assert!(e.message.contains("row 1"), "{}", e.message);
+        assert_eq!(rows[2].ticket_id, "C1");
     }
 
     #[test]

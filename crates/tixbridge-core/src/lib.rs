@@ -16,7 +16,8 @@
 //! - [`privilege`]: digital privileges — wire types, validation, injection and
 //!   deletion rules.
 //! - [`csv_tickets`]: the wallet's back-office CSV injection format.
-//! - [`text`]: multilingual text.
+//! - [`money`]: the price rule (plain decimal, the currency's ISO 4217 minor units).
+//! - [`text`]: multilingual text, the control-character rule and NFC lengths.
 
 pub mod api;
 pub mod cause;
@@ -26,6 +27,7 @@ pub mod inject;
 pub mod ledger;
 pub mod lifecycle;
 pub mod model;
+pub mod money;
 pub mod params;
 pub mod privilege;
 pub mod selection;

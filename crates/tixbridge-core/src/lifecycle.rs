@@ -19,8 +19,18 @@
 //! live, not PENDING_TRANSFER --activate(method)--> <METHOD>_ACTIVATED
 //! *_ACTIVATED --deactivate--> DEACTIVATED
 //! live --control--> CONTROLLED
+//! CONTROLLED --transfer (allowTransferAfterControl)--> CONTROLLED, in transit
+//! CONTROLLED in transit --accept--> CONTROLLED   owner := recipient, level + 1
+//! CONTROLLED in transit --reject | cancel | time-out--> CONTROLLED
 //! not deleted --delete--> DELETION_PENDING --confirm--> DELETED
 //! ```
+//!
+//! Once controlled, always controlled (issue 7, item 14): a controlled ticket never
+//! becomes live or activatable again. A transfer the rules allow after control keeps
+//! the status `CONTROLLED` and records that the ticket is in transit in its
+//! [`Lifecycle::transfer`] (with the time-out in `due_at`), exactly as a
+//! `PENDING_TRANSFER` ticket does; its end moves the owner (accept) or not, and the
+//! status stays `CONTROLLED`, so the event's statistics keep counting it as controlled.
 //!
 //! Decisions where DOMAIN.md is silent:
 //! - Activation during a pending transfer is refused (the ticket is in transit);
@@ -204,7 +214,8 @@ pub struct Lifecycle {
     pub previous_owner: Option<Person>,
     pub holder: Option<Person>,
     pub transfer_level: i64,
-    /// Set exactly while the status is `PENDING_TRANSFER`.
+    /// The transfer under way: set exactly while the status is `PENDING_TRANSFER`, or
+    /// while a `CONTROLLED` ticket is in transit (see [`Lifecycle::in_transit`]).
     pub transfer: Option<PendingTransfer>,
     pub deletion: Option<Deletion>,
     /// When the service must act on its own: a transfer's time-out, a deletion's
@@ -227,6 +238,16 @@ impl Lifecycle {
             deletion: None,
             due_at: None,
         }
+    }
+
+    /// Whether a transfer waits for its recipient: `PENDING_TRANSFER`, or a controlled
+    /// ticket in transit (it stays `CONTROLLED`).
+    pub fn in_transit(&self) -> bool {
+        self.transfer.is_some()
+            && matches!(
+                self.status,
+                WalletStatus::PendingTransfer | WalletStatus::Controlled
+            )
     }
 
     /// The owner's email, lower-cased: what app sessions are matched against.
@@ -520,7 +541,7 @@ pub fn apply(
             if status.is_deleted() {
                 return illegal("a deleted ticket cannot be transferred");
             }
-            if status == PendingTransfer {
+            if cur.in_transit() || status == PendingTransfer {
                 return illegal(
                     "a transfer is already pending; it must be accepted, rejected or cancelled first",
                 );
@@ -594,10 +615,15 @@ pub fn apply(
             });
             next.due_at = Some(expires);
             detail = Some(format!("to={to_email}"));
-            PendingTransfer
+            // Once controlled, always controlled: the ticket travels as it is.
+            if status == Controlled {
+                Controlled
+            } else {
+                PendingTransfer
+            }
         }
         Action::Accept | Action::Reject | Action::CancelTransfer | Action::TimeOut => {
-            if status != PendingTransfer {
+            if !cur.in_transit() {
                 return illegal("no transfer is pending");
             }
             let Some(t) = cur.transfer.as_ref() else {
@@ -621,6 +647,7 @@ pub fn apply(
             next.transfer = None;
             next.due_at = None;
             match action {
+                _ if status == Controlled => Controlled,
                 Action::Accept => Transferred,
                 Action::TimeOut => Failure,
                 _ => FailureTransfer,

@@ -1,8 +1,66 @@
-//! Multilingual text: one value per two-letter language code.
+//! Multilingual text (one value per two-letter language code), and the character rules
+//! every text value follows: no control characters ([`check_plain_text`]) and lengths
+//! counted after NFC normalisation ([`char_count`]).
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
+use unicode_normalization::{IsNormalized, UnicodeNormalization, is_nfc_quick};
+
+use crate::api::FieldError;
+
+/// Error code of a value carrying a control character.
+pub const INVALID_CHARACTER: &str = "INVALID_CHARACTER";
+
+/// Whether `c` is refused in a text value: U+0000–U+001F and U+007F, except tab and
+/// line feed in a multi-line field (issue 7, item 5).
+pub fn is_refused_control(c: char, multiline: bool) -> bool {
+    (c <= '\u{1f}' || c == '\u{7f}') && !(multiline && matches!(c, '\t' | '\n'))
+}
+
+/// The one character rule of every text value the wallet or the ticketing import
+/// takes (JSON fields, CSV cells, path segments, query parameters): no control
+/// character (U+0000–U+001F, U+007F). A `multiline` field also takes tab and line
+/// breaks (LF, or CR LF). The error (`INVALID_CHARACTER`) names `field` and the
+/// character's position (1-based, in characters).
+pub fn check_plain_text(field: &str, value: &str, multiline: bool) -> Result<(), FieldError> {
+    // Control characters are ASCII bytes, which never occur inside a multi-byte
+    // UTF-8 sequence: a byte scan finds them without decoding.
+    let bytes = value.as_bytes();
+    let bad = bytes.iter().enumerate().position(|(i, &b)| {
+        (b < 0x20 || b == 0x7f)
+            && !(multiline
+                && (b == b'\t' || b == b'\n' || (b == b'\r' && bytes.get(i + 1) == Some(&b'\n'))))
+    });
+    match bad {
+        None => Ok(()),
+        Some(at) => Err(FieldError {
+            code: INVALID_CHARACTER,
+            message: format!(
+                "{field} contains the control character U+{:04X} at character {}; {}",
+                bytes[at],
+                value[..at].chars().count() + 1,
+                if multiline {
+                    "only printable text, tabs and line breaks are accepted"
+                } else {
+                    "only printable text on one line is accepted"
+                }
+            ),
+        }),
+    }
+}
+
+/// Length of a text value in characters after NFC normalisation: `e` + U+0301 is one
+/// character, as the limits of the contract mean (issue 7, item 5).
+pub fn char_count(value: &str) -> usize {
+    if value.is_ascii() {
+        return value.len();
+    }
+    match is_nfc_quick(value.chars()) {
+        IsNormalized::Yes => value.chars().count(),
+        _ => value.nfc().count(),
+    }
+}
 
 /// Text as the wallet API accepts it: either one string or a language-keyed object
 /// (`{"en": "Final", "fr": "Finale"}`).
@@ -135,6 +193,35 @@ mod tests {
         assert_eq!(t.to_wire("fr", false), Text::Plain("Finale".into()));
         let json = serde_json::to_string(&t.to_wire("en", true)).unwrap();
         assert_eq!(json, r#"{"en":"Final","fr":"Finale"}"#);
+    }
+
+    #[test]
+    fn control_characters_are_refused_naming_the_field() {
+        let e = check_plain_text("event.name", "Fi\u{0}nal", false).unwrap_err();
+        assert_eq!(e.code, INVALID_CHARACTER);
+        assert!(
+            e.message
+                .starts_with("event.name contains the control character U+0000 at character 3"),
+            "{}",
+            e.message
+        );
+        assert!(check_plain_text("x", "é\u{7f}", false).is_err());
+        assert!(check_plain_text("x", "a\tb", false).is_err());
+        assert!(check_plain_text("x", "a\nb", false).is_err());
+        assert_eq!(check_plain_text("x", "a\tb\nc\r\nd", true), Ok(()));
+        assert!(check_plain_text("x", "a\rb", true).is_err());
+        assert!(check_plain_text("x", "a\u{1b}b", true).is_err());
+        assert_eq!(check_plain_text("x", "Zoë · 東京", false), Ok(()));
+    }
+
+    #[test]
+    fn lengths_count_characters_after_nfc() {
+        assert_eq!(char_count("abc"), 3);
+        assert_eq!(char_count("e\u{301}"), 1);
+        assert_eq!(char_count("\u{e9}"), 1);
+        let combining: String = "e\u{301}".repeat(30);
+        assert_eq!(combining.chars().count(), 60);
+        assert_eq!(char_count(&combining), 30);
     }
 
     #[test]

@@ -1013,7 +1013,6 @@ fn parse_row(
         None => None,
     };
 
-    let price_cents = r.parse(Col::Price, parse_price);
     let currency = r.parse(Col::Currency, |v| {
         if v.len() == 3 && v.bytes().all(|b| b.is_ascii_alphabetic()) {
             Ok(v.to_ascii_uppercase())
@@ -1023,6 +1022,7 @@ fn parse_row(
             ))
         }
     });
+    let price_cents = r.parse(Col::Price, |v| parse_price(v, currency.as_deref()));
     let purchase_date = r.time(Col::PurchaseDate);
     let validity_start = r.time(Col::ValidityStart);
     let validity_end = r.time(Col::ValidityEnd);
@@ -1168,25 +1168,13 @@ fn parse_time(v: &str) -> Result<DateTime<Utc>, String> {
     ))
 }
 
-/// `45.50` → 4550 cents.
-fn parse_price(v: &str) -> Result<i64, String> {
-    let bad = || {
-        format!("{v:?} is not a price; write it with a dot and at most two decimals, such as 45.50")
-    };
-    let (whole, frac) = v.split_once('.').unwrap_or((v, ""));
-    if whole.is_empty()
-        || frac.len() > 2
-        || !whole.bytes().all(|b| b.is_ascii_digit())
-        || !frac.bytes().all(|b| b.is_ascii_digit())
-    {
-        return Err(bad());
-    }
-    let whole: i64 = whole.parse().map_err(|_| bad())?;
-    let cents: i64 = format!("{frac:0<2}").parse().map_err(|_| bad())?;
-    whole
-        .checked_mul(100)
-        .and_then(|w| w.checked_add(cents))
-        .ok_or_else(bad)
+/// `45.50` → 4550 cents, by the one price rule (`tixbridge_core::money`): a plain
+/// decimal with a dot, at most the currency's minor units, never negative.
+fn parse_price(v: &str, currency: Option<&str>) -> Result<i64, String> {
+    let price = tixbridge_core::money::parse_price(v, currency).map_err(|e| e.to_string())?;
+    price.hundredths().ok_or_else(|| {
+        format!("{v:?} is not a price ticketing can keep: it keeps prices in hundredths")
+    })
 }
 
 fn two_letters(v: &str, what: &str) -> Result<String, String> {
@@ -1282,10 +1270,13 @@ mod tests {
 
     #[test]
     fn prices_are_cents() {
-        assert_eq!(parse_price("45.50"), Ok(4550));
-        assert_eq!(parse_price("45.5"), Ok(4550));
-        assert_eq!(parse_price("45"), Ok(4500));
-        assert_eq!(parse_price("0.07"), Ok(7));
+        assert_eq!(parse_price("45.50", None), Ok(4550));
+        assert_eq!(parse_price("45.5", Some("EUR")), Ok(4550));
+        assert_eq!(parse_price("45", None), Ok(4500));
+        assert_eq!(parse_price("0.07", None), Ok(7));
+        assert_eq!(parse_price("4500", Some("JPY")), Ok(450000));
+        assert!(parse_price("45.5", Some("JPY")).is_err());
+        assert!(parse_price("4.205", Some("BHD")).is_err());
         for bad in [
             "45,50",
             "45.505",
@@ -1295,7 +1286,7 @@ mod tests {
             "1e3",
             "99999999999999999999",
         ] {
-            assert!(parse_price(bad).is_err(), "{bad}");
+            assert!(parse_price(bad, None).is_err(), "{bad}");
         }
     }
 

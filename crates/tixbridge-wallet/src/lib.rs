@@ -135,6 +135,8 @@ pub fn router(state: AppState) -> Router {
     }
     r.fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        // Every path segment and query parameter passes the character rule.
+        .layer(axum::middleware::from_fn(body::check_uri))
         .layer(axum::middleware::from_fn_with_state(
             state.metrics.clone(),
             metrics::track,

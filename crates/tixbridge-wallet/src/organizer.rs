@@ -10,19 +10,20 @@ use axum::routing::{MethodRouter, get, post};
 use serde::{Deserialize, Serialize};
 
 use tixbridge_core::api::{
-    DEFAULT_DIFF_LIMIT, DiffPage, EventStatistics, EventSummary, InjectRequest, ItemResult,
-    MAX_DIFF_LIMIT, MAX_TICKETS_PER_CALL, Person, ResultsResponse, TicketList, TicketRecord,
-    TicketState, validate_ticket,
+    DEFAULT_DIFF_LIMIT, DiffPage, EventStatistics, EventSummary, FieldError, InjectRequest,
+    ItemResult, MAX_DIFF_LIMIT, MAX_TICKETS_PER_CALL, Person, ResultsResponse, SeenIds, TicketList,
+    TicketRecord, TicketState, check_controlled_at, validate_ticket,
 };
 use tixbridge_core::csv_tickets;
 use tixbridge_core::ledger::format_at;
 use tixbridge_core::lifecycle::{Action, Caller, Op, OpResult};
 use tixbridge_core::status::WalletStatus;
+use tixbridge_core::text::char_count;
 use tixbridge_store::{Actor, TicketQuery};
 
 use crate::AppState;
 use crate::auth::Authed;
-use crate::body::JsonBody;
+use crate::body::{HasItems, ItemsBody, JsonBody, checked};
 use crate::error::ApiError;
 
 /// Tickets per page of `GET /organizer/tickets` when `limit` is not given.
@@ -73,7 +74,7 @@ pub(crate) fn operations() -> Vec<(Method, &'static str, MethodRouter<AppState>)
 async fn inject(
     State(state): State<AppState>,
     Authed(org): Authed,
-    JsonBody(req): JsonBody<InjectRequest>,
+    ItemsBody(req, mut refusals): ItemsBody<InjectRequest>,
 ) -> Result<Json<ResultsResponse>, ApiError> {
     let n = req.tickets.len();
     if n > MAX_TICKETS_PER_CALL {
@@ -88,8 +89,12 @@ async fn inject(
 
     let mut results: Vec<Option<ItemResult>> = Vec::with_capacity(n);
     let mut valid = Vec::with_capacity(n);
-    for t in req.tickets {
-        match validate_ticket(&t) {
+    let mut seen = SeenIds::new(|i| format!("tickets[{i}]"));
+    for (i, t) in req.tickets.into_iter().enumerate() {
+        let id = t.ticket_id.as_deref().unwrap_or("");
+        match checked(refusals.take(i), &mut seen, "ticketId", id, i, || {
+            validate_ticket(&t)
+        }) {
             Ok(()) => {
                 results.push(None);
                 valid.push(t);
@@ -283,18 +288,36 @@ async fn apply_items(
     Ok(Json(ResultsResponse { results }))
 }
 
-/// A ticket id given in a body: present and not blank.
-fn item_id(id: Option<String>) -> Result<String, ItemResult> {
+/// A ticket id given in a body at position `i`: present, not blank, free of the
+/// refusal found in the body's text, and not already given earlier in the call.
+fn item_id(
+    id: Option<String>,
+    i: usize,
+    refused: Option<FieldError>,
+    seen: &mut SeenIds,
+) -> Result<String, ItemResult> {
     // Not trimmed: a space is a legal character of a ticket id, and "T1 " is not "T1".
-    match id.filter(|s| !s.trim().is_empty()) {
-        Some(id) => Ok(id),
-        None => Err(ItemResult::ko("", "MISSING_FIELD", "ticketId is required")),
+    let Some(id) = id.filter(|s| !s.trim().is_empty()) else {
+        let code = refused.as_ref().map_or("MISSING_FIELD", |e| e.code);
+        let message = refused.map_or("ticketId is required".into(), |e| e.message);
+        return Err(ItemResult::ko("", code, message));
+    };
+    match refused
+        .map_or(Ok(()), Err)
+        .and_then(|()| seen.check("ticketId", &id, i))
+    {
+        Ok(()) => Ok(id),
+        Err(e) => Err(ItemResult::ko(id, e.code, e.message)),
     }
 }
 
 #[derive(Debug, Deserialize)]
 struct DeleteRequest {
     tickets: Vec<DeleteItem>,
+}
+
+impl HasItems for DeleteRequest {
+    const ITEMS: &'static str = "tickets";
 }
 
 #[derive(Debug, Deserialize)]
@@ -314,21 +337,22 @@ const MAX_REASON_CHARS: usize = 256;
 async fn delete(
     State(state): State<AppState>,
     Authed(org): Authed,
-    JsonBody(req): JsonBody<DeleteRequest>,
+    ItemsBody(req, mut refusals): ItemsBody<DeleteRequest>,
 ) -> Result<Json<ResultsResponse>, ApiError> {
     check_call_size(req.tickets.len(), "ticket")?;
     let mut slots = Vec::with_capacity(req.tickets.len());
     let mut ops = Vec::with_capacity(req.tickets.len());
-    for item in req.tickets {
-        let id = match item_id(item.ticket_id) {
+    let mut seen = SeenIds::new(|i| format!("tickets[{i}]"));
+    for (i, item) in req.tickets.into_iter().enumerate() {
+        let id = match item_id(item.ticket_id, i, refusals.take(i), &mut seen) {
             Ok(id) => id,
             Err(ko) => {
-                slots.push((String::new(), Some(ko)));
+                slots.push((ko.ticket_id.clone(), Some(ko)));
                 continue;
             }
         };
         let reason = item.reason.map(|r| r.trim().to_owned()).unwrap_or_default();
-        if reason.is_empty() || reason.chars().count() > MAX_REASON_CHARS {
+        if reason.is_empty() || char_count(&reason) > MAX_REASON_CHARS {
             let ko = ItemResult::ko(
                 id.clone(),
                 "INVALID_FIELD",
@@ -355,6 +379,10 @@ struct ControlRequest {
     tickets: Vec<ControlItem>,
 }
 
+impl HasItems for ControlRequest {
+    const ITEMS: &'static str = "tickets";
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct ControlItem {
@@ -367,29 +395,27 @@ struct ControlItem {
 async fn controlled(
     State(state): State<AppState>,
     Authed(org): Authed,
-    JsonBody(req): JsonBody<ControlRequest>,
+    ItemsBody(req, mut refusals): ItemsBody<ControlRequest>,
 ) -> Result<Json<ResultsResponse>, ApiError> {
     check_call_size(req.tickets.len(), "ticket")?;
     let mut slots = Vec::with_capacity(req.tickets.len());
     let mut ops = Vec::with_capacity(req.tickets.len());
-    for item in req.tickets {
-        let id = match item_id(item.ticket_id) {
+    let mut seen = SeenIds::new(|i| format!("tickets[{i}]"));
+    let now = chrono::Utc::now();
+    for (i, item) in req.tickets.into_iter().enumerate() {
+        let id = match item_id(item.ticket_id, i, refusals.take(i), &mut seen) {
             Ok(id) => id,
             Err(ko) => {
-                slots.push((String::new(), Some(ko)));
+                slots.push((ko.ticket_id.clone(), Some(ko)));
                 continue;
             }
         };
         let at = match item.controlled_at.as_deref().map(str::trim) {
             None | Some("") => None,
-            Some(t) => match tixbridge_core::api::parse_time(t) {
-                Ok(t) => Some(format_at(t.with_timezone(&chrono::Utc))),
-                Err(_) => {
-                    let ko = ItemResult::ko(
-                        id.clone(),
-                        "INVALID_FIELD",
-                        format!("controlledAt {t:?} is not an RFC 3339 time"),
-                    );
+            Some(t) => match check_controlled_at(t, now) {
+                Ok(t) => Some(format_at(t)),
+                Err(e) => {
+                    let ko = ItemResult::ko(id.clone(), e.code, e.message);
                     slots.push((id, Some(ko)));
                     continue;
                 }
@@ -576,7 +602,7 @@ pub(crate) async fn inject_csv(
             Ok(t) => pending.push((r.row, t)),
             Err(e) => results.push(CsvRowResult {
                 row: r.row,
-                result: ItemResult::ko("", e.code, e.message),
+                result: ItemResult::ko(r.ticket_id, e.code, e.message),
             }),
         }
     }

@@ -12,7 +12,7 @@ use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, get, post};
 
-use tixbridge_core::api::{ErrorBody, ItemResult, MAX_TICKETS_PER_CALL, ResultsResponse};
+use tixbridge_core::api::{ErrorBody, ItemResult, MAX_TICKETS_PER_CALL, ResultsResponse, SeenIds};
 use tixbridge_core::privilege::{
     DeletePrivilegesRequest, InjectPrivilegesRequest, PRIVILEGE_NOT_FOUND, PrivilegeRecord,
     validate_deletion, validate_privilege,
@@ -21,7 +21,7 @@ use tixbridge_store::StoreError;
 
 use crate::AppState;
 use crate::auth::Authed;
-use crate::body::JsonBody;
+use crate::body::{ItemsBody, checked};
 use crate::error::ApiError;
 
 /// The privilege routes, in the form [`crate::operations`] lists them (the router is
@@ -120,13 +120,17 @@ fn merge(
 async fn inject(
     State(state): State<AppState>,
     Authed(org): Authed,
-    JsonBody(req): JsonBody<InjectPrivilegesRequest>,
+    ItemsBody(req, mut refusals): ItemsBody<InjectPrivilegesRequest>,
 ) -> Result<Json<ResultsResponse>, PrivilegeError> {
     check_call_size(req.privileges.len())?;
     let mut slots = Vec::with_capacity(req.privileges.len());
     let mut valid = Vec::with_capacity(req.privileges.len());
-    for p in req.privileges {
-        match validate_privilege(&p) {
+    let mut seen = SeenIds::new(|i| format!("privileges[{i}]"));
+    for (i, p) in req.privileges.into_iter().enumerate() {
+        let id = p.privilege_id.as_deref().unwrap_or("");
+        match checked(refusals.take(i), &mut seen, "privilegeId", id, i, || {
+            validate_privilege(&p)
+        }) {
             Ok(()) => {
                 slots.push(None);
                 valid.push(p);
@@ -158,13 +162,17 @@ async fn inject(
 async fn delete(
     State(state): State<AppState>,
     Authed(org): Authed,
-    JsonBody(req): JsonBody<DeletePrivilegesRequest>,
+    ItemsBody(req, mut refusals): ItemsBody<DeletePrivilegesRequest>,
 ) -> Result<Json<ResultsResponse>, PrivilegeError> {
     check_call_size(req.privileges.len())?;
     let mut slots = Vec::with_capacity(req.privileges.len());
     let mut valid = Vec::with_capacity(req.privileges.len());
-    for d in req.privileges {
-        match validate_deletion(&d) {
+    let mut seen = SeenIds::new(|i| format!("privileges[{i}]"));
+    for (i, d) in req.privileges.into_iter().enumerate() {
+        let id = d.privilege_id.as_deref().unwrap_or("");
+        match checked(refusals.take(i), &mut seen, "privilegeId", id, i, || {
+            validate_deletion(&d)
+        }) {
             Ok(()) => {
                 slots.push(None);
                 valid.push(d);

@@ -42,7 +42,8 @@ pub async fn sweep_once(
     } in due
     {
         let action = match status {
-            WalletStatus::PendingTransfer => Action::TimeOut,
+            // A controlled ticket in transit times out like a pending transfer.
+            WalletStatus::PendingTransfer | WalletStatus::Controlled => Action::TimeOut,
             WalletStatus::DeletionPending => Action::ConfirmDeletion,
             _ => continue,
         };

@@ -523,13 +523,22 @@ fn legal(action: &str, from: WalletStatus, to: WalletStatus) -> bool {
     match action {
         "DOWNLOAD" => from == Injected && to == Downloaded,
         "ASSIGN" => rest && to == Assigned,
+        // A controlled ticket travels and stays controlled (issue 7, item 14).
         "TRANSFER" => {
-            (rest || activated || matches!(from, Deactivated | Controlled | Injected))
-                && to == PendingTransfer
+            ((rest || activated || matches!(from, Deactivated | Injected)) && to == PendingTransfer)
+                || (from == Controlled && to == Controlled)
         }
-        "ACCEPT_TRANSFER" => from == PendingTransfer && to == Transferred,
-        "REJECT_TRANSFER" | "CANCEL_TRANSFER" => from == PendingTransfer && to == FailureTransfer,
-        "TRANSFER_TIMEOUT" => from == PendingTransfer && to == Failure,
+        "ACCEPT_TRANSFER" => {
+            (from == PendingTransfer && to == Transferred)
+                || (from == Controlled && to == Controlled)
+        }
+        "REJECT_TRANSFER" | "CANCEL_TRANSFER" => {
+            (from == PendingTransfer && to == FailureTransfer)
+                || (from == Controlled && to == Controlled)
+        }
+        "TRANSFER_TIMEOUT" => {
+            (from == PendingTransfer && to == Failure) || (from == Controlled && to == Controlled)
+        }
         "ACTIVATE" => from.is_live() && from != PendingTransfer && to.is_activated() && to != from,
         "DEACTIVATE" => activated && to == Deactivated,
         "CONTROL" => from.is_live() && to == Controlled,
@@ -641,6 +650,7 @@ proptest! {
         let mut head = ChainHead::genesis();
         let mut all_entries = Vec::new();
         let mut accepts = 0;
+        let mut was_controlled = false;
         for s in steps {
             let (who, what, arg) = match s {
                 Step::Wait(m) => { now += Duration::minutes(i64::from(m)); continue; }
@@ -680,12 +690,20 @@ proptest! {
                 }
             }
             let life = &current["T1"].life;
-            prop_assert_eq!(life.transfer.is_some(), life.status == PendingTransfer);
+            // A transfer is under way while PENDING_TRANSFER, or on a controlled ticket.
+            prop_assert_eq!(life.transfer.is_some(), life.in_transit());
+            if life.status == PendingTransfer { prop_assert!(life.transfer.is_some()); }
             prop_assert_eq!(life.deletion.is_some(), life.status.is_deleted());
             prop_assert_eq!(
                 life.due_at.is_some(),
-                matches!(life.status, PendingTransfer | DeletionPending)
+                matches!(life.status, PendingTransfer | DeletionPending) || life.in_transit()
             );
+            // Once controlled, always controlled: never live nor activated again.
+            if was_controlled {
+                prop_assert!(matches!(life.status, Controlled | DeletionPending | Deleted),
+                    "a controlled ticket became {}", life.status);
+            }
+            was_controlled |= life.status == Controlled;
             prop_assert_eq!(life.transfer_level, accepts);
             prop_assert_eq!(&life.initial_owner, &Some(person(OWNER)));
             if life.status == Transferred { prop_assert!(life.previous_owner.is_some()); }
@@ -746,4 +764,63 @@ fn a_batch_chains_entries_and_merges_writes_per_ticket() {
     assert_eq!(plan.results[3].as_ref().unwrap().history.len(), 1);
     assert_eq!(plan.results[4].as_ref().unwrap_err().code, TICKET_NOT_FOUND);
     assert_eq!(plan.head.seq, 3);
+}
+
+#[test]
+fn a_controlled_ticket_travels_and_stays_controlled() {
+    let rules = facts(TransferRules {
+        allow_transfer_after_control: true,
+        ..Default::default()
+    });
+    let controlled = walk(&[
+        (spectator(OWNER), Action::Download),
+        (
+            Caller::Organizer,
+            Action::Control {
+                controlled_at: None,
+            },
+        ),
+    ]);
+    let transfer = Action::Transfer { to: person(FRIEND) };
+    let sent = changed(run(&controlled, &rules, &spectator(OWNER), &transfer, t0())).state;
+    assert_eq!(sent.status, Controlled);
+    assert!(sent.in_transit() && sent.due_at.is_some());
+    assert_eq!(sent.recipient_email().as_deref(), Some(FRIEND));
+    // A second transfer waits for the first to end.
+    assert_eq!(
+        refused(run(&sent, &rules, &spectator(OWNER), &transfer, t0())).code,
+        ILLEGAL_TRANSITION
+    );
+    // Every end of the transfer leaves it controlled; only accept moves the owner.
+    let accepted = changed(run(
+        &sent,
+        &rules,
+        &spectator(FRIEND),
+        &Action::Accept,
+        t0(),
+    ))
+    .state;
+    assert_eq!(accepted.status, Controlled);
+    assert_eq!(accepted.owner_email().as_deref(), Some(FRIEND));
+    assert_eq!(accepted.transfer_level, 1);
+    assert!(!accepted.in_transit() && accepted.due_at.is_none());
+    for (caller, action, at) in [
+        (spectator(FRIEND), Action::Reject, t0()),
+        (spectator(OWNER), Action::CancelTransfer, t0()),
+        (Caller::System, Action::TimeOut, t0() + Duration::hours(2)),
+    ] {
+        let after = changed(run(&sent, &rules, &caller, &action, at)).state;
+        assert_eq!(after.status, Controlled, "{action:?}");
+        assert_eq!(after.owner_email().as_deref(), Some(OWNER));
+        assert!(after.transfer.is_none() && after.due_at.is_none());
+    }
+    // The new holder cannot activate it: it is not live.
+    let activate = Action::Activate {
+        method: ActivationMethod::Online,
+        code: None,
+    };
+    assert_eq!(
+        refused(run(&accepted, &rules, &spectator(FRIEND), &activate, t0())).code,
+        ILLEGAL_TRANSITION
+    );
 }

@@ -12,22 +12,22 @@ use crate::support::{TestApp, ticket};
 
 // ---- helpers ----
 
-async fn body(resp: reqwest::Response) -> (StatusCode, Value) {
+pub(crate) async fn body(resp: reqwest::Response) -> (StatusCode, Value) {
     let status = resp.status();
     let v = resp.json().await.unwrap_or(Value::Null);
     (status, v)
 }
 
-fn code(v: &Value) -> &str {
+pub(crate) fn code(v: &Value) -> &str {
     v["error"]["code"].as_str().unwrap_or("")
 }
 
 /// Opens an app session for `email` with organizer A.
-async fn session(app: &TestApp, email: &str) -> String {
+pub(crate) async fn session(app: &TestApp, email: &str) -> String {
     session_for(app, email, app.org_a.id).await
 }
 
-async fn session_for(app: &TestApp, email: &str, org: i64) -> String {
+pub(crate) async fn session_for(app: &TestApp, email: &str, org: i64) -> String {
     let (s, v) = body(
         app.client
             .post(app.url("/app/session"))
@@ -42,7 +42,7 @@ async fn session_for(app: &TestApp, email: &str, org: i64) -> String {
 }
 
 /// POST /app/tickets/{id}/{action} with an optional JSON body.
-async fn act(
+pub(crate) async fn act(
     app: &TestApp,
     token: &str,
     id: &str,
@@ -59,13 +59,19 @@ async fn act(
     body(req.send().await.expect("send")).await
 }
 
-async fn ok_status(app: &TestApp, token: &str, id: &str, action: &str, p: Option<Value>) -> String {
+pub(crate) async fn ok_status(
+    app: &TestApp,
+    token: &str,
+    id: &str,
+    action: &str,
+    p: Option<Value>,
+) -> String {
     let (s, v) = act(app, token, id, action, p).await;
     assert_eq!(s, StatusCode::OK, "{action} {id}: {v}");
     v["status"].as_str().expect("status").to_owned()
 }
 
-async fn my_tickets(app: &TestApp, token: &str) -> Value {
+pub(crate) async fn my_tickets(app: &TestApp, token: &str) -> Value {
     let (s, v) = body(
         app.client
             .get(app.url("/app/tickets"))
@@ -79,7 +85,7 @@ async fn my_tickets(app: &TestApp, token: &str) -> Value {
     v
 }
 
-fn ids(list: &Value) -> Vec<String> {
+pub(crate) fn ids(list: &Value) -> Vec<String> {
     list.as_array()
         .expect("a list")
         .iter()
@@ -87,7 +93,7 @@ fn ids(list: &Value) -> Vec<String> {
         .collect()
 }
 
-async fn inject_ok(app: &TestApp, tickets: Vec<Value>) {
+pub(crate) async fn inject_ok(app: &TestApp, tickets: Vec<Value>) {
     let (s, v) = body(app.inject(tickets).await).await;
     assert_eq!(s, StatusCode::OK, "{v}");
     for r in v["results"].as_array().expect("results") {
@@ -95,7 +101,12 @@ async fn inject_ok(app: &TestApp, tickets: Vec<Value>) {
     }
 }
 
-async fn post_as(app: &TestApp, key: &str, path: &str, payload: Value) -> (StatusCode, Value) {
+pub(crate) async fn post_as(
+    app: &TestApp,
+    key: &str,
+    path: &str,
+    payload: Value,
+) -> (StatusCode, Value) {
     body(
         app.client
             .post(app.url(path))
@@ -108,13 +119,13 @@ async fn post_as(app: &TestApp, key: &str, path: &str, payload: Value) -> (Statu
     .await
 }
 
-async fn record(app: &TestApp, id: &str) -> Value {
+pub(crate) async fn record(app: &TestApp, id: &str) -> Value {
     let (s, v) = body(app.get(&format!("/organizer/tickets/{id}")).await).await;
     assert_eq!(s, StatusCode::OK, "{v}");
     v
 }
 
-fn actions(record: &Value) -> Vec<(String, String)> {
+pub(crate) fn actions(record: &Value) -> Vec<(String, String)> {
     record["history"]
         .as_array()
         .expect("history")
@@ -128,7 +139,7 @@ fn actions(record: &Value) -> Vec<(String, String)> {
         .collect()
 }
 
-async fn log_len(app: &TestApp) -> usize {
+pub(crate) async fn log_len(app: &TestApp) -> usize {
     let (s, v) = body(
         app.get("/organizer/report/ticket-status-logs?limit=10000")
             .await,

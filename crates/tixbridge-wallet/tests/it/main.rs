@@ -3,6 +3,7 @@
 //! (mandatory under `CI=true`).
 
 mod contract;
+mod input;
 mod lifecycle;
 mod privileges;
 mod rate;

@@ -52,7 +52,7 @@ privilege_tests!(
 // ---- helpers ----
 
 /// A complete privilege as JSON.
-fn privilege(id: &str, def: &str, email: &str) -> Value {
+pub(crate) fn privilege(id: &str, def: &str, email: &str) -> Value {
     json!({
         "privilegeId": id,
         "definition": {
