@@ -4,9 +4,11 @@
 //! # The file
 //!
 //! - UTF-8 text; a byte-order mark at the start is ignored. Line ends may be LF or CRLF.
-//! - Cells are separated by commas. A file whose header line contains `;` and no `,` is
-//!   read as semicolon-separated (spreadsheet exports in European locales); in such a
-//!   file a decimal comma is accepted in `purchaseDetails.price` (`12,50`).
+//! - Cells are separated by `,`, `;` or a tab: the caller's choice, else detected from
+//!   the header line by the one rule of [`crate::csv_dialect`] (the separator found
+//!   most often outside quotes). In a file not separated by commas a decimal comma is
+//!   accepted in `purchaseDetails.price` (`12,50`). A header that is one cell holding
+//!   another separator is refused naming that separator.
 //! - Cells may be quoted as in RFC 4180: `"Paris, France"`, `"say ""hi"""`, and line
 //!   breaks inside quotes belong to the cell.
 //! - The first non-blank line is the header: one column per field path (below). Every
@@ -99,6 +101,8 @@ use crate::api::{
     ActivationParameters, Address, DetailEntry, Event, EventGroup, FieldError, PurchaseDetails,
     Security, SpectatorDetails, Ticket, TransferRules, validate_ticket,
 };
+use crate::csv_dialect;
+pub use crate::csv_dialect::Delimiter;
 use crate::text::Text;
 
 /// Most data rows one file may carry.
@@ -151,6 +155,9 @@ pub enum CsvError {
     TooManyRows { rows: usize },
     #[error("row {row} is not valid CSV: {message}")]
     Malformed { row: usize, message: String },
+    /// The header is one cell holding another separator ([`csv_dialect::single_cell_hint`]).
+    #[error("{hint}")]
+    WrongDelimiter { hint: String },
 }
 
 impl CsvError {
@@ -170,16 +177,19 @@ pub fn known_columns() -> Vec<&'static str> {
     COLUMNS.iter().map(|(path, _)| *path).collect()
 }
 
-/// Parses a whole file: one [`CsvRow`] per non-empty data row, in file order.
+/// Parses a whole file: one [`CsvRow`] per non-empty data row, in file order. The
+/// separator is detected from the header line ([`crate::csv_dialect`]).
 pub fn parse_csv(bytes: &[u8]) -> Result<Vec<CsvRow>, CsvError> {
-    let body = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-    let first_line = body
-        .split(|&b| b == b'\n')
-        .find(|line| !line.trim_ascii().is_empty())
-        .unwrap_or_default();
-    let semicolon = first_line.contains(&b';') && !first_line.contains(&b',');
+    parse_csv_with(bytes, None)
+}
+
+/// [`parse_csv`] with the separator chosen by the caller (`None`: detected).
+pub fn parse_csv_with(bytes: &[u8], delimiter: Option<Delimiter>) -> Result<Vec<CsvRow>, CsvError> {
+    let body = csv_dialect::strip_bom(bytes);
+    let delimiter = csv_dialect::resolve(body, delimiter);
+    let decimal_comma = delimiter.allows_decimal_comma();
     let mut reader = csv::ReaderBuilder::new()
-        .delimiter(if semicolon { b';' } else { b',' })
+        .delimiter(delimiter.byte())
         .has_headers(false)
         .flexible(true)
         .from_reader(body);
@@ -199,6 +209,9 @@ pub fn parse_csv(bytes: &[u8]) -> Result<Vec<CsvRow>, CsvError> {
         }
         let cells = cells(&record, 0)?;
         if !is_blank(&cells) {
+            if let Some(hint) = csv_dialect::single_cell_hint(&cells, delimiter) {
+                return Err(CsvError::WrongDelimiter { hint });
+            }
             break cells.into_iter().map(str::to_owned).collect();
         }
     };
@@ -222,7 +235,8 @@ pub fn parse_csv(bytes: &[u8]) -> Result<Vec<CsvRow>, CsvError> {
                 found: cells.len(),
             });
         }
-        let ticket = build(&plan, &cells, semicolon).and_then(|t| validate_ticket(&t).map(|()| t));
+        let ticket =
+            build(&plan, &cells, decimal_comma).and_then(|t| validate_ticket(&t).map(|()| t));
         out.push(CsvRow { row, ticket });
     }
     Ok(out)
@@ -609,7 +623,7 @@ fn is_blank(cells: &[&str]) -> bool {
     cells.iter().all(|c| c.is_empty())
 }
 
-fn build(plan: &Plan, cells: &[&str], semicolon: bool) -> Result<Ticket, FieldError> {
+fn build(plan: &Plan, cells: &[&str], decimal_comma: bool) -> Result<Ticket, FieldError> {
     // The required objects are always there, so that a row lacking one names the
     // missing field itself ("event.id is required"), not its object.
     let mut t = Ticket {
@@ -637,7 +651,7 @@ fn build(plan: &Plan, cells: &[&str], semicolon: bool) -> Result<Ticket, FieldEr
                 Slot::Str(f) => *f(&mut t) = Some(cell.to_owned()),
                 Slot::Text(f) => put_text(f(&mut t), lang, cell),
                 Slot::Decimal(f) => {
-                    let v = parse_decimal(cell, semicolon).ok_or_else(|| {
+                    let v = parse_decimal(cell, decimal_comma).ok_or_else(|| {
                         invalid(col, cell, "must be a decimal number such as 12.50")
                     })?;
                     *f(&mut t) = Some(v);
@@ -694,11 +708,11 @@ fn put_text(slot: &mut Option<Text>, lang: Option<&str>, value: &str) {
     }
 }
 
-/// `12`, `12.5`, `-3.25`; with a decimal comma (`12,50`) in semicolon files only. No
-/// exponent, thousands separator, infinity or NaN.
-fn parse_decimal(cell: &str, semicolon: bool) -> Option<f64> {
+/// `12`, `12.5`, `-3.25`; with a decimal comma (`12,50`) in files not separated by
+/// commas only. No exponent, thousands separator, infinity or NaN.
+fn parse_decimal(cell: &str, decimal_comma: bool) -> Option<f64> {
     let normalized;
-    let s = if semicolon && !cell.contains('.') && cell.matches(',').count() == 1 {
+    let s = if decimal_comma && !cell.contains('.') && cell.matches(',').count() == 1 {
         normalized = cell.replace(',', ".");
         normalized.as_str()
     } else {
@@ -1226,6 +1240,28 @@ mod tests {
         let t = ok_tickets(&rows)[0];
         assert_eq!(t.ticket_id.as_deref(), Some("T1"));
         assert_eq!(t.purchase_details.as_ref().unwrap().price, Some(12.5));
+    }
+
+    #[test]
+    fn a_tab_file_is_read_and_a_wrong_separator_is_named() {
+        let file = format!(
+            "{}\tpurchaseDetails.price\n{}\t12,50\n",
+            BASE_HEADER.replace(',', "\t"),
+            base_row("T1", "a@example.org").replace(',', "\t"),
+        );
+        let rows = parse_csv(file.as_bytes()).unwrap();
+        let t = ok_tickets(&rows)[0];
+        assert_eq!(t.purchase_details.as_ref().unwrap().price, Some(12.5));
+        let semi = file.replace('\t', ";");
+        let err = parse_csv_with(semi.as_bytes(), Some(Delimiter::Comma)).unwrap_err();
+        assert!(
+            matches!(&err, CsvError::WrongDelimiter { hint } if hint.contains("semicolon (;)")),
+            "{err}"
+        );
+        assert_eq!(
+            parse_csv_with(semi.as_bytes(), Some(Delimiter::Semicolon)).unwrap(),
+            rows
+        );
     }
 
     #[test]

@@ -119,6 +119,31 @@ impl LocalizedText {
     }
 }
 
+/// Refuses control characters in a text value (issue 7 item 5): U+0000–U+001F and
+/// U+007F, except tab and line feed (and carriage return, as part of a line end) when
+/// `multiline`. The error names `field` and the character's code point and position
+/// (1-based, in characters).
+pub fn check_plain_text(field: &str, value: &str, multiline: bool) -> Result<(), String> {
+    let allowed = |c: char| multiline && matches!(c, '\t' | '\n' | '\r');
+    match value
+        .chars()
+        .enumerate()
+        .find(|(_, c)| (c.is_ascii_control()) && !allowed(*c))
+    {
+        None => Ok(()),
+        Some((i, c)) => Err(format!(
+            "{field} holds the control character U+{:04X} at character {}; {}",
+            c as u32,
+            i + 1,
+            if multiline {
+                "only tab and line breaks are allowed"
+            } else {
+                "this field takes one line of text without tabs or line breaks"
+            }
+        )),
+    }
+}
+
 /// True for a two-letter lower-case language code such as `en` or `fr`.
 pub fn is_language_code(code: &str) -> bool {
     code.len() == 2 && code.bytes().all(|b| b.is_ascii_lowercase())
@@ -150,5 +175,19 @@ mod tests {
         assert_eq!(a.default_value(), "x");
         let b: Text = serde_json::from_str(r#"{"fr":"y","en":"z"}"#).unwrap();
         assert_eq!(b.default_value(), "z");
+    }
+
+    #[test]
+    fn control_characters_are_named() {
+        assert_eq!(check_plain_text("email", "a@example.org", false), Ok(()));
+        let e = check_plain_text("email", "a@exa\u{0}mple.org", false).unwrap_err();
+        assert!(
+            e.starts_with("email holds the control character U+0000 at character 6"),
+            "{e}"
+        );
+        assert!(check_plain_text("note", "a\tb\r\nc", true).is_ok());
+        assert!(check_plain_text("name", "a\tb", false).is_err());
+        assert!(check_plain_text("note", "a\u{7f}", true).is_err());
+        assert!(check_plain_text("name", "Zoë Ünal ✓", false).is_ok());
     }
 }
