@@ -4,9 +4,11 @@
 //! # The file
 //!
 //! - UTF-8 text; a byte-order mark at the start is ignored. Line ends may be LF or CRLF.
-//! - Cells are separated by commas. A file whose header line contains `;` and no `,` is
-//!   read as semicolon-separated (spreadsheet exports in European locales). A price is
-//!   written with a dot in every file (`12,50` is refused, see below).
+//! - Cells are separated by `,`, `;` or a tab: the caller's choice, else detected from
+//!   the header line by the one rule of [`crate::csv_dialect`] (the separator found
+//!   most often outside quotes). A header that is one cell holding another separator
+//!   is refused naming that separator. A price is written with a dot in every file
+//!   (`12,50` is refused, see below).
 //! - Cells may be quoted as in RFC 4180: `"Paris, France"`, `"say ""hi"""`, and line
 //!   breaks inside quotes belong to the cell.
 //! - The first non-blank line is the header: one column per field path (below). Every
@@ -106,6 +108,8 @@ use crate::api::{
     ActivationParameters, Address, DetailEntry, Event, EventGroup, FieldError, PurchaseDetails,
     Security, SeenIds, SpectatorDetails, Ticket, TransferRules, validate_ticket,
 };
+use crate::csv_dialect;
+pub use crate::csv_dialect::Delimiter;
 use crate::money;
 use crate::text::{Text, check_plain_text};
 
@@ -161,6 +165,9 @@ pub enum CsvError {
     TooManyRows { rows: usize },
     #[error("row {row} is not valid CSV: {message}")]
     Malformed { row: usize, message: String },
+    /// The header is one cell holding another separator ([`csv_dialect::single_cell_hint`]).
+    #[error("{hint}")]
+    WrongDelimiter { hint: String },
 }
 
 impl CsvError {
@@ -180,16 +187,18 @@ pub fn known_columns() -> Vec<&'static str> {
     COLUMNS.iter().map(|(path, _)| *path).collect()
 }
 
-/// Parses a whole file: one [`CsvRow`] per non-empty data row, in file order.
+/// Parses a whole file: one [`CsvRow`] per non-empty data row, in file order. The
+/// separator is detected from the header line ([`crate::csv_dialect`]).
 pub fn parse_csv(bytes: &[u8]) -> Result<Vec<CsvRow>, CsvError> {
-    let body = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-    let first_line = body
-        .split(|&b| b == b'\n')
-        .find(|line| !line.trim_ascii().is_empty())
-        .unwrap_or_default();
-    let semicolon = first_line.contains(&b';') && !first_line.contains(&b',');
+    parse_csv_with(bytes, None)
+}
+
+/// [`parse_csv`] with the separator chosen by the caller (`None`: detected).
+pub fn parse_csv_with(bytes: &[u8], delimiter: Option<Delimiter>) -> Result<Vec<CsvRow>, CsvError> {
+    let body = csv_dialect::strip_bom(bytes);
+    let delimiter = csv_dialect::resolve(body, delimiter);
     let mut reader = csv::ReaderBuilder::new()
-        .delimiter(if semicolon { b';' } else { b',' })
+        .delimiter(delimiter.byte())
         .has_headers(false)
         .flexible(true)
         .from_reader(body);
@@ -209,6 +218,9 @@ pub fn parse_csv(bytes: &[u8]) -> Result<Vec<CsvRow>, CsvError> {
         }
         let cells = cells(&record, 0)?;
         if !is_blank(&cells) {
+            if let Some(hint) = csv_dialect::single_cell_hint(&cells, delimiter) {
+                return Err(CsvError::WrongDelimiter { hint });
+            }
             break cells.into_iter().map(str::to_owned).collect();
         }
     };
@@ -1291,6 +1303,28 @@ mod tests {
         assert_eq!(e.code, "DUPLICATE_IN_REQUEST");
         assert!(e.message.contains("row 1"), "{}", e.message);
         assert_eq!(rows[2].ticket_id, "C1");
+    }
+
+    #[test]
+    fn a_tab_file_is_read_and_a_wrong_separator_is_named() {
+        let file = format!(
+            "{}\tpurchaseDetails.price\n{}\t12.50\n",
+            BASE_HEADER.replace(',', "\t"),
+            base_row("T1", "a@example.org").replace(',', "\t"),
+        );
+        let rows = parse_csv(file.as_bytes()).unwrap();
+        let t = ok_tickets(&rows)[0];
+        assert_eq!(t.purchase_details.as_ref().unwrap().price, Some(12.5));
+        let semi = file.replace('\t', ";");
+        let err = parse_csv_with(semi.as_bytes(), Some(Delimiter::Comma)).unwrap_err();
+        assert!(
+            matches!(&err, CsvError::WrongDelimiter { hint } if hint.contains("semicolon (;)")),
+            "{err}"
+        );
+        assert_eq!(
+            parse_csv_with(semi.as_bytes(), Some(Delimiter::Semicolon)).unwrap(),
+            rows
+        );
     }
 
     #[test]

@@ -11,9 +11,10 @@ use crate::api::{
     PurchaseDetails, Security, TicketDetails, TransferRules,
 };
 use crate::cause::Cause;
+use crate::local_time::{self, Tz, rfc3339_in};
 use crate::model::{
-    Contact, DetailSection, HolderField, InjectionParams, MainApplicantRule, Performance, Product,
-    Season, Site, TicketRow,
+    ComfortVariables, Contact, DetailSection, HolderField, InjectionParams, MainApplicantRule,
+    Performance, Product, Season, Site, TicketRow,
 };
 use crate::params::CustomParams;
 use crate::text::LocalizedText;
@@ -105,6 +106,9 @@ pub struct CatalogIndex {
 /// What building a wallet ticket needs besides the ticket itself.
 pub struct BuildContext<'a> {
     pub default_language: &'a str,
+    /// The organization's zone: the venue's when its site names none
+    /// ([`crate::local_time`]).
+    pub time_zone: Tz,
     pub params: &'a CustomParams,
     pub injection: &'a InjectionParams,
     pub catalog: &'a CatalogIndex,
@@ -160,17 +164,23 @@ pub fn build_ticket(
         .or(ticket.season_code.as_ref())
         .and_then(|c| ctx.catalog.seasons.get(c));
 
-    let mut activation: Option<ActivationParameters> = None;
-    let (event_id, name, group, start, expiration, site_id) = match ticket.performance_id {
-        Some(pid) => {
-            let perf = ctx
-                .catalog
+    let performance = match ticket.performance_id {
+        Some(pid) => Some(
+            ctx.catalog
                 .performances
                 .get(&pid)
                 .ok_or_else(|| BuildError {
                     code: "MISSING_RECORD",
                     message: format!("performance {pid} of the ticket is unknown"),
-                })?;
+                })?,
+        ),
+        None => None,
+    };
+    let site_id = performance.map(|p| p.site_id).or(product.site_id);
+    let zone = venue_zone(ctx, site_id);
+    let mut activation: Option<ActivationParameters> = None;
+    let (event_id, name, group, start, expiration) = match performance {
+        Some(perf) => {
             let name = non_empty(&perf.name).unwrap_or(&product.name);
             let exp = perf.end.unwrap_or(perf.start + Duration::hours(24));
             (
@@ -179,35 +189,18 @@ pub fn build_ticket(
                 non_empty(&perf.group_name),
                 perf.start,
                 exp,
-                Some(perf.site_id),
             )
         }
         None => {
             // Services and open passes: dates from the product's comfort variables.
             let c = &product.comfort;
-            let base = ticket
-                .validity_start
-                .or(ticket.purchase_date)
-                .ok_or_else(|| BuildError {
-                    code: "MISSING_FIELD",
-                    message: "event.startTime is required: the ticket has no performance, no validity start and no purchase date".into(),
-                })?;
-            let start = match &c.tix_start {
-                Some(v) => eval_comfort("TIXStart", v, base, season)?,
-                None => base,
-            };
-            let exp = match &c.tix_exp {
-                Some(v) => eval_comfort("TIXExp", v, start, season)?,
-                None => ticket.validity_end.unwrap_or(start + Duration::hours(24)),
-            };
+            let base = ticket.validity_start.or(ticket.purchase_date);
+            let dates =
+                comfort_dates(c, base, ticket.validity_end, season, zone).map_err(|e| e.error)?;
             if c.tix_act.is_some() || c.tix_rgrp.is_some() {
-                let time = match &c.tix_act {
-                    Some(v) => Some(rfc3339(eval_comfort("TIXAct", v, start, season)?)),
-                    None => None,
-                };
                 activation = Some(ActivationParameters {
                     method: Some("online".into()),
-                    time,
+                    time: dates.activation.map(|t| rfc3339_in(t, zone)),
                     group_id: c.tix_rgrp.clone(),
                     instance_id: None,
                 });
@@ -216,9 +209,8 @@ pub fn build_ticket(
                 product.code.clone(),
                 &product.name,
                 None,
-                start,
-                exp,
-                product.site_id,
+                dates.start,
+                dates.expiration,
             )
         }
     };
@@ -256,8 +248,8 @@ pub fn build_ticket(
         event: Some(api::Event {
             id: Some(event_id.clone()),
             name: non_empty(name).map(text),
-            start_time: Some(rfc3339(start)),
-            expiration_date: Some(rfc3339(expiration)),
+            start_time: Some(rfc3339_in(start, zone)),
+            expiration_date: Some(rfc3339_in(expiration, zone)),
             address,
             group: group.map(|g| EventGroup {
                 name: Some(text(g)),
@@ -270,7 +262,7 @@ pub fn build_ticket(
             price: ticket.price_cents.map(|c| c as f64 / 100.0),
             currency: ticket.currency.clone(),
             category: ticket.category.clone(),
-            purchase_date: ticket.purchase_date.map(rfc3339),
+            purchase_date: ticket.purchase_date.map(|t| rfc3339_in(t, zone)),
         }),
         security: Some(Security {
             barcode: Some(format!(
@@ -297,14 +289,102 @@ pub fn build_ticket(
     Ok(t)
 }
 
+/// The zone of a venue: its site's, else the organization's ([`crate::local_time`]).
+fn venue_zone(ctx: &BuildContext<'_>, site_id: Option<i64>) -> Tz {
+    site_id
+        .and_then(|id| ctx.catalog.sites.get(&id))
+        .and_then(|s| s.time_zone)
+        .unwrap_or(ctx.time_zone)
+}
+
+/// The event dates of a ticket without performance, from its product's comfort
+/// variables (DOMAIN.md §9).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ComfortDates {
+    pub start: DateTime<Utc>,
+    pub expiration: DateTime<Utc>,
+    /// `TIXAct`, when set.
+    pub activation: Option<DateTime<Utc>>,
+}
+
+/// Which value a comfort error is about, for the import to name its column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ComfortField {
+    /// The base date: the ticket's validity start, else its purchase date.
+    Base,
+    TixStart,
+    TixExp,
+    TixAct,
+}
+
+/// A ticket whose comfort dates cannot be computed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ComfortError {
+    pub field: ComfortField,
+    pub error: BuildError,
+}
+
+/// Computes the dates of a ticket without performance, as injection does (and the
+/// import, to refuse a row injection could never accept). `base` is the ticket's
+/// validity start, else its purchase date. `TIXStart` counts from it, which an absolute
+/// value or `start_of_season` does not need; without `TIXStart` the start is the base
+/// date. `TIXExp` and `TIXAct` count from the start; without `TIXExp` the expiry is
+/// `validity_end`, else the start + 24 hours.
+pub fn comfort_dates(
+    c: &ComfortVariables,
+    base: Option<DateTime<Utc>>,
+    validity_end: Option<DateTime<Utc>>,
+    season: Option<&Season>,
+    zone: Tz,
+) -> Result<ComfortDates, ComfortError> {
+    let at = |field| move |error| ComfortError { field, error };
+    let start = match (&c.tix_start, base) {
+        (Some(v), _) => {
+            eval_comfort("TIXStart", v, base, season, zone).map_err(at(ComfortField::TixStart))?
+        }
+        (None, Some(base)) => base,
+        (None, None) => {
+            return Err(ComfortError {
+                field: ComfortField::Base,
+                error: BuildError {
+                    code: "MISSING_FIELD",
+                    message: "event.startTime is required: the ticket has no performance, no \
+                              validity start, no purchase date and no absolute TIXStart"
+                        .into(),
+                },
+            });
+        }
+    };
+    let expiration = match &c.tix_exp {
+        Some(v) => eval_comfort("TIXExp", v, Some(start), season, zone)
+            .map_err(at(ComfortField::TixExp))?,
+        None => validity_end.unwrap_or(start + Duration::hours(24)),
+    };
+    let activation = match &c.tix_act {
+        Some(v) => Some(
+            eval_comfort("TIXAct", v, Some(start), season, zone)
+                .map_err(at(ComfortField::TixAct))?,
+        ),
+        None => None,
+    };
+    Ok(ComfortDates {
+        start,
+        expiration,
+        activation,
+    })
+}
+
 /// Evaluates a comfort variable (DOMAIN.md §9): `start_of_season`, `end_of_season`,
-/// a relative offset from `base` (`+1d`, `-1w`, `+3h`, `+30m`), or an absolute
-/// `dd/mm/yy hh:mm` (UTC). The error names the variable.
+/// a relative offset from `base` (`+1d`, `-1w`: calendar days and weeks of the venue's
+/// `zone`, across daylight-saving changes; `+3h`, `+30m`: exact hours and minutes), or
+/// an absolute `dd/mm/yy hh:mm` read in `zone`. A relative value without a base is
+/// refused. The error names the variable.
 pub fn eval_comfort(
     name: &str,
     value: &str,
-    base: DateTime<Utc>,
+    base: Option<DateTime<Utc>>,
     season: Option<&Season>,
+    zone: Tz,
 ) -> Result<DateTime<Utc>, BuildError> {
     let bad = |why: String| BuildError {
         code: "INVALID_COMFORT_VARIABLE",
@@ -330,23 +410,28 @@ pub fn eval_comfort(
         let n: i64 = num
             .parse()
             .map_err(|_| bad("expected a number and a unit such as +1d".into()))?;
-        let d = match unit {
-            "m" => Duration::minutes(n),
-            "h" => Duration::hours(n),
-            "d" => Duration::days(n),
-            "w" => Duration::weeks(n),
+        let n = if sign == '-' { -n } else { n };
+        let base = base.ok_or_else(|| {
+            bad("a relative value counts from the ticket's validity start, else its purchase date, and the ticket has neither".into())
+        })?;
+        let moved = match unit {
+            "m" => base.checked_add_signed(Duration::minutes(n)),
+            "h" => base.checked_add_signed(Duration::hours(n)),
+            "d" => local_time::add_days(base, n, zone),
+            "w" => n
+                .checked_mul(7)
+                .and_then(|d| local_time::add_days(base, d, zone)),
             _ => return Err(bad("unit must be m, h, d or w".into())),
         };
-        return Ok(if sign == '+' { base + d } else { base - d });
+        return moved.ok_or_else(|| bad("the result is out of range".into()));
     }
-    NaiveDateTime::parse_from_str(v, "%d/%m/%y %H:%M")
-        .map(|n| n.and_utc())
-        .map_err(|_| {
-            bad(
-                "expected start_of_season, end_of_season, +1d / -1w / +3h, or dd/mm/yy hh:mm"
-                    .into(),
-            )
-        })
+    let local = NaiveDateTime::parse_from_str(v, "%d/%m/%y %H:%M").map_err(|_| {
+        bad(
+            "expected start_of_season, end_of_season, +1d / -1w / +3h / +30m, or dd/mm/yy hh:mm"
+                .into(),
+        )
+    })?;
+    local_time::from_local(local, zone).map_err(bad)
 }
 
 /// Splits `items` into calls of at most `size` (≥ 1), keeping their order.
@@ -426,6 +511,7 @@ mod tests {
                 country_code: "FR".into(),
                 line1: LocalizedText::default(),
                 line2: LocalizedText::default(),
+                time_zone: None,
             },
         );
         c.products.insert(
@@ -536,6 +622,7 @@ mod tests {
         let cat = catalog();
         let ctx = BuildContext {
             default_language: "en",
+            time_zone: Tz::UTC,
             params: &params,
             injection: &inj,
             catalog: &cat,
@@ -564,6 +651,7 @@ mod tests {
         let cat = catalog();
         let ctx = BuildContext {
             default_language: "en",
+            time_zone: Tz::UTC,
             params: &params,
             injection: &inj,
             catalog: &cat,
@@ -581,6 +669,7 @@ mod tests {
         let cat = catalog();
         let ctx = BuildContext {
             default_language: "en",
+            time_zone: Tz::UTC,
             params: &params,
             injection: &inj,
             catalog: &cat,
@@ -605,6 +694,7 @@ mod tests {
         let cat = catalog();
         let ctx = BuildContext {
             default_language: "en",
+            time_zone: Tz::UTC,
             params: &params,
             injection: &inj,
             catalog: &cat,
@@ -625,27 +715,89 @@ mod tests {
     }
 
     #[test]
+    fn venue_times_carry_the_venue_offset_and_days_follow_its_calendar() {
+        let paris = local_time::parse_zone("Europe/Paris").unwrap();
+        let params = CustomParams::default();
+        let inj = injection();
+        let mut cat = catalog();
+        cat.sites.get_mut(&1).unwrap().time_zone = Some(paris);
+        fn ctx<'a>(
+            cat: &'a CatalogIndex,
+            params: &'a CustomParams,
+            inj: &'a InjectionParams,
+        ) -> BuildContext<'a> {
+            BuildContext {
+                default_language: "en",
+                time_zone: Tz::UTC,
+                params,
+                injection: inj,
+                catalog: cat,
+            }
+        }
+        let t = build_ticket(
+            &ctx(&cat, &params, &inj),
+            &ticket(1),
+            contact().to_person(),
+            false,
+        )
+        .unwrap();
+        let ev = t.event.unwrap();
+        assert_eq!(ev.start_time.as_deref(), Some("2026-06-14T21:00:00+02:00"));
+        assert_eq!(
+            t.purchase_details.unwrap().purchase_date.as_deref(),
+            Some("2026-05-15T21:00:00+02:00")
+        );
+        // A parking pass: start_of_season needs no other base date.
+        let mut tk = ticket(6);
+        tk.product_id = 11;
+        tk.performance_id = None;
+        tk.purchase_date = None;
+        let t = build_ticket(&ctx(&cat, &params, &inj), &tk, contact().to_person(), false).unwrap();
+        assert_eq!(
+            t.event.unwrap().start_time.as_deref(),
+            Some("2026-06-01T02:00:00+02:00")
+        );
+        // An absolute start needs none either; +1d crosses the October change.
+        let c = &mut cat.products.get_mut(&11).unwrap().comfort;
+        c.tix_start = Some("24/10/26 20:00".into());
+        c.tix_exp = Some("+1d".into());
+        let t = build_ticket(&ctx(&cat, &params, &inj), &tk, contact().to_person(), false).unwrap();
+        let ev = t.event.unwrap();
+        assert_eq!(ev.start_time.as_deref(), Some("2026-10-24T20:00:00+02:00"));
+        assert_eq!(
+            ev.expiration_date.as_deref(),
+            Some("2026-10-25T20:00:00+01:00")
+        );
+        // A relative start with no base date is named.
+        cat.products.get_mut(&11).unwrap().comfort.tix_start = Some("+1d".into());
+        let e =
+            build_ticket(&ctx(&cat, &params, &inj), &tk, contact().to_person(), false).unwrap_err();
+        assert!(e.message.contains("TIXStart"), "{}", e.message);
+        assert!(e.message.contains("validity start"), "{}", e.message);
+    }
+
+    #[test]
     fn comfort_values() {
         let b = t0();
         assert_eq!(
-            eval_comfort("X", "+1d", b, None).unwrap(),
+            eval_comfort("X", "+1d", Some(b), None, Tz::UTC).unwrap(),
             b + Duration::days(1)
         );
         assert_eq!(
-            eval_comfort("X", "-1w", b, None).unwrap(),
+            eval_comfort("X", "-1w", Some(b), None, Tz::UTC).unwrap(),
             b - Duration::weeks(1)
         );
         assert_eq!(
-            eval_comfort("X", "+3h", b, None).unwrap(),
+            eval_comfort("X", "+3h", Some(b), None, Tz::UTC).unwrap(),
             b + Duration::hours(3)
         );
         assert_eq!(
-            eval_comfort("X", "24/12/26 20:30", b, None).unwrap(),
+            eval_comfort("X", "24/12/26 20:30", Some(b), None, Tz::UTC).unwrap(),
             Utc.with_ymd_and_hms(2026, 12, 24, 20, 30, 0).unwrap()
         );
-        let e = eval_comfort("TIXExp", "+1y", b, None).unwrap_err();
+        let e = eval_comfort("TIXExp", "+1y", Some(b), None, Tz::UTC).unwrap_err();
         assert!(e.message.contains("TIXExp"), "{}", e.message);
-        assert!(eval_comfort("TIXStart", "start_of_season", b, None).is_err());
+        assert!(eval_comfort("TIXStart", "start_of_season", Some(b), None, Tz::UTC).is_err());
     }
 
     #[test]

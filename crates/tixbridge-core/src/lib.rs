@@ -21,11 +21,13 @@
 
 pub mod api;
 pub mod cause;
+pub mod csv_dialect;
 pub mod csv_tickets;
 pub mod hash;
 pub mod inject;
 pub mod ledger;
 pub mod lifecycle;
+pub mod local_time;
 pub mod model;
 pub mod money;
 pub mod params;

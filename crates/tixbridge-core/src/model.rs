@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::api::Person;
 use crate::cause::Cause;
+use crate::local_time::Tz;
 use crate::selection::TicketRefs;
 use crate::status::{TicketingStatus, WalletStatus};
 use crate::text::LocalizedText;
@@ -91,6 +92,9 @@ pub struct Organization {
     pub name: String,
     /// The language whose values are sent when multilingual text goes as one string.
     pub default_language: String,
+    /// The IANA zone of its venues when a site names none (`UTC` for stores from
+    /// before zones existed; `crate::local_time`).
+    pub time_zone: Tz,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -111,6 +115,8 @@ pub struct Site {
     pub country_code: String,
     pub line1: LocalizedText,
     pub line2: LocalizedText,
+    /// The venue's IANA zone; `None`: the organization's (`crate::local_time`).
+    pub time_zone: Option<Tz>,
 }
 
 /// Product-level settings for products without a performance date (DOMAIN.md §9).

@@ -2,13 +2,25 @@
 //!
 //! # The file
 //!
-//! UTF-8 (a byte-order mark is ignored), comma separated, the first row names the
+//! UTF-8 (a byte-order mark is ignored). Cells are separated by `,`, `;` or a tab: the
+//! one given (`--delimiter`, [`ImportOptions::delimiter`]), else the one found most
+//! often in the header line (`tixbridge_core::csv_dialect`, the rule the wallet's CSV
+//! injection follows too). The first row names the
 //! columns, in any order (names are matched without regard to case). Values are
 //! trimmed; an empty value is the same as an absent column. Rows are counted from the header: the header is row 1, the first ticket is
 //! row 2 (a quoted value spanning lines still counts as one row).
 //!
-//! Times are RFC 3339 (`2026-07-19T21:00:00+02:00`, `2026-07-19T19:00:00Z`); a time
-//! written `YYYY-MM-DD HH:MM` (`2026-07-19 19:00`) is taken as UTC.
+//! No value may hold a control character (U+0000–U+001F, U+007F; no column is
+//! multi-line, so tabs and line breaks inside a value are refused too): the row is
+//! refused naming the column.
+//!
+//! Times are RFC 3339 (`2026-07-19T21:00:00+02:00`, `2026-07-19T19:00:00Z`), or
+//! written without an offset (`2026-07-19 21:00`) and then read in the venue's time
+//! zone: the row's `site_time_zone`, else the zone an earlier row of the file gave
+//! that site, else the site's stored zone, else (also for a row without site, unless
+//! its product's stored site has a zone) the organization's (`--time-zone`, default
+//! UTC). A local time skipped or repeated by a daylight-saving change is refused
+//! naming the row and column (`tixbridge_core::local_time`).
 //!
 //! Multilingual columns (marked *ml* below) take one column per language: the plain
 //! column (`product_name`) holds the organization's default language, and
@@ -19,7 +31,7 @@
 //! |---|---|---|
 //! | `ticket_id` | yes | Ticketing's ticket id, a whole number above 0; unique in the store |
 //! | `tax_number` | yes | The ticket number printed on the ticket; unique in the organization |
-//! | `barcode` | yes | The barcode |
+//! | `barcode` | yes | The barcode; never reused in the organization: a barcode held by any ticket (cancelled and invalidated ones too) or by another row of the file is refused naming that ticket or row |
 //! | `file_id` | | The order (file) number; injection's file-number filter |
 //! | `status` | | `NOT_PRINTED` (default), `PRINTED`, `CONTROLLED`, `INVALIDATED`, `CANCELLED` |
 //! | `cause` | | Invalidation / cancellation cause; normalised (spaces removed, upper case) |
@@ -33,7 +45,7 @@
 //! | `product_kind` | yes | `EVENT`, `MATCH`, `OPEN_PASS`, `SERVICE`, `MEMBERSHIP_CARD`, `SEASON_CARD` |
 //! | `product_family` | | Product family code (an injection filter) |
 //! | `product_name` | | *ml* Product name |
-//! | `tix_start`, `tix_exp`, `tix_act` | | Comfort variables (start, expiry, activation) for products without performance: `start_of_season`, `end_of_season` (both need a season), a relative time `+1d`, `-1w`, `+3h` (units h, d, w), or `dd/mm/yy hh:mm` |
+//! | `tix_start`, `tix_exp`, `tix_act` | | Comfort variables (start, expiry, activation) for products without performance: `start_of_season`, `end_of_season` (both need a season), a relative time `+1d`, `-1w`, `+3h`, `+30m` (units m = minutes, h = hours: exact durations; d = days, w = weeks: calendar days of the venue's zone, so `+1d` keeps the wall-clock time across a daylight-saving change), or `dd/mm/yy hh:mm` in the venue's zone. `tix_start` counts from the validity start, else the purchase date (an absolute value or `start_of_season` needs neither; without `tix_start` the event starts at that date); `tix_exp` and `tix_act` count from the start. The import computes these dates as injection will and refuses a row where that fails, naming the column |
 //! | `tix_rgrp` | | Comfort variable: activation group |
 //! | `performance_code` | `EVENT`, `MATCH` | The performance (the wallet event id); must be empty for the other kinds |
 //! | `performance_name`, `group_name` | | *ml* Event name and group name |
@@ -43,6 +55,7 @@
 //! | `site_name`, `site_city`, `site_line1`, `site_line2` | | *ml* Site name, city and address lines |
 //! | `site_zip` | | Postal code |
 //! | `site_country` | | Two-letter country code (`FR`) |
+//! | `site_time_zone` | | The site's IANA time zone (`Europe/Paris`); kept when absent. Every row naming the site must agree |
 //! | `tariff`, `category` | | Tariff and seat category codes |
 //! | `price` | | Decimal with a dot and at most two decimals: `45.50` is 4550 cents |
 //! | `currency` | | Three-letter code (`EUR`) |
@@ -79,7 +92,7 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::fs::File;
-use std::io::BufReader;
+use std::io::{BufReader, Read, Seek};
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
@@ -87,13 +100,18 @@ use csv::StringRecord;
 
 use tixbridge_core::api::looks_like_email;
 use tixbridge_core::cause::Cause;
+use tixbridge_core::csv_dialect;
+pub use tixbridge_core::csv_dialect::Delimiter;
+use tixbridge_core::inject::{ComfortField, comfort_dates};
+use tixbridge_core::local_time::{self, DEFAULT_ZONE, Tz};
 use tixbridge_core::model::{
-    ComfortVariables, DetailSection, Holder, ProductKind, TicketDetail, WALLET_SHIPMENT_MODE,
+    ComfortVariables, DetailSection, Holder, ProductKind, Season, TicketDetail,
+    WALLET_SHIPMENT_MODE,
 };
 use tixbridge_core::status::TicketingStatus;
-use tixbridge_core::text::{LocalizedText, is_language_code};
+use tixbridge_core::text::{LocalizedText, check_plain_text, is_language_code};
 use tixbridge_store::{
-    ImportContact, ImportPerformance, ImportProduct, ImportRow, ImportSeason, ImportSite,
+    Catalog, ImportContact, ImportPerformance, ImportProduct, ImportRow, ImportSeason, ImportSite,
     StoreError, TicketingStore,
 };
 
@@ -195,6 +213,17 @@ fn bad_rows_text(bad_rows: u64, total_errors: u64, errors: &[RowError]) -> Strin
     s
 }
 
+/// How a file is read: the command line's options.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ImportOptions {
+    /// The cell separator; `None`: detected from the header line
+    /// (`tixbridge_core::csv_dialect`).
+    pub delimiter: Option<Delimiter>,
+    /// The organization's zone for this file instead of the stored one (the command
+    /// line's `--time-zone`, which the command then stores); `None`: the stored one.
+    pub time_zone: Option<Tz>,
+}
+
 /// Imports the tickets of a CSV file into the organization, all or nothing. `progress`
 /// receives the number of rows imported so far during the writing pass. See the module
 /// documentation for the columns.
@@ -222,23 +251,42 @@ pub async fn import_tickets_with_progress(
     path: &Path,
     progress: impl Fn(ImportProgress) + Send,
 ) -> Result<ImportReport, ImportError> {
-    if !is_language_code(default_language) {
-        return Err(ImportError::Invalid(format!(
-            "the default language {default_language:?} is not a two-letter lower-case code such as en"
-        )));
-    }
+    let options = ImportOptions::default();
+    import_tickets_with(
+        store,
+        organization_id,
+        default_language,
+        path,
+        &options,
+        progress,
+    )
+    .await
+}
+
+/// [`import_tickets_with_progress`] with the file's reading options.
+pub async fn import_tickets_with(
+    store: &dyn TicketingStore,
+    organization_id: i64,
+    default_language: &str,
+    path: &Path,
+    options: &ImportOptions,
+    progress: impl Fn(ImportProgress) + Send,
+) -> Result<ImportReport, ImportError> {
+    check_language(default_language)?;
     // Fail before reading a million rows when the organization is wrong.
-    store.organization(organization_id).await?;
+    let org = store.organization(organization_id).await?;
+    let zone = options.time_zone.unwrap_or(org.time_zone);
+    let target = Target::new(zone, store.catalog(organization_id).await?);
 
     // Pass 1: check everything, write nothing.
-    let rows = check_file(default_language, path, &progress).await?;
+    let rows = check_rows(&target, default_language, path, options, &progress).await?;
 
     // Pass 2: read again and write, in one session.
-    let (mut reader, columns) = open(path, default_language)?;
+    let (mut reader, columns) = open(path, default_language, options)?;
     let mut session = store.begin_import(organization_id).await?;
     let mut pass = Pass2 {
         reader: &mut reader,
-        columns: &columns,
+        parser: Parser::new(&columns, &target),
         path,
         record: StringRecord::new(),
         row_no: 1,
@@ -279,22 +327,51 @@ pub async fn import_tickets_with_progress(
     })
 }
 
-/// Names the row of a conflict the store reported. The store names the ticket id or
-/// tax number; rows of a chunk are unique in both (checked before), so the match is
-/// the row.
-/// Pass 1 alone: reads the whole file and checks every row, writing nothing. Returns
-/// the number of rows, or every bad row (the first [`MAX_REPORTED_ERRORS`]).
+fn check_language(default_language: &str) -> Result<(), ImportError> {
+    if is_language_code(default_language) {
+        Ok(())
+    } else {
+        Err(ImportError::Invalid(format!(
+            "the default language {default_language:?} is not a two-letter lower-case code such as en"
+        )))
+    }
+}
+
+/// Pass 1 alone, for an organization not created yet (no stored catalog, times read
+/// in UTC): reads the whole file and checks every row, writing nothing. Returns the
+/// number of rows, or every bad row (the first [`MAX_REPORTED_ERRORS`]).
 pub async fn check_file(
     default_language: &str,
     path: &Path,
     progress: &(impl Fn(ImportProgress) + Send),
 ) -> Result<u64, ImportError> {
-    if !is_language_code(default_language) {
-        return Err(ImportError::Invalid(format!(
-            "the default language {default_language:?} is not a two-letter lower-case code such as en"
-        )));
-    }
-    let (mut reader, columns) = open(path, default_language)?;
+    let options = ImportOptions::default();
+    check_file_with(default_language, DEFAULT_ZONE, path, &options, progress).await
+}
+
+/// [`check_file`] with the organization's time zone and the file's reading options.
+pub async fn check_file_with(
+    default_language: &str,
+    time_zone: Tz,
+    path: &Path,
+    options: &ImportOptions,
+    progress: &(impl Fn(ImportProgress) + Send),
+) -> Result<u64, ImportError> {
+    check_language(default_language)?;
+    let target = Target::new(options.time_zone.unwrap_or(time_zone), Catalog::default());
+    check_rows(&target, default_language, path, options, progress).await
+}
+
+/// Pass 1: reads the whole file and checks every row against `target`.
+async fn check_rows(
+    target: &Target,
+    default_language: &str,
+    path: &Path,
+    options: &ImportOptions,
+    progress: &(impl Fn(ImportProgress) + Send),
+) -> Result<u64, ImportError> {
+    let (mut reader, columns) = open(path, default_language, options)?;
+    let mut parser = Parser::new(&columns, target);
     let mut check = CatalogCheck::default();
     let mut record = StringRecord::new();
     let mut rows: u64 = 0;
@@ -317,7 +394,7 @@ pub async fn check_file(
                 }
             }
             Some(Ok(())) => {
-                let mut row_errors = match parse_row(&columns, &record) {
+                let mut row_errors = match parser.parse(row_no, &record) {
                     Ok(row) => check.check(row_no, &row),
                     Err(e) => e,
                 };
@@ -363,15 +440,21 @@ pub async fn check_file(
     Ok(rows)
 }
 
-fn conflict_at(e: StoreError, keys: &[(u64, i64, String)]) -> ImportError {
+/// Names the row of a conflict the store reported. The store names the ticket id, tax
+/// number or barcode; rows of a chunk are unique in all three (checked before), so the
+/// match is the row.
+fn conflict_at(e: StoreError, keys: &[RowKeys]) -> ImportError {
     let StoreError::Conflict(message) = &e else {
         return ImportError::Store(e);
     };
-    for (row, id, tax) in keys {
+    for k in keys {
+        let (row, id, tax) = (&k.row, k.ticket_id, &k.tax_number);
         let column = if message.contains(&format!("ticket id {id} ")) {
             "ticket_id"
         } else if message.contains(&format!("tax number {tax:?} ")) {
             "tax_number"
+        } else if message.starts_with(&format!("barcode {:?} ", k.barcode)) {
+            "barcode"
         } else {
             continue;
         };
@@ -388,13 +471,26 @@ fn conflict_at(e: StoreError, keys: &[(u64, i64, String)]) -> ImportError {
 
 type Reader = csv::Reader<BufReader<File>>;
 
-fn open(path: &Path, default_language: &str) -> Result<(Reader, Columns), ImportError> {
+/// Bytes read to detect the separator: the header line is in them.
+const SNIFF_BYTES: u64 = 64 * 1024;
+
+fn open(
+    path: &Path,
+    default_language: &str,
+    options: &ImportOptions,
+) -> Result<(Reader, Columns), ImportError> {
     let read_err = |message: String| ImportError::Read {
         path: path.to_path_buf(),
         message,
     };
-    let file = File::open(path).map_err(|e| read_err(e.to_string()))?;
+    let mut file = File::open(path).map_err(|e| read_err(e.to_string()))?;
+    let mut prefix = Vec::new();
+    let read = (&mut file).take(SNIFF_BYTES).read_to_end(&mut prefix);
+    read.and_then(|_| file.rewind())
+        .map_err(|e| read_err(e.to_string()))?;
+    let delimiter = csv_dialect::resolve(&prefix, options.delimiter);
     let mut reader = csv::ReaderBuilder::new()
+        .delimiter(delimiter.byte())
         .has_headers(false)
         // Field counts are checked per row, so a short row is an error naming it.
         .flexible(true)
@@ -409,6 +505,10 @@ fn open(path: &Path, default_language: &str) -> Result<(Reader, Columns), Import
             ]));
         }
         Err(e) => return Err(read_err(format!("row 1: {e}"))),
+    }
+    let cells: Vec<&str> = header.iter().collect();
+    if let Some(hint) = csv_dialect::single_cell_hint(&cells, delimiter) {
+        return Err(ImportError::Header(vec![hint]));
     }
     let columns = Columns::from_header(&header, default_language).map_err(ImportError::Header)?;
     Ok((reader, columns))
@@ -437,10 +537,17 @@ fn read_record(
     }
 }
 
+/// Row number and unique keys of a row, to name a conflicting row.
+struct RowKeys {
+    row: u64,
+    ticket_id: i64,
+    tax_number: String,
+    barcode: String,
+}
+
 struct Chunk {
     rows: Vec<ImportRow>,
-    /// Row number, ticket id and tax number of each row, to name a conflicting row.
-    keys: Vec<(u64, i64, String)>,
+    keys: Vec<RowKeys>,
 }
 
 impl Chunk {
@@ -449,7 +556,9 @@ impl Chunk {
     fn check_duplicates(&self) -> Result<(), ImportError> {
         let mut ids: HashMap<i64, u64> = HashMap::with_capacity(self.keys.len());
         let mut taxes: HashMap<&str, u64> = HashMap::with_capacity(self.keys.len());
-        for (row, id, tax) in &self.keys {
+        let mut barcodes: HashMap<&str, u64> = HashMap::with_capacity(self.keys.len());
+        for k in &self.keys {
+            let (row, id, tax) = (&k.row, &k.ticket_id, &k.tax_number);
             if let Some(first) = ids.insert(*id, *row) {
                 return Err(ImportError::Conflict(RowError {
                     row: *row,
@@ -464,6 +573,13 @@ impl Chunk {
                     message: format!("tax number {tax:?} is also on row {first}"),
                 }));
             }
+            if let Some(first) = barcodes.insert(&k.barcode, *row) {
+                return Err(ImportError::Conflict(RowError {
+                    row: *row,
+                    column: Some("barcode".into()),
+                    message: format!("barcode {:?} is also on row {first}", k.barcode),
+                }));
+            }
         }
         Ok(())
     }
@@ -472,7 +588,7 @@ impl Chunk {
 /// The reading side of pass 2.
 struct Pass2<'a> {
     reader: &'a mut Reader,
-    columns: &'a Columns,
+    parser: Parser<'a>,
     path: &'a Path,
     record: StringRecord,
     row_no: u64,
@@ -497,21 +613,27 @@ impl Pass2<'_> {
                 ),
             };
             read.map_err(changed)?;
-            let row = parse_row(self.columns, &self.record).map_err(|errors| {
-                changed(
-                    errors
-                        .into_iter()
-                        .map(|(c, m)| match c {
-                            Some(c) => format!("column {c}: {m}"),
-                            None => m,
-                        })
-                        .collect::<Vec<_>>()
-                        .join("; "),
-                )
-            })?;
-            chunk
-                .keys
-                .push((self.row_no, row.ticket_id, row.tax_number.clone()));
+            let row = self
+                .parser
+                .parse(self.row_no, &self.record)
+                .map_err(|errors| {
+                    changed(
+                        errors
+                            .into_iter()
+                            .map(|(c, m)| match c {
+                                Some(c) => format!("column {c}: {m}"),
+                                None => m,
+                            })
+                            .collect::<Vec<_>>()
+                            .join("; "),
+                    )
+                })?;
+            chunk.keys.push(RowKeys {
+                row: self.row_no,
+                ticket_id: row.ticket_id,
+                tax_number: row.tax_number.clone(),
+                barcode: row.barcode.clone(),
+            });
             chunk.rows.push(row);
         }
         Ok(chunk)
@@ -568,6 +690,7 @@ columns! {
     SiteCity => "site_city",
     SiteZip => "site_zip",
     SiteCountry => "site_country",
+    SiteTimeZone => "site_time_zone",
     SiteLine1 => "site_line1",
     SiteLine2 => "site_line2",
     Tariff => "tariff",
@@ -625,6 +748,8 @@ const REQUIRED: &[Col] = &[
 struct Columns {
     default_language: String,
     width: usize,
+    /// By position: the column there (every position is known once the header passed).
+    at: Vec<Option<Col>>,
     /// By `Col as usize`: the position of a plain column.
     plain: Vec<Option<usize>>,
     /// By `Col as usize`, multilingual columns only: (language, position), the plain
@@ -637,6 +762,7 @@ impl Columns {
         let mut cols = Columns {
             default_language: default_language.to_owned(),
             width: header.len(),
+            at: vec![None; header.len()],
             plain: vec![None; Col::ALL.len()],
             langs: vec![Vec::new(); Col::ALL.len()],
         };
@@ -657,6 +783,7 @@ impl Columns {
                 continue;
             };
             let i = col as usize;
+            cols.at[pos] = Some(col);
             match lang {
                 Some(_) if !col.multilingual() => problems.push(format!(
                     "column {name:?}: {} is not multilingual; only {} take a [xx] language suffix",
@@ -745,13 +872,222 @@ fn multilingual_names() -> String {
         .join(", ")
 }
 
+// ---- what rows are read against --------------------------------------------------------
+
+/// What the rows of a file are read against besides the header: the organization's
+/// time zone and the facts of its stored catalog that a row may lean on.
+struct Target {
+    zone: Tz,
+    /// Stored site code → its zone.
+    site_zones: HashMap<String, Option<Tz>>,
+    /// Stored product code → its season code and the zone of its site.
+    products: HashMap<String, (Option<String>, Option<Tz>)>,
+    seasons: HashMap<String, Season>,
+}
+
+impl Target {
+    fn new(zone: Tz, catalog: Catalog) -> Target {
+        let by_id: HashMap<i64, Option<Tz>> =
+            catalog.sites.iter().map(|s| (s.id, s.time_zone)).collect();
+        Target {
+            zone,
+            products: catalog
+                .products
+                .into_iter()
+                .map(|p| {
+                    let zone = p.site_id.and_then(|id| by_id.get(&id).copied().flatten());
+                    (p.code, (p.season_code, zone))
+                })
+                .collect(),
+            site_zones: catalog
+                .sites
+                .into_iter()
+                .map(|s| (s.code, s.time_zone))
+                .collect(),
+            seasons: catalog
+                .seasons
+                .into_iter()
+                .map(|s| (s.code.clone(), s))
+                .collect(),
+        }
+    }
+}
+
+/// The zone each site of the file is read in, decided as the rows go (both passes
+/// read the same rows in the same order, so they decide alike): the row's
+/// `site_time_zone`, else the zone of the site's first row in the file. A row giving
+/// another zone than the one the site was read in is refused.
+#[derive(Default)]
+struct SiteZones {
+    /// Site code → zone, first row, whether that row gave it.
+    seen: HashMap<String, (Tz, u64, bool)>,
+}
+
+impl SiteZones {
+    fn resolve(
+        &mut self,
+        row_no: u64,
+        code: &str,
+        given: Option<Tz>,
+        fallback: Tz,
+    ) -> Result<Tz, String> {
+        match (self.seen.get(code), given) {
+            (Some(&(zone, _, _)), None) => Ok(zone),
+            (Some(&(zone, _, _)), Some(g)) if g == zone => Ok(zone),
+            (Some(&(zone, first, true)), Some(g)) => Err(format!(
+                "site {code} is in {zone} on row {first}, {g} here; a site has one time zone"
+            )),
+            (Some(&(zone, first, false)), Some(g)) => Err(format!(
+                "site {code} was read in {zone} from row {first}, which gives no \
+                 site_time_zone; give {g} on the site's first row"
+            )),
+            (None, given) => {
+                let zone = given.unwrap_or(fallback);
+                if self.seen.len() < MAX_TRACKED_CODES {
+                    self.seen
+                        .insert(code.to_owned(), (zone, row_no, given.is_some()));
+                }
+                Ok(zone)
+            }
+        }
+    }
+}
+
+/// Reads rows into [`ImportRow`]s: the header's columns, the target, and the zones
+/// decided so far.
+struct Parser<'a> {
+    cols: &'a Columns,
+    target: &'a Target,
+    sites: SiteZones,
+}
+
+impl<'a> Parser<'a> {
+    fn new(cols: &'a Columns, target: &'a Target) -> Self {
+        Parser {
+            cols,
+            target,
+            sites: SiteZones::default(),
+        }
+    }
+
+    /// Parses and checks one row (`row_no` as counted in the file); the errors name
+    /// their column.
+    fn parse(&mut self, row_no: u64, rec: &StringRecord) -> Result<ImportRow, RowErrors> {
+        if rec.len() != self.cols.width {
+            return Err(vec![(
+                None,
+                format!(
+                    "the row has {} values but the header names {} columns",
+                    rec.len(),
+                    self.cols.width
+                ),
+            )]);
+        }
+        let mut r = RowReader {
+            cols: self.cols,
+            rec,
+            zone: self.target.zone,
+            errors: control_characters(self.cols, rec),
+        };
+        r.zone = self.zone(&mut r, row_no);
+        let row = parse_row(&mut r)?;
+        if row.performance.is_none() {
+            self.check_comfort(&row, r.zone).map_err(|e| vec![e])?;
+        }
+        Ok(row)
+    }
+
+    /// The zone the row's times are read in (module documentation).
+    fn zone(&mut self, r: &mut RowReader<'_>, row_no: u64) -> Tz {
+        let given = r.parse(Col::SiteTimeZone, local_time::parse_zone);
+        let Some(code) = r.get(Col::SiteCode) else {
+            return r
+                .get(Col::ProductCode)
+                .and_then(|p| self.target.products.get(p))
+                .and_then(|(_, zone)| *zone)
+                .unwrap_or(self.target.zone);
+        };
+        let stored = self.target.site_zones.get(code).copied().flatten();
+        let fallback = stored.unwrap_or(self.target.zone);
+        self.sites
+            .resolve(row_no, code, given, fallback)
+            .unwrap_or_else(|e| {
+                r.bad(Col::SiteTimeZone, e);
+                fallback
+            })
+    }
+
+    /// Computes the dates of a ticket without performance as injection will
+    /// (`inject::comfort_dates`), so a row it could never send is refused now.
+    fn check_comfort(
+        &self,
+        row: &ImportRow,
+        zone: Tz,
+    ) -> Result<(), (Option<&'static str>, String)> {
+        let p = &row.product;
+        let season = match &row.season {
+            Some(s) => Some(Season {
+                code: s.code.clone(),
+                name: s.name.clone(),
+                start: s.start,
+                end: s.end,
+            }),
+            None => self
+                .target
+                .products
+                .get(&p.code)
+                .and_then(|(season, _)| season.as_ref())
+                .and_then(|code| self.target.seasons.get(code))
+                .cloned(),
+        };
+        let base = row.validity_start.or(row.purchase_date);
+        comfort_dates(&p.comfort, base, row.validity_end, season.as_ref(), zone)
+            .map(|_| ())
+            .map_err(|e| {
+                let column = match e.field {
+                    ComfortField::Base => Col::ValidityStart,
+                    ComfortField::TixStart => Col::TixStart,
+                    ComfortField::TixExp => Col::TixExp,
+                    ComfortField::TixAct => Col::TixAct,
+                };
+                let message = match e.field {
+                    ComfortField::Base => "a ticket without performance needs a validity_start, a purchase_date or an absolute tix_start (injection could never send it)".to_owned(),
+                    _ => format!("{} (injection could never send this ticket)", e.error.message),
+                };
+                (Some(column.name()), message)
+            })
+    }
+}
+
+/// The errors of one row, each naming its column when it has one.
+type RowErrors = Vec<(Option<&'static str>, String)>;
+
+/// Every value of the row holding a control character (no column is multi-line).
+fn control_characters(cols: &Columns, rec: &StringRecord) -> RowErrors {
+    // The fast path: one scan over the whole row.
+    if !rec.as_slice().bytes().any(|b| b.is_ascii_control()) {
+        return Vec::new();
+    }
+    rec.iter()
+        .enumerate()
+        .filter_map(|(pos, v)| {
+            let col = cols.at.get(pos).copied().flatten()?;
+            check_plain_text(col.name(), v, false)
+                .err()
+                .map(|e| (Some(col.name()), e.message))
+        })
+        .collect()
+}
+
 // ---- parsing one row -------------------------------------------------------------------
 
 /// One row being parsed: the values by column, and the problems found so far.
 struct RowReader<'a> {
     cols: &'a Columns,
     rec: &'a StringRecord,
-    errors: Vec<(Option<&'static str>, String)>,
+    /// The zone times without offset are read in.
+    zone: Tz,
+    errors: RowErrors,
 }
 
 impl<'a> RowReader<'a> {
@@ -793,7 +1129,8 @@ impl<'a> RowReader<'a> {
     }
 
     fn time(&mut self, c: Col) -> Option<DateTime<Utc>> {
-        self.parse(c, parse_time)
+        let zone = self.zone;
+        self.parse(c, |v| local_time::parse_time(v, zone))
     }
 
     fn is_set(&self, c: Col) -> bool {
@@ -829,26 +1166,10 @@ impl<'a> RowReader<'a> {
     }
 }
 
-/// Parses and checks one row; the errors name their column.
-fn parse_row(
-    cols: &Columns,
-    rec: &StringRecord,
-) -> Result<ImportRow, Vec<(Option<&'static str>, String)>> {
-    if rec.len() != cols.width {
-        return Err(vec![(
-            None,
-            format!(
-                "the row has {} values but the header names {} columns",
-                rec.len(),
-                cols.width
-            ),
-        )]);
-    }
-    let mut r = RowReader {
-        cols,
-        rec,
-        errors: Vec::new(),
-    };
+/// Parses and checks one row's values (`r` has its zone); the errors name their
+/// column.
+fn parse_row(r: &mut RowReader<'_>) -> Result<ImportRow, RowErrors> {
+    let cols = r.cols;
 
     let ticket_id = r.required(Col::TicketId).and_then(|_| r.id(Col::TicketId));
     let tax_number = r.required(Col::TaxNumber).map(str::to_owned);
@@ -942,6 +1263,9 @@ fn parse_row(
                 country_code,
                 line1: r.text(Col::SiteLine1),
                 line2: r.text(Col::SiteLine2),
+                time_zone: r
+                    .get(Col::SiteTimeZone)
+                    .and_then(|v| local_time::parse_zone(v).ok()),
             })
         }
         None => {
@@ -952,6 +1276,7 @@ fn parse_row(
                 Col::SiteCountry,
                 Col::SiteLine1,
                 Col::SiteLine2,
+                Col::SiteTimeZone,
             ] {
                 if r.is_set(c) {
                     r.bad(c, "needs a site_code".into());
@@ -1101,7 +1426,7 @@ fn parse_row(
     });
 
     if !r.errors.is_empty() {
-        return Err(r.errors);
+        return Err(std::mem::take(&mut r.errors));
     }
     // Every required value was present, or an error was recorded above.
     match (ticket_id, tax_number, barcode, product_code, kind, contact) {
@@ -1153,19 +1478,6 @@ fn parse_id(v: &str) -> Result<i64, String> {
         Ok(n) if n > 0 => Ok(n),
         _ => Err(format!("{v:?} is not a whole number above 0")),
     }
-}
-
-/// RFC 3339, or `YYYY-MM-DD HH:MM` taken as UTC.
-fn parse_time(v: &str) -> Result<DateTime<Utc>, String> {
-    if let Ok(t) = DateTime::parse_from_rfc3339(v) {
-        return Ok(t.with_timezone(&Utc));
-    }
-    if let Ok(t) = NaiveDateTime::parse_from_str(v, "%Y-%m-%d %H:%M") {
-        return Ok(t.and_utc());
-    }
-    Err(format!(
-        "{v:?} is not an RFC 3339 time (such as 2026-07-19T21:00:00+02:00) nor YYYY-MM-DD HH:MM (UTC)"
-    ))
 }
 
 /// `45.50` → 4550 cents, by the one price rule (`tixbridge_core::money`): a plain
@@ -1288,16 +1600,6 @@ mod tests {
         ] {
             assert!(parse_price(bad, None).is_err(), "{bad}");
         }
-    }
-
-    #[test]
-    fn times_are_rfc3339_or_utc_minutes() {
-        assert_eq!(
-            parse_time("2026-07-19T21:00:00+02:00").unwrap(),
-            parse_time("2026-07-19 19:00").unwrap()
-        );
-        let e = parse_time("tomorrow").unwrap_err();
-        assert!(e.starts_with("\"tomorrow\" is not an RFC 3339 time"), "{e}");
     }
 
     #[test]

@@ -155,6 +155,7 @@ pub(crate) async fn run(
 
     let ctx = BuildContext {
         default_language: &org.default_language,
+        time_zone: org.time_zone,
         params: &build_params,
         injection: &inj,
         catalog: &catalog,

@@ -9,7 +9,8 @@ use tixbridge_core::model::{DetailSection, ProductKind};
 use tixbridge_core::status::TicketingStatus;
 use tixbridge_core::text::LocalizedText;
 use tixbridge_interface::import::{
-    ImportError, ImportPhase, import_tickets, import_tickets_with_progress,
+    Delimiter, ImportError, ImportOptions, ImportPhase, RowError, import_tickets,
+    import_tickets_with, import_tickets_with_progress,
 };
 use tixbridge_store::TicketingStore;
 
@@ -24,12 +25,48 @@ async fn fixture() -> Fixture {
     let store = tixbridge_store::sqlite::open_ticketing(&dir.path().join("t.db"))
         .await
         .unwrap();
+    with_org(dir, store).await
+}
+
+async fn with_org(dir: tempfile::TempDir, store: Arc<dyn TicketingStore>) -> Fixture {
     let org = store
         .ensure_organization("ACME", "Acme", "en")
         .await
         .unwrap()
         .id;
     Fixture { dir, store, org }
+}
+
+/// Runs `check` on a fresh SQLite fixture, then on a fresh PostgreSQL schema when
+/// `TIXBRIDGE_TEST_PG` is set (mandatory under `CI=true`, see `testing.rs`).
+async fn each_backend<F, Fut>(check: F)
+where
+    F: Fn(Fixture) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    check(fixture().await).await;
+    let Some(base) = tixbridge_store::testing::pg_test_url() else {
+        return;
+    };
+    let (url, schema) = tixbridge_store::testing::fresh_schema(&base, "t_imp");
+    let store = tixbridge_store::postgres::open_ticketing(&url)
+        .await
+        .unwrap();
+    let outcome = futures::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(async {
+        check(with_org(tempfile::tempdir().unwrap(), store).await).await
+    }))
+    .await;
+    tixbridge_store::testing::drop_schema(&base, &schema).await;
+    if let Err(panic) = outcome {
+        std::panic::resume_unwind(panic);
+    }
+}
+
+fn bad_rows(e: ImportError) -> Vec<RowError> {
+    match e {
+        ImportError::BadRows { errors, .. } => errors,
+        other => panic!("expected bad rows, got {other}"),
+    }
 }
 
 impl Fixture {
@@ -707,6 +744,306 @@ async fn rows_that_contradict_each_other_or_the_header_are_named() {
         text.contains("row 5: the row has 10 values but the header names 11 columns"),
         "{text}"
     );
+}
+
+/// Writes `text` as the file `name` of the fixture's folder, bytes as given.
+fn raw(f: &Fixture, name: &str, text: &str) -> PathBuf {
+    let path = f.dir.path().join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// Issue 7 item 1: `;` (with a byte-order mark), tab and comma files are read alike;
+/// a wrong `--delimiter` names the separator the header holds instead of answering
+/// "unknown column" and "missing ticket_id" at once.
+#[tokio::test]
+async fn spreadsheet_dialects_are_read() {
+    let f = fixture().await;
+    let comma = |ids: [i64; 2]| {
+        let mut t = MATCH_HEADER.join(",");
+        for id in ids {
+            t.push('\n');
+            t.push_str(&match_row(id).join(","));
+        }
+        t.push('\n');
+        t
+    };
+    let semicolon = format!("\u{FEFF}{}", comma([1, 2]).replace(',', ";"));
+    let tab = comma([3, 4]).replace(',', "\t");
+    assert_eq!(f.import(&raw(&f, "semi.csv", &semicolon)).await.unwrap(), 2);
+    assert_eq!(f.import(&raw(&f, "tab.csv", &tab)).await.unwrap(), 2);
+    let t = f.store.ticket(1).await.unwrap().unwrap();
+    assert_eq!(t.price_cents, Some(4550));
+    assert_eq!(t.tax_number, "TX1");
+
+    let wrong = raw(&f, "wrong.csv", &comma([5, 6]).replace(',', ";"));
+    let options = ImportOptions {
+        delimiter: Some(Delimiter::Comma),
+        ..ImportOptions::default()
+    };
+    let e = import_tickets_with(f.store.as_ref(), f.org, "en", &wrong, &options, |_| {})
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("seems to be separated by semicolon (;)"), "{e}");
+    assert!(
+        !e.contains("unknown column") && !e.contains("missing"),
+        "{e}"
+    );
+    let options = ImportOptions {
+        delimiter: Some(Delimiter::Semicolon),
+        ..ImportOptions::default()
+    };
+    let n = import_tickets_with(f.store.as_ref(), f.org, "en", &wrong, &options, |_| {})
+        .await
+        .unwrap();
+    assert_eq!(n.imported, 2);
+}
+
+const ZONE_HEADER: &[&str] = &[
+    "ticket_id",
+    "tax_number",
+    "barcode",
+    "product_code",
+    "product_kind",
+    "performance_code",
+    "performance_start",
+    "site_code",
+    "site_time_zone",
+    "contact_number",
+    "contact_email",
+];
+
+fn zone_row(id: i64, perf: &str, start: &str, site: &str, zone: &str) -> Vec<String> {
+    vec![
+        id.to_string(),
+        format!("TX{id}"),
+        format!("BC{id}"),
+        "FINAL".into(),
+        "MATCH".into(),
+        perf.into(),
+        start.into(),
+        site.into(),
+        zone.into(),
+        format!("C{id}"),
+        format!("c{id}@example.org"),
+    ]
+}
+
+/// Issue 7 item 3 on both backends: a time without offset is read in the site's zone
+/// (given on an earlier row, or stored); skipped hours, unknown zones and a site given
+/// two zones are refused naming row and column.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn times_without_offset_are_read_in_the_venue_zone() {
+    each_backend(|f| async move {
+        let bad = f.write(
+            "bad.csv",
+            ZONE_HEADER,
+            &[
+                zone_row(1, "M1", "2026-03-29 02:30", "STADE", "Europe/Paris"),
+                zone_row(2, "M2", "2026-07-19 21:00", "ARENA", "Europe/Pariss"),
+                zone_row(3, "M3", "2026-07-19 21:00", "STADE", "Europe/Lisbon"),
+            ],
+        );
+        let errors = bad_rows(f.import(&bad).await.unwrap_err());
+        let text: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        let has = |want: &str| text.iter().any(|t| t.contains(want));
+        assert!(
+            has("row 2, column performance_start: 2026-03-29 02:30 does not exist in Europe/Paris"),
+            "{text:?}"
+        );
+        assert!(
+            has("row 3, column site_time_zone: \"Europe/Pariss\" is not an IANA time zone"),
+            "{text:?}"
+        );
+        assert!(
+            has("row 4, column site_time_zone: site STADE is in Europe/Paris on row 2, Europe/Lisbon here"),
+            "{text:?}"
+        );
+        assert_eq!(f.ticket_count().await, 0);
+
+        let good = f.write(
+            "good.csv",
+            ZONE_HEADER,
+            &[
+                zone_row(1, "M1", "2026-07-19 21:00", "STADE", "Europe/Paris"),
+                zone_row(2, "M2", "2026-12-19 21:00", "STADE", ""),
+                zone_row(3, "M3", "2026-07-19 21:00", "ARENA", ""),
+                zone_row(4, "M4", "2026-07-19T21:00:00+02:00", "ARENA", ""),
+            ],
+        );
+        assert_eq!(f.import(&good).await.unwrap(), 4);
+        let cat = f.store.catalog(f.org).await.unwrap();
+        let start = |code: &str| cat.performances.iter().find(|p| p.code == code).unwrap().start;
+        assert_eq!(start("M1"), at("2026-07-19T19:00:00Z"));
+        assert_eq!(start("M2"), at("2026-12-19T20:00:00Z"), "winter time: +01:00");
+        assert_eq!(start("M3"), at("2026-07-19T21:00:00Z"), "the organization's UTC");
+        assert_eq!(start("M4"), at("2026-07-19T19:00:00Z"), "an offset wins");
+        let stade = cat.sites.iter().find(|s| s.code == "STADE").unwrap();
+        assert_eq!(stade.time_zone.map(|z| z.name()), Some("Europe/Paris"));
+
+        // A later file without the column reads STADE in its stored zone.
+        let later = f.write(
+            "later.csv",
+            ZONE_HEADER,
+            &[zone_row(5, "M5", "2026-08-01 20:00", "STADE", "")],
+        );
+        assert_eq!(f.import(&later).await.unwrap(), 1);
+        let cat = f.store.catalog(f.org).await.unwrap();
+        let m5 = cat.performances.iter().find(|p| p.code == "M5").unwrap();
+        assert_eq!(m5.start, at("2026-08-01T18:00:00Z"));
+    })
+    .await;
+}
+
+/// Issue 7 item 5 (import half) on both backends: a control character in any value
+/// (a contact email, a holder name with a NUL byte that PostgreSQL cannot store) is
+/// refused naming row and column, and nothing is written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn control_characters_are_refused_naming_row_and_column() {
+    each_backend(|f| async move {
+        let mut header = MATCH_HEADER.to_vec();
+        header.extend(["contact_email", "holder_last_name"]);
+        let mut rows: Vec<Vec<String>> = (1..=3)
+            .map(|i| {
+                let mut r = match_row(i);
+                r.extend([format!("c{i}@example.org"), "Hopper".into()]);
+                r
+            })
+            .collect();
+        rows[0][11] = "c1@exa\u{7}mple.org".into();
+        rows[2][12] = "Hop\u{0}per".into();
+        let path = f.write("ctl.csv", &header, &rows);
+        let errors = bad_rows(f.import(&path).await.unwrap_err());
+        let named: Vec<(u64, Option<&str>)> = errors
+            .iter()
+            .map(|e| (e.row, e.column.as_deref()))
+            .collect();
+        assert_eq!(
+            named,
+            vec![(2, Some("contact_email")), (4, Some("holder_last_name"))],
+            "{errors:?}"
+        );
+        assert!(errors[0].message.contains("U+0007"), "{errors:?}");
+        assert_eq!(f.ticket_count().await, 0);
+    })
+    .await;
+}
+
+/// Issue 7 item 9 on both backends: a barcode twice in one file, or already held by a
+/// (even cancelled) ticket of the organization, is refused naming the other row or
+/// ticket; nothing is written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn duplicate_barcodes_are_refused_naming_the_other_ticket() {
+    each_backend(|f| async move {
+        let mut rows: Vec<Vec<String>> = (1..=5).map(match_row).collect();
+        rows[3][2] = "BC2".into();
+        let path = f.write("dup.csv", MATCH_HEADER, &rows);
+        let text = f.import(&path).await.unwrap_err().to_string();
+        assert!(
+            text.contains("row 5, column barcode: barcode \"BC2\" is also on row 3"),
+            "{text}"
+        );
+        assert_eq!(f.ticket_count().await, 0);
+
+        // Against the store, a chunk later (the store finds it).
+        let mut header = MATCH_HEADER.to_vec();
+        header.push("status");
+        let mut first = match_row(1);
+        first.push("CANCELLED".into());
+        assert_eq!(
+            f.import(&f.write("c.csv", &header, &[first]))
+                .await
+                .unwrap(),
+            1
+        );
+        let mut rows: Vec<Vec<String>> = (10..=1300).map(match_row).collect();
+        rows[1200][2] = "BC1".into();
+        let path = f.write("again.csv", MATCH_HEADER, &rows);
+        let text = f.import(&path).await.unwrap_err().to_string();
+        assert!(
+            text.contains("row 1202, column barcode: barcode \"BC1\" is already held by ticket 1"),
+            "{text}"
+        );
+        assert_eq!(f.ticket_count().await, 1);
+    })
+    .await;
+}
+
+/// Issue 7 item 4: a ticket without performance whose dates injection could never
+/// compute is refused at import naming the column; an absolute `tix_start` or
+/// `start_of_season` needs no other date.
+#[tokio::test]
+async fn rows_injection_could_never_send_are_refused() {
+    let f = fixture().await;
+    let header = [
+        "ticket_id",
+        "tax_number",
+        "barcode",
+        "product_code",
+        "product_kind",
+        "season_code",
+        "season_start",
+        "season_end",
+        "tix_start",
+        "tix_exp",
+        "purchase_date",
+        "contact_number",
+    ];
+    let row = |id: i64, product: &str, season: bool, start: &str, exp: &str, bought: &str| {
+        let (code, s, e) = if season {
+            ("S26", "2026-06-01 00:00", "2026-09-01 00:00")
+        } else {
+            ("", "", "")
+        };
+        [
+            &id.to_string(),
+            &format!("TX{id}"),
+            &format!("BC{id}"),
+            product,
+            "SERVICE",
+            code,
+            s,
+            e,
+            start,
+            exp,
+            bought,
+            &format!("C{id}"),
+        ]
+        .map(|v| v.to_string())
+        .to_vec()
+    };
+    let bad = f.write(
+        "bad.csv",
+        &header,
+        &[
+            row(1, "P1", false, "+1d", "", ""),
+            row(2, "P2", false, "", "+1w", ""),
+            row(3, "P3", false, "19/07/26 10:00", "", ""),
+        ],
+    );
+    let errors = bad_rows(f.import(&bad).await.unwrap_err());
+    let named: Vec<(u64, Option<&str>)> = errors
+        .iter()
+        .map(|e| (e.row, e.column.as_deref()))
+        .collect();
+    assert_eq!(
+        named,
+        vec![(2, Some("tix_start")), (3, Some("validity_start"))],
+        "{errors:?}"
+    );
+    assert!(errors[0].message.contains("TIXStart"), "{errors:?}");
+
+    let good = f.write(
+        "good.csv",
+        &header,
+        &[
+            row(1, "PARK", true, "start_of_season", "end_of_season", ""),
+            row(2, "P3", false, "19/07/26 10:00", "+1d", ""),
+            row(3, "P4", false, "+1d", "", "2026-07-01 10:00"),
+        ],
+    );
+    assert_eq!(f.import(&good).await.unwrap(), 3);
 }
 
 /// Compiles only if the import's future may move between runtime threads (the CLI may

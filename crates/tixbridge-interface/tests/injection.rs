@@ -148,6 +148,7 @@ fn row(id: i64, perf: &str, email: Option<&str>) -> ImportRow {
             country_code: "FR".into(),
             line1: LocalizedText::default(),
             line2: LocalizedText::default(),
+            time_zone: None,
         }),
         tariff: Some("FULL".into()),
         category: Some("CAT1".into()),
@@ -871,4 +872,60 @@ async fn kill_ratio_counts_tickets_refused_before_sending() {
         r.error_count
     );
     wallet.stop().await;
+}
+
+/// Issue 7 items 3 and 4, end to end: a CSV (`;`-separated) time without offset at a
+/// Paris site reaches the wallet with the venue's offset, and a service with an
+/// absolute `tix_start` and no other date expires `+1d` later at the same wall-clock
+/// time across the October daylight-saving change.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn venue_times_reach_the_wallet_with_the_venue_offset() {
+    each_backend(|store, dir| async move {
+        let mut wallet = Wallet::start(dir.path()).await;
+        let org = store.ensure_organization("ORG", "Org", "en").await.unwrap();
+        let csv = dir.path().join("tickets.csv");
+        std::fs::write(
+            &csv,
+            "ticket_id;tax_number;barcode;product_code;product_kind;product_name;\
+performance_code;performance_name;performance_start;site_code;site_name;site_city;\
+site_zip;site_country;site_time_zone;tix_start;tix_exp;contact_number;contact_email\n\
+1;TX1;BC1;FINAL;MATCH;Final;M64;Final;2026-07-19 21:00;STADE;Stade;Paris;75000;FR;\
+Europe/Paris;;;C1;a@example.org\n\
+2;TX2;BC2;PARK;SERVICE;Parking;;;;STADE;Stade;Paris;75000;FR;;24/10/26 20:00;+1d;C2;\
+b@example.org\n",
+        )
+        .unwrap();
+        tixbridge_interface::import::import_tickets(&*store, org.id, "en", &csv, |_| {})
+            .await
+            .unwrap();
+        configure(
+            &*store,
+            org.id,
+            &wallet.url,
+            &wallet.key,
+            "",
+            sched("inj", 100),
+        )
+        .await;
+        let r = run_schedule(store.clone(), "inj", fast()).await.unwrap();
+        assert_eq!(r.counts.succeeded, 2, "{:?}", r.first_errors);
+        let event = |id: &'static str| {
+            let store = wallet.store.clone();
+            let organizer = wallet.organizer;
+            async move {
+                let rec = store.ticket(organizer, id).await.unwrap().unwrap();
+                rec.ticket.event.unwrap()
+            }
+        };
+        let m = event("1").await;
+        assert_eq!(m.start_time.as_deref(), Some("2026-07-19T21:00:00+02:00"));
+        let p = event("2").await;
+        assert_eq!(p.start_time.as_deref(), Some("2026-10-24T20:00:00+02:00"));
+        assert_eq!(
+            p.expiration_date.as_deref(),
+            Some("2026-10-25T20:00:00+01:00")
+        );
+        wallet.stop().await;
+    })
+    .await;
 }

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use tixbridge_core::api::Person;
 use tixbridge_core::cause::Cause;
+use tixbridge_core::local_time::Tz;
 use tixbridge_core::model::{
     ComfortVariables, Contact, Counts, FunctionKind, Holder, InjectionFilters, InterfaceKind,
     MobileProjection, Organization, Outcome, Performance, Product, ProductKind, Season, Site,
@@ -218,6 +219,9 @@ pub struct ImportSite {
     pub country_code: String,
     pub line1: LocalizedText,
     pub line2: LocalizedText,
+    /// The venue's IANA zone; `None` keeps the stored one (the organization's when the
+    /// site has none).
+    pub time_zone: Option<Tz>,
 }
 
 /// The cultural contact, keyed by its ticketing contact number.
@@ -231,13 +235,22 @@ pub struct ImportContact {
     pub title: Option<String>,
 }
 
+/// The conflict text of a barcode already held by ticket `other` of the organization;
+/// the import reads the ticket id back from it to name the other ticket.
+pub fn barcode_taken(barcode: &str, other: i64) -> String {
+    format!("barcode {barcode:?} is already held by ticket {other}")
+}
+
 /// An import in progress: rows go in by chunks inside one transaction; nothing is
 /// visible until `commit`, and dropping the session without committing leaves the store
 /// as it was.
 #[async_trait]
 pub trait ImportSession: Send {
-    /// Adds rows. A ticket id or tax number already in the store (or earlier in the
-    /// same import) is refused with [`crate::StoreError::Conflict`] naming it.
+    /// Adds rows. A ticket id, tax number or barcode already in the store (or earlier
+    /// in the same import) is refused with [`crate::StoreError::Conflict`] naming it
+    /// (a barcode: with [`barcode_taken`]'s text, naming the ticket that holds it). A
+    /// barcode is never reused within an organization, whatever the status of the
+    /// ticket holding it (issue 7 item 9).
     async fn add(&mut self, rows: Vec<ImportRow>) -> Result<()>;
     /// Makes every added row visible at once; returns how many tickets were imported.
     async fn commit(self: Box<Self>) -> Result<u64>;
@@ -256,6 +269,10 @@ pub trait TicketingStore: Send + Sync {
     ) -> Result<Organization>;
     async fn organization_by_code(&self, code: &str) -> Result<Option<Organization>>;
     async fn organization(&self, id: i64) -> Result<Organization>;
+
+    /// Sets the organization's IANA time zone: the zone of its sites that name none
+    /// (`tixbridge_core::local_time`).
+    async fn set_organization_time_zone(&self, id: i64, zone: Tz) -> Result<Organization>;
 
     /// Starts an all-or-nothing import for the organization.
     async fn begin_import(&self, organization_id: i64) -> Result<Box<dyn ImportSession>>;

@@ -86,6 +86,8 @@ conformance!(
     import_commit_makes_rows_visible,
     import_drop_rolls_back,
     import_conflicts,
+    import_barcodes_are_never_reused,
+    time_zones,
     catalog_entries,
     contacts_are_upserted,
     injection_filters,

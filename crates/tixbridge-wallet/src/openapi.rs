@@ -374,6 +374,9 @@ mod tests {
             .map(|(m, p)| (m.to_owned(), p.to_owned()))
             .collect();
         let documented: BTreeSet<(String, String)> = documented_operations().into_iter().collect();
-        assert_eq!(listed, documented, "docs/wallet-api.md against docs/openapi.json");
+        assert_eq!(
+            listed, documented,
+            "docs/wallet-api.md against docs/openapi.json"
+        );
     }
 }

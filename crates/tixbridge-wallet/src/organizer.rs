@@ -555,6 +555,14 @@ pub struct CsvResults {
     pub results: Vec<CsvRowResult>,
 }
 
+/// Query of `POST /organizer/tickets/csv`: `delimiter` (`comma`/`,`, `semicolon`/`;`,
+/// `tab`) overrides the separator detected from the header line
+/// (`tixbridge_core::csv_dialect`); empty or absent means detected.
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct CsvParams {
+    delimiter: Option<String>,
+}
+
 /// `POST /organizer/tickets/csv`: the back office's file injection. The file as a
 /// whole is refused (400, nothing injected) when it cannot be read as the documented
 /// CSV; otherwise every valid row is injected and every row gets its result.
@@ -562,8 +570,17 @@ pub(crate) async fn inject_csv(
     State(state): State<AppState>,
     Authed(org): Authed,
     headers: HeaderMap,
+    params: Result<Query<CsvParams>, QueryRejection>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<CsvResults>, ApiError> {
+    let Query(params) = params?;
+    let delimiter = match non_empty(params.delimiter) {
+        None => None,
+        Some(d) => Some(
+            d.parse::<csv_tickets::Delimiter>()
+                .map_err(|e| ApiError::bad_request("INVALID_QUERY", format!("delimiter: {e}")))?,
+        ),
+    };
     let media = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -587,7 +604,7 @@ pub(crate) async fn inject_csv(
             ApiError::bad_request("INVALID_BODY", r.body_text())
         }
     })?;
-    let rows = csv_tickets::parse_csv(&body).map_err(|e| {
+    let rows = csv_tickets::parse_csv_with(&body, delimiter).map_err(|e| {
         if matches!(e, csv_tickets::CsvError::TooManyRows { .. }) {
             ApiError::PayloadTooLarge(e.to_string())
         } else {

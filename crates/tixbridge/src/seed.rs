@@ -159,6 +159,7 @@ fn site(s: &Stadium) -> ImportSite {
         country_code: s.country.into(),
         line1: LocalizedText::default(),
         line2: LocalizedText::default(),
+        time_zone: None,
     }
 }
 

@@ -286,3 +286,88 @@ fn minimal_csv() -> String {
     };
     format!("{header}\n{}\n{}\n", row(1), row(2))
 }
+
+/// Runs the binary with `stdin` as its standard input.
+fn tixbridge_with_input(dir: &Path, args: &[&str], stdin: &str) -> Output {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tixbridge"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("TIXBRIDGE_DB")
+        .env_remove("TIXBRIDGE_WALLET_DB")
+        .env_remove("TIXBRIDGE_ORG")
+        .env("NO_COLOR", "1")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the binary runs");
+    let mut input = child.stdin.take().unwrap();
+    input.write_all(stdin.as_bytes()).unwrap();
+    drop(input);
+    child.wait_with_output().unwrap()
+}
+
+/// Issue 7 items 13, 1 and 3 through the binary: `import tickets -` reads standard
+/// input (here a `;` file with a byte-order mark, as a spreadsheet saves it),
+/// `--delimiter` is obeyed, and `--time-zone` reads offset-less times in the
+/// organization's zone and is kept for the next import.
+#[test]
+fn import_reads_standard_input_dialects_and_time_zones() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = format!("sqlite:{}", tmp.path().join("t.db").display());
+    let semicolon = format!(
+        "\u{FEFF}{}",
+        minimal_csv()
+            .replace(',', ";")
+            .replace("2026-06-14T19:00:00Z", "2026-06-14 21:00")
+    );
+    let import = |extra: &[&str], input: &str| {
+        let mut args = vec!["import", "tickets", "-", "--db", &db, "--org", "ORG"];
+        args.extend(extra);
+        tixbridge_with_input(tmp.path(), &args, input)
+    };
+    // A wrong separator names the right one; nothing is created.
+    let o = import(&["--delimiter", "comma"], &semicolon);
+    let (_, err) = text(&o);
+    assert!(!o.status.success());
+    assert!(
+        err.contains("seems to be separated by semicolon (;)"),
+        "{err}"
+    );
+    assert!(!err.contains("unknown column"), "{err}");
+    let o = import(&["--time-zone", "Mars/Olympus"], &semicolon);
+    assert!(!o.status.success());
+    assert!(text(&o).1.contains("\"Mars/Olympus\""), "{:?}", text(&o));
+
+    let o = import(&["--time-zone", "Europe/Paris"], &semicolon);
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{out}\n{err}");
+    assert!(
+        out.contains("imported 2 tickets from standard input"),
+        "{out}"
+    );
+    // The zone stays with the organization: a later file is read in it too.
+    let later = semicolon
+        .replace(";TX1;", ";TX3;")
+        .replace(";TX2;", ";TX4;")
+        .replace(";BC1;", ";BC3;")
+        .replace(";BC2;", ";BC4;")
+        .replace("\n1;", "\n3;")
+        .replace("\n2;", "\n4;")
+        .replace(";P1;", ";P2;")
+        .replace("2026-06-14 21:00", "2026-12-14 21:00");
+    let o = import(&["--delimiter", ";"], &later);
+    assert!(o.status.success(), "{:?}", text(&o));
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (p1, p2) = rt.block_on(async {
+        let store = tixbridge_store::open_ticketing(&db).await.unwrap();
+        let org = store.organization_by_code("ORG").await.unwrap().unwrap();
+        assert_eq!(org.time_zone.name(), "Europe/Paris");
+        let cat = store.catalog(org.id).await.unwrap();
+        let start = |c: &str| cat.performances.iter().find(|p| p.code == c).unwrap().start;
+        (start("P1"), start("P2"))
+    });
+    assert_eq!(p1.to_rfc3339(), "2026-06-14T19:00:00+00:00");
+    assert_eq!(p2.to_rfc3339(), "2026-12-14T20:00:00+00:00");
+}

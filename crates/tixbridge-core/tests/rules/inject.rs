@@ -71,6 +71,7 @@ fn catalog(comfort: ComfortVariables) -> CatalogIndex {
             country_code: "FR".into(),
             line1: LocalizedText::new("en", "1 Stadium Road"),
             line2: LocalizedText::default(),
+            time_zone: None,
         },
     );
     c.products.insert(
@@ -171,6 +172,7 @@ fn build(cat: &CatalogIndex, t: &TicketRow) -> Result<api::Ticket, String> {
         params: &params,
         injection: &inj,
         catalog: cat,
+        time_zone: chrono_tz::UTC,
     };
     build_ticket(&ctx, t, contact().to_person(), false).map_err(|e| e.message)
 }
@@ -382,7 +384,11 @@ fn comfort_offsets_in_every_unit() {
         ("+1w", b + Duration::weeks(1)),
         (" -1w ", b - Duration::weeks(1)),
     ] {
-        assert_eq!(eval_comfort("TIXAct", v, b, None).unwrap(), want, "{v}");
+        assert_eq!(
+            eval_comfort("TIXAct", v, Some(b), None, chrono_tz::UTC).unwrap(),
+            want,
+            "{v}"
+        );
     }
     let s = Season {
         code: "S".into(),
@@ -391,21 +397,28 @@ fn comfort_offsets_in_every_unit() {
         end: season_end(),
     };
     assert_eq!(
-        eval_comfort("TIXStart", "START_OF_SEASON", b, Some(&s)).unwrap(),
+        eval_comfort(
+            "TIXStart",
+            "START_OF_SEASON",
+            Some(b),
+            Some(&s),
+            chrono_tz::UTC
+        )
+        .unwrap(),
         season_start()
     );
     assert_eq!(
-        eval_comfort("TIXExp", "end_of_season", b, Some(&s)).unwrap(),
+        eval_comfort("TIXExp", "end_of_season", Some(b), Some(&s), chrono_tz::UTC).unwrap(),
         season_end()
     );
-    let e = eval_comfort("TIXExp", "end_of_season", b, None).unwrap_err();
+    let e = eval_comfort("TIXExp", "end_of_season", Some(b), None, chrono_tz::UTC).unwrap_err();
     assert!(
         e.message.contains("TIXExp") && e.message.contains("no season"),
         "{}",
         e.message
     );
     for bad in ["+d", "+1", "tomorrow", "+1x"] {
-        let e = eval_comfort("TIXStart", bad, b, None).unwrap_err();
+        let e = eval_comfort("TIXStart", bad, Some(b), None, chrono_tz::UTC).unwrap_err();
         assert_eq!(e.code, "INVALID_COMFORT_VARIABLE", "{bad}");
         assert!(e.message.contains("TIXStart"), "{}", e.message);
     }

@@ -32,6 +32,8 @@ pub const CHECKS: &[&str] = &[
     "import_commit_makes_rows_visible",
     "import_drop_rolls_back",
     "import_conflicts",
+    "import_barcodes_are_never_reused",
+    "time_zones",
     "catalog_entries",
     "contacts_are_upserted",
     "injection_filters",
@@ -139,6 +141,7 @@ fn stade() -> ImportSite {
         country_code: "FR".into(),
         line1: LocalizedText::new("en", "1 Stadium Road"),
         line2: LocalizedText::default(),
+        time_zone: None,
     }
 }
 
@@ -166,6 +169,7 @@ pub fn open_pass_row(ticket_id: i64) -> ImportRow {
         country_code: "FR".into(),
         line1: LocalizedText::new("en", "2 Art Street"),
         line2: LocalizedText::new("en", "Wing B"),
+        time_zone: None,
     });
     r
 }
@@ -450,6 +454,88 @@ pub async fn import_conflicts(store: Store) {
     let mut row = sample_row(8);
     row.tax_number = "TX1".into();
     import(&store, other.id, vec![row]).await;
+}
+
+/// Issue 7 item 9: a barcode held by any ticket of the organization (whatever its
+/// status), earlier in the import or earlier in the chunk is refused naming that
+/// ticket; other organizations may use it.
+pub async fn import_barcodes_are_never_reused(store: Store) {
+    let o = org(&store, "ACME").await;
+    let mut cancelled = sample_row(1);
+    cancelled.status = TicketingStatus::Cancelled;
+    import(&store, o.id, vec![cancelled]).await;
+
+    let mut s = store.begin_import(o.id).await.unwrap();
+    let mut row = sample_row(2);
+    row.barcode = "BC1".into();
+    let m = conflict_message(s.add(vec![row]).await, "barcode of a cancelled ticket");
+    assert!(
+        m.contains("barcode \"BC1\" is already held by ticket 1"),
+        "{m}"
+    );
+    drop(s);
+
+    let mut s = store.begin_import(o.id).await.unwrap();
+    s.add(vec![sample_row(3)]).await.unwrap();
+    let mut row = sample_row(4);
+    row.barcode = "BC3".into();
+    let m = conflict_message(s.add(vec![row]).await, "barcode earlier in the import");
+    assert!(m.contains("held by ticket 3"), "{m}");
+    let mut row = sample_row(6);
+    row.barcode = "BC5".into();
+    let m = conflict_message(
+        s.add(vec![sample_row(5), row]).await,
+        "barcode earlier in the chunk",
+    );
+    assert!(
+        m.contains("barcode \"BC5\" is already held by ticket 5"),
+        "{m}"
+    );
+    drop(s);
+    assert_eq!(store.ticket(3).await.unwrap(), None);
+
+    let other = org(&store, "OTHER").await;
+    let mut row = sample_row(7);
+    row.barcode = "BC1".into();
+    import(&store, other.id, vec![row]).await;
+}
+
+/// Issue 7 item 3: organizations start in UTC and take a zone; a site keeps the zone
+/// an import gave it until another import gives another (an import naming none keeps
+/// it).
+pub async fn time_zones(store: Store) {
+    use tixbridge_core::local_time::{DEFAULT_ZONE, parse_zone};
+    let o = org(&store, "ACME").await;
+    assert_eq!(o.time_zone, DEFAULT_ZONE);
+    let paris = parse_zone("Europe/Paris").unwrap();
+    let o2 = store.set_organization_time_zone(o.id, paris).await.unwrap();
+    assert_eq!(o2.time_zone, paris);
+    assert_eq!(store.organization(o.id).await.unwrap(), o2);
+    assert!(matches!(
+        store.set_organization_time_zone(o.id + 1000, paris).await,
+        Err(StoreError::NotFound(_))
+    ));
+
+    let lisbon = parse_zone("Europe/Lisbon").unwrap();
+    let mut row = sample_row(1);
+    row.site.as_mut().unwrap().time_zone = Some(lisbon);
+    import(&store, o.id, vec![row]).await;
+    let site_zone = |cat: crate::Catalog| {
+        cat.sites
+            .iter()
+            .find(|s| s.code == "STADE")
+            .map(|s| s.time_zone)
+    };
+    assert_eq!(
+        site_zone(store.catalog(o.id).await.unwrap()),
+        Some(Some(lisbon))
+    );
+    import(&store, o.id, vec![sample_row(2)]).await;
+    assert_eq!(
+        site_zone(store.catalog(o.id).await.unwrap()),
+        Some(Some(lisbon)),
+        "an import naming no zone keeps the site's"
+    );
 }
 
 /// Imports create catalog entries by code, and a later import updates them.

@@ -32,6 +32,7 @@ use tokio::sync::oneshot;
 
 use tixbridge_core::api::Person;
 use tixbridge_core::cause::Cause;
+use tixbridge_core::local_time::{Tz, parse_zone};
 use tixbridge_core::model::{
     ComfortVariables, Contact, Counts, FunctionKind, Holder, InjectionFilters, InterfaceKind,
     MobileProjection, Organization, Outcome, Performance, Product, ProductKind, Season, Site,
@@ -44,14 +45,15 @@ use super::Db;
 use crate::{
     Catalog, Execution, ImportRow, ImportSession, InjectedMark, InjectionCandidate, InjectionQuery,
     InterfaceConfig, LaunchMode, NewInterface, NewSchedule, ReplacedTicket, Result, Schedule,
-    StoreError, TicketingStore,
+    StoreError, TicketingStore, barcode_taken,
 };
 
 /// Append-only: never edit a migration that has landed; add a new one. Versions carry a
 /// `ticketing_` prefix so they never collide with the wallet store's in a shared file.
-const MIGRATIONS: &[(&str, &str)] = &[(
-    "ticketing_0001_init",
-    r#"
+const MIGRATIONS: &[(&str, &str)] = &[
+    (
+        "ticketing_0001_init",
+        r#"
 CREATE TABLE organizations (
     id INTEGER PRIMARY KEY,
     code TEXT NOT NULL UNIQUE,
@@ -242,7 +244,20 @@ CREATE TABLE execution_errors (
 );
 CREATE INDEX execution_errors_execution ON execution_errors (execution_id, id);
 "#,
-)];
+    ),
+    (
+        "ticketing_0002_import",
+        r#"
+-- Venue time zones (IANA names): an organization's is its sites' default; stores from
+-- before zones existed read their times as UTC.
+ALTER TABLE organizations ADD COLUMN time_zone TEXT NOT NULL DEFAULT 'UTC';
+ALTER TABLE sites ADD COLUMN time_zone TEXT;
+-- The import refuses a barcode already held by a ticket of the organization. Not
+-- UNIQUE: a store from before the rule may hold duplicates.
+CREATE INDEX tickets_barcode ON tickets (organization_id, barcode);
+"#,
+    ),
+];
 
 /// Opens the ticketing store.
 pub async fn open_ticketing(path: &Path) -> Result<Arc<dyn TicketingStore>> {
@@ -346,6 +361,20 @@ impl<'a, 'b> Cur<'a, 'b> {
         let s: Option<String> = self.get()?;
         Ok(s.as_deref().and_then(Cause::parse))
     }
+
+    fn zone(&mut self) -> rusqlite::Result<Tz> {
+        let i = self.i;
+        let s: String = self.get()?;
+        parse_zone(&s).map_err(|e| conv_err(i, e))
+    }
+
+    fn opt_zone(&mut self) -> rusqlite::Result<Option<Tz>> {
+        let i = self.i;
+        let s: Option<String> = self.get()?;
+        s.map(|s| parse_zone(&s))
+            .transpose()
+            .map_err(|e| conv_err(i, e))
+    }
 }
 
 fn parse_ts(s: &str) -> std::result::Result<DateTime<Utc>, String> {
@@ -423,6 +452,7 @@ fn read_org(r: &rusqlite::Row<'_>) -> rusqlite::Result<Organization> {
         code: c.get()?,
         name: c.get()?,
         default_language: c.get()?,
+        time_zone: c.zone()?,
     })
 }
 
@@ -745,7 +775,7 @@ impl TicketingStore for SqliteTicketing {
                     params![code, name, lang],
                 )?;
                 Ok(tx.query_row(
-                    "SELECT id, code, name, default_language FROM organizations WHERE code = ?1",
+                    "SELECT id, code, name, default_language, time_zone FROM organizations WHERE code = ?1",
                     [&code],
                     read_org,
                 )?)
@@ -758,7 +788,7 @@ impl TicketingStore for SqliteTicketing {
         self.db
             .read(move |c| {
                 Ok(c.query_row(
-                    "SELECT id, code, name, default_language FROM organizations WHERE code = ?1",
+                    "SELECT id, code, name, default_language, time_zone FROM organizations WHERE code = ?1",
                     [&code],
                     read_org,
                 )
@@ -771,7 +801,25 @@ impl TicketingStore for SqliteTicketing {
         self.db
             .read(move |c| {
                 c.query_row(
-                    "SELECT id, code, name, default_language FROM organizations WHERE id = ?1",
+                    "SELECT id, code, name, default_language, time_zone FROM organizations WHERE id = ?1",
+                    [id],
+                    read_org,
+                )
+                .optional()?
+                .ok_or_else(|| StoreError::NotFound(format!("organization {id} does not exist")))
+            })
+            .await
+    }
+
+    async fn set_organization_time_zone(&self, id: i64, zone: Tz) -> Result<Organization> {
+        self.db
+            .write(move |tx| {
+                tx.execute(
+                    "UPDATE organizations SET time_zone = ?2 WHERE id = ?1",
+                    params![id, zone.name()],
+                )?;
+                tx.query_row(
+                    "SELECT id, code, name, default_language, time_zone FROM organizations WHERE id = ?1",
                     [id],
                     read_org,
                 )
@@ -790,7 +838,7 @@ impl TicketingStore for SqliteTicketing {
             .read(move |c| {
                 let mut cat = Catalog::default();
                 let mut st = c.prepare_cached(
-                    "SELECT id, code, name, city, zip, country_code, line1, line2
+                    "SELECT id, code, name, city, zip, country_code, line1, line2, time_zone
                      FROM sites WHERE organization_id = ?1 ORDER BY code",
                 )?;
                 for r in st.query_map([organization_id], |r| {
@@ -804,6 +852,7 @@ impl TicketingStore for SqliteTicketing {
                         country_code: c.get()?,
                         line1: c.text()?,
                         line2: c.text()?,
+                        time_zone: c.opt_zone()?,
                     })
                 })? {
                     cat.sites.push(r?);
@@ -1595,12 +1644,13 @@ impl ImportState {
                         let id: i64 = tx
                             .prepare_cached(
                                 "INSERT INTO sites (organization_id, code, name, city, zip,
-                                     country_code, line1, line2)
-                                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                                     country_code, line1, line2, time_zone)
+                                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
                                  ON CONFLICT (organization_id, code) DO UPDATE SET
                                      name = excluded.name, city = excluded.city,
                                      zip = excluded.zip, country_code = excluded.country_code,
-                                     line1 = excluded.line1, line2 = excluded.line2
+                                     line1 = excluded.line1, line2 = excluded.line2,
+                                     time_zone = COALESCE(excluded.time_zone, sites.time_zone)
                                  RETURNING id",
                             )?
                             .query_row(
@@ -1612,7 +1662,8 @@ impl ImportState {
                                     s.zip,
                                     s.country_code,
                                     text_json(&s.line1),
-                                    text_json(&s.line2)
+                                    text_json(&s.line2),
+                                    s.time_zone.map(|z| z.name())
                                 ],
                                 |r| r.get(0),
                             )?;
@@ -1789,6 +1840,17 @@ impl ImportState {
                         _ => e.into(),
                     });
                 }
+            }
+            // After the insert, so a ticket id or tax number conflict is named first.
+            let taken: Option<i64> = tx
+                .prepare_cached(
+                    "SELECT id FROM tickets
+                     WHERE organization_id = ?1 AND barcode = ?2 AND id <> ?3 LIMIT 1",
+                )?
+                .query_row(params![org, row.barcode, row.ticket_id], |r| r.get(0))
+                .optional()?;
+            if let Some(other) = taken {
+                return Err(StoreError::Conflict(barcode_taken(&row.barcode, other)));
             }
         }
         Ok(())

@@ -1025,6 +1025,72 @@ C3,E9,Final,Finale,2026-07-12T21:00:00+02:00,2026-07-13T21:00:00+02:00,Stade,Par
     assert_eq!(v["total"], 0);
 }
 
+/// Issue 7 item 1: a `;` file (as saved by a spreadsheet in a European locale, with a
+/// byte-order mark) is read by detection, a tab file with `?delimiter=tab`, and a
+/// wrong `delimiter` names the separator the file seems to use.
+pub async fn csv_injection_reads_spreadsheet_dialects(app: &TestApp) {
+    let comma = "ticketId,event.id,event.name,event.startTime,event.expirationDate,\
+event.address.site,event.address.city,event.address.zip,event.address.countryCode,\
+purchaseDetails.taxationNumber,security.barcode,spectatorDetails.email,purchaseDetails.price\n\
+D1,E9,Final,2026-07-12T21:00:00+02:00,2026-07-13T21:00:00+02:00,Stade,Paris,75000,FR,TXD1,BCD1,ann@example.org,12.50\n";
+    let semicolon = format!(
+        "\u{FEFF}{}",
+        comma.replace(',', ";").replace("12.50", "12,50")
+    );
+    let tab = comma.replace(',', "\t").replace("D1", "D2");
+    let send = |body: String, query: &'static str| async move {
+        self::body(
+            app.client
+                .post(app.url(&format!("/organizer/tickets/csv{query}")))
+                .header("X-Api-Key", &app.key_a)
+                .header("content-type", "text/csv")
+                .body(body)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await
+    };
+    let (s, v) = send(semicolon.clone(), "?delimiter=comma").await;
+    assert_eq!(
+        (s, code(&v)),
+        (StatusCode::BAD_REQUEST, "INVALID_CSV"),
+        "{v}"
+    );
+    let m = v["error"]["message"].as_str().unwrap();
+    assert!(m.contains("seems to be separated by semicolon (;)"), "{v}");
+    assert!(!m.contains("unknown column"), "{v}");
+    let (s, v) = send(semicolon, "").await;
+    assert_eq!(
+        (s, v["accepted"].as_u64()),
+        (StatusCode::OK, Some(1)),
+        "{v}"
+    );
+    let (s, v) = send(tab, "?delimiter=tab").await;
+    assert_eq!(
+        (s, v["accepted"].as_u64()),
+        (StatusCode::OK, Some(1)),
+        "{v}"
+    );
+    let d1 = record(app, "D1").await;
+    assert_eq!(d1["ticket"]["purchaseDetails"]["price"], json!(12.5));
+    assert_eq!(d1["ticket"]["event"]["id"], "E9");
+    record(app, "D2").await;
+    let (s, v) = send(comma.to_owned(), "?delimiter=pipe").await;
+    assert_eq!(
+        (s, code(&v)),
+        (StatusCode::BAD_REQUEST, "INVALID_QUERY"),
+        "{v}"
+    );
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("delimiter"),
+        "{v}"
+    );
+}
+
 pub async fn openapi_documents_every_route(app: &TestApp) {
     let norm = |p: &str| {
         let mut out = String::new();

@@ -76,6 +76,7 @@ lifecycle_tests!(
     a_ticket_row_altered_behind_the_log_is_caught,
     organizers_are_isolated_on_every_endpoint,
     csv_injection_answers_per_row,
+    csv_injection_reads_spreadsheet_dialects,
     openapi_documents_every_route,
     metrics_are_prometheus_text,
 );

@@ -227,6 +227,7 @@ async fn raw_store_rate(
     };
     let ctx = BuildContext {
         default_language: &organization.default_language,
+        time_zone: organization.time_zone,
         params: &custom,
         injection: &inj,
         catalog: &catalog,

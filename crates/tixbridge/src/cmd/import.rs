@@ -1,9 +1,13 @@
-//! `tixbridge import tickets FILE.csv`.
+//! `tixbridge import tickets FILE.csv` (or `-` for standard input).
 
-use std::path::PathBuf;
+use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use anyhow::Context;
 use clap::Subcommand;
+use tixbridge_core::local_time::{self, DEFAULT_ZONE, Tz};
+use tixbridge_interface::import::{Delimiter, ImportOptions};
 
 use super::{OrgArg, TicketingDb};
 use crate::progress::Meter;
@@ -13,6 +17,8 @@ pub enum ImportCmd {
     /// Import tickets from a CSV file (columns in the README). All or nothing: a file
     /// with a bad row imports nothing and names every bad row.
     Tickets {
+        /// The CSV file; `-` reads standard input (kept in a temporary file while the
+        /// import reads it twice).
         file: PathBuf,
         #[command(flatten)]
         db: TicketingDb,
@@ -25,7 +31,25 @@ pub enum ImportCmd {
         /// language of the plain (unsuffixed) text columns.
         #[arg(long, default_value = "en")]
         language: String,
+        /// The cell separator: `comma` (`,`), `semicolon` (`;`) or `tab`. Default:
+        /// detected from the header line.
+        #[arg(long, value_parser = parse_delimiter)]
+        delimiter: Option<Delimiter>,
+        /// The organization's IANA time zone (`Europe/Paris`): the zone of times
+        /// written without offset at sites that name none. Once the file is imported
+        /// the organization keeps it (for later imports and for injection); an
+        /// organization starts in UTC.
+        #[arg(long, value_parser = parse_zone)]
+        time_zone: Option<Tz>,
     },
+}
+
+fn parse_delimiter(s: &str) -> Result<Delimiter, String> {
+    s.parse()
+}
+
+fn parse_zone(s: &str) -> Result<Tz, String> {
+    local_time::parse_zone(s)
 }
 
 pub async fn exec(cmd: ImportCmd) -> anyhow::Result<ExitCode> {
@@ -36,15 +60,41 @@ pub async fn exec(cmd: ImportCmd) -> anyhow::Result<ExitCode> {
             org,
             org_name,
             language,
+            delimiter,
+            time_zone,
         } => {
             if !tixbridge_core::text::is_language_code(&language) {
                 anyhow::bail!("--language {language:?}: expected a two-letter code such as en");
             }
+            let options = ImportOptions {
+                delimiter,
+                time_zone,
+            };
+            // Standard input is read once into a temporary file: the import reads its
+            // file twice (check, then write) and never holds it in memory.
+            let spooled = if file == Path::new("-") {
+                Some(spool_stdin()?)
+            } else {
+                None
+            };
+            let path = spooled.as_ref().map_or(file.as_path(), |t| t.path());
+            let shown = if spooled.is_some() {
+                "standard input".to_owned()
+            } else {
+                file.display().to_string()
+            };
             let store = db.open().await?;
             if store.organization_by_code(&org.code).await?.is_none() {
                 // A refused file must leave the store as it was: check it before the
                 // organization it would create exists.
-                tixbridge_interface::import::check_file(&language, &file, &|_| {}).await?;
+                tixbridge_interface::import::check_file_with(
+                    &language,
+                    DEFAULT_ZONE,
+                    path,
+                    &options,
+                    &|_| {},
+                )
+                .await?;
             }
             let org = store
                 .ensure_organization(
@@ -56,25 +106,40 @@ pub async fn exec(cmd: ImportCmd) -> anyhow::Result<ExitCode> {
             let meter = Meter::new("rows", None);
             let m = meter.clone();
             let started = std::time::Instant::now();
-            let report = tixbridge_interface::import::import_tickets(
+            let report = tixbridge_interface::import::import_tickets_with(
                 &*store,
                 org.id,
                 &org.default_language,
-                &file,
-                move |n| m.set(n),
+                path,
+                &options,
+                move |p| {
+                    if p.phase == tixbridge_interface::import::ImportPhase::Importing {
+                        m.set(p.rows)
+                    }
+                },
             )
             .await;
             meter.finish();
             let report = report?;
+            // Only a file that was imported changes the organization's zone.
+            if let Some(zone) = time_zone.filter(|z| *z != org.time_zone) {
+                store.set_organization_time_zone(org.id, zone).await?;
+            }
             let secs = started.elapsed().as_secs_f64();
             println!(
-                "imported {} tickets from {} into organization {} in {:.1} s",
-                report.imported,
-                file.display(),
-                org.code,
-                secs
+                "imported {} tickets from {shown} into organization {} in {:.1} s",
+                report.imported, org.code, secs
             );
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// Copies standard input into a temporary file, streaming.
+fn spool_stdin() -> anyhow::Result<tempfile::NamedTempFile> {
+    let mut tmp = tempfile::NamedTempFile::new()
+        .context("cannot create a temporary file for standard input")?;
+    std::io::copy(&mut std::io::stdin().lock(), &mut tmp).context("cannot read standard input")?;
+    tmp.flush().context("cannot write the temporary file")?;
+    Ok(tmp)
 }
