@@ -62,4 +62,5 @@ echo "schemathesis $ST_VERSION against http://$ADDR (max $MAX_EXAMPLES examples 
   --header "X-Api-Key: $KEY" \
   --max-examples "$MAX_EXAMPLES" \
   --seed 20261130 \
+  --generation-database none \
   --no-color
