@@ -701,7 +701,8 @@ pub(crate) fn check_detail_entries<'a>(
     Ok(())
 }
 
-/// A deliberately loose check: something before and after one `@`, a dot in the domain.
+/// A deliberately loose check: something before and after one `@`, a dot in the domain,
+/// no whitespace and no control character.
 pub fn looks_like_email(s: &str) -> bool {
     match s.split_once('@') {
         Some((local, domain)) => {
@@ -710,6 +711,7 @@ pub fn looks_like_email(s: &str) -> bool {
                 && !domain.starts_with('.')
                 && !domain.ends_with('.')
                 && !s.contains(char::is_whitespace)
+                && !s.contains(char::is_control)
                 && !domain.contains('@')
         }
         None => false,

@@ -8,7 +8,11 @@
 //! - the same content again → `OK` with the current status, nothing written;
 //! - different content → updated, one `UPDATE` log entry; the owner follows the new
 //!   recipient only while the ticket is `INJECTED` (not yet on a phone);
-//! - a `DELETION_PENDING` or `DELETED` ticket id → `KO` `TICKET_DELETED`.
+//! - a `DELETION_PENDING` or `DELETED` ticket id → `KO` `TICKET_DELETED`;
+//! - a barcode the organizer's registry gives to another ticket id → `KO`
+//!   `DUPLICATE_BARCODE` naming that ticket: a barcode once held by a ticket (deleted
+//!   ones included, and a barcode a re-injection replaced) stays reserved to it, since
+//!   a shared barcode is two admissions for one gate scan.
 //!
 //! The log is hash-chained per organizer: each planned entry continues the chain from
 //! the head the store read under its lock.
@@ -30,6 +34,29 @@ pub const ACTION_INJECT: &str = "INJECT";
 pub const ACTION_UPDATE: &str = "UPDATE";
 /// Error code of a re-injection of a deleted ticket id.
 pub const TICKET_DELETED: &str = "TICKET_DELETED";
+/// Error code of a ticket whose barcode belongs to another ticket id of the organizer.
+pub const DUPLICATE_BARCODE: &str = "DUPLICATE_BARCODE";
+
+/// Barcode → the ticket id that holds it, in one organizer's barcode registry: what the
+/// store read for a call's barcodes. A registry row is never removed.
+pub type BarcodeHolders = HashMap<String, String>;
+
+/// The barcode a ticket claims in the registry: its `security.barcode` as sent, unless
+/// blank.
+pub fn barcode_of(ticket: &Ticket) -> Option<&str> {
+    ticket
+        .security
+        .as_ref()
+        .and_then(|s| s.barcode.as_deref())
+        .filter(|b| !b.trim().is_empty())
+}
+
+/// A barcode registry row to insert: `barcode` now belongs to `ticket_id` for good.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BarcodeClaim {
+    pub barcode: String,
+    pub ticket_id: String,
+}
 
 /// What the wallet holds of a ticket, as far as injection needs it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -170,12 +197,17 @@ pub struct InjectPlan {
     pub entries: Vec<LogEntry>,
     /// The chain head after `entries`.
     pub head: ChainHead,
+    /// Barcodes the accepted tickets hold for the first time: new registry rows.
+    pub barcodes: Vec<BarcodeClaim>,
 }
 
 impl InjectPlan {
     /// True when nothing needs writing (every ticket unchanged or refused).
     pub fn is_empty(&self) -> bool {
-        self.events.is_empty() && self.tickets.is_empty() && self.entries.is_empty()
+        self.events.is_empty()
+            && self.tickets.is_empty()
+            && self.entries.is_empty()
+            && self.barcodes.is_empty()
     }
 }
 
@@ -231,12 +263,14 @@ pub fn prepare(tickets: Vec<Ticket>) -> Vec<PreparedTicket> {
 }
 
 /// Plans one injection call. `current` holds the stored state of every ticket id of
-/// the call that exists; `head` is the organizer's chain head read under the lock the
-/// writes will be made under. The same ticket id may appear several times in a call:
-/// each occurrence sees the state the previous one left.
+/// the call that exists; `barcodes` the registry's holder of every barcode of the call
+/// that has one; `head` is the organizer's chain head read under the lock the writes
+/// will be made under. The same ticket id may appear several times in a call: each
+/// occurrence sees the state (and the barcodes) the previous ones left.
 pub fn plan_inject(
     tickets: Vec<PreparedTicket>,
     mut current: HashMap<String, CurrentTicket>,
+    mut barcodes: BarcodeHolders,
     head: ChainHead,
     actor: &str,
     at: &str,
@@ -247,6 +281,7 @@ pub fn plan_inject(
         tickets: Vec::with_capacity(tickets.len()),
         entries: Vec::with_capacity(tickets.len()),
         head,
+        barcodes: Vec::new(),
     };
     let mut event_pos: HashMap<String, usize> = HashMap::new();
     let mut ticket_pos: HashMap<String, usize> = HashMap::new();
@@ -270,7 +305,13 @@ pub fn plan_inject(
             continue;
         };
         let cur = current.get(&ticket_id);
-        let decision = decide(&ticket_id, cur, &content_hash, &recipient);
+        let mut decision = decide(&ticket_id, cur, &content_hash, &recipient);
+        let barcode = barcode_of(&ticket);
+        if !matches!(decision, Decision::Refuse { .. })
+            && let Some(refusal) = barcode_refusal(&ticket_id, barcode, &barcodes)
+        {
+            decision = refusal;
+        }
         let (action, from_status, from_owner, status, owner) = match (&decision, cur) {
             (Decision::Refuse { code, message }, _) => {
                 plan.results
@@ -349,7 +390,7 @@ pub fn plan_inject(
             owner_email: owner
                 .as_ref()
                 .and_then(|p| p.email.as_deref())
-                .map(|e| e.trim().to_ascii_lowercase()),
+                .map(crate::lifecycle::email_key),
             change_seq: seq,
             log_seqs: seq.to_string(),
         };
@@ -366,6 +407,15 @@ pub fn plan_inject(
                 plan.tickets.push(write);
             }
         }
+        if let Some(b) = barcode
+            && !barcodes.contains_key(b)
+        {
+            barcodes.insert(b.to_owned(), ticket_id.clone());
+            plan.barcodes.push(BarcodeClaim {
+                barcode: b.to_owned(),
+                ticket_id: ticket_id.clone(),
+            });
+        }
         current.insert(
             ticket_id.clone(),
             CurrentTicket {
@@ -378,6 +428,23 @@ pub fn plan_inject(
             .push(ItemResult::ok(ticket_id, status.as_str()));
     }
     plan
+}
+
+/// `KO DUPLICATE_BARCODE` when `barcode` belongs to another ticket id than `ticket_id`.
+fn barcode_refusal(
+    ticket_id: &str,
+    barcode: Option<&str>,
+    holders: &BarcodeHolders,
+) -> Option<Decision> {
+    let b = barcode?;
+    let holder = holders.get(b).filter(|h| h.as_str() != ticket_id)?;
+    Some(Decision::Refuse {
+        code: DUPLICATE_BARCODE,
+        message: format!(
+            "security.barcode {b:?} belongs to ticket {holder}: a barcode is never shared \
+             or given to another ticket id, even after its ticket was deleted"
+        ),
+    })
 }
 
 /// The fields of a new log entry, before chaining. `ticket_id` holds the ticket's or
@@ -728,6 +795,7 @@ mod tests {
                 ticket("T3", "E1", "c@example.org"),
             ]),
             HashMap::new(),
+            HashMap::new(),
             ChainHead::genesis(),
             "ORGANIZER_API",
             at,
@@ -774,12 +842,14 @@ mod tests {
         let first = plan_inject(
             prepare(vec![ticket("T1", "E1", "a@example.org")]),
             HashMap::new(),
+            HashMap::new(),
             ChainHead::genesis(),
             "ORGANIZER_API",
             "2026-11-27T10:00:00.000Z",
         );
         let second = plan_inject(
             prepare(vec![ticket("T2", "E1", "a@example.org")]),
+            HashMap::new(),
             HashMap::new(),
             first.head.clone(),
             "ORGANIZER_API",
@@ -809,6 +879,7 @@ mod tests {
         let plan = plan_inject(
             prepare(vec![t1, t2, t3]),
             cur,
+            HashMap::new(),
             head,
             "ORGANIZER_API",
             "2026-11-27T10:00:00.000Z",
@@ -839,6 +910,7 @@ mod tests {
         let plan = plan_inject(
             prepare(vec![changed]),
             cur,
+            HashMap::new(),
             ChainHead::genesis(),
             "ORGANIZER_API",
             "2026-11-27T10:00:00.000Z",
@@ -861,6 +933,7 @@ mod tests {
         let plan = plan_inject(
             prepare(vec![t.clone(), t, changed]),
             HashMap::new(),
+            HashMap::new(),
             ChainHead::genesis(),
             "ORGANIZER_API",
             "2026-11-27T10:00:00.000Z",
@@ -878,12 +951,61 @@ mod tests {
     }
 
     #[test]
+    fn a_barcode_belongs_to_one_ticket_id_for_good() {
+        let with_barcode = |id: &str, barcode: &str| {
+            let mut t = ticket(id, "E1", "a@example.org");
+            t.security = Some(Security {
+                barcode: Some(barcode.into()),
+            });
+            t
+        };
+        // T9 held X once (deleted since, or re-barcoded): the registry still says so.
+        let registry: BarcodeHolders = [("X".to_owned(), "T9".to_owned())].into();
+        let plan = plan_inject(
+            prepare(vec![
+                with_barcode("T1", "A"),
+                with_barcode("T2", "A"),
+                with_barcode("T3", "X"),
+                with_barcode("T9", "X"),
+                with_barcode("T1", "B"),
+            ]),
+            HashMap::new(),
+            registry,
+            ChainHead::genesis(),
+            "ORGANIZER_API",
+            "2026-11-27T10:00:00.000Z",
+        );
+        let codes: Vec<_> = plan
+            .results
+            .iter()
+            .map(|r| r.error_code.as_deref().unwrap_or("OK"))
+            .collect();
+        assert_eq!(
+            codes,
+            ["OK", DUPLICATE_BARCODE, DUPLICATE_BARCODE, "OK", "OK"]
+        );
+        let msg = plan.results[1].message.as_deref().unwrap_or_default();
+        assert!(msg.contains("T1"), "{msg}");
+        let msg = plan.results[2].message.as_deref().unwrap_or_default();
+        assert!(msg.contains("T9"), "{msg}");
+        // T1 keeps A after moving to B; X was registered before the call.
+        let claims: Vec<_> = plan
+            .barcodes
+            .iter()
+            .map(|c| (c.barcode.as_str(), c.ticket_id.as_str()))
+            .collect();
+        assert_eq!(claims, [("A", "T1"), ("B", "T1")]);
+        assert_eq!(plan.tickets.len(), 2);
+    }
+
+    #[test]
     fn the_last_event_fields_win() {
         let t1 = ticket("T1", "E1", "a@example.org");
         let mut t2 = ticket("T2", "E1", "a@example.org");
         t2.event.as_mut().unwrap().name = Some("Renamed".into());
         let plan = plan_inject(
             prepare(vec![t1, t2]),
+            HashMap::new(),
             HashMap::new(),
             ChainHead::genesis(),
             "ORGANIZER_API",
@@ -901,6 +1023,7 @@ mod tests {
         t.spectator_details = None;
         let plan = plan_inject(
             prepare(vec![t]),
+            HashMap::new(),
             HashMap::new(),
             ChainHead::genesis(),
             "ORGANIZER_API",

@@ -255,6 +255,13 @@ impl Lifecycle {
         email_of(self.owner.as_ref())
     }
 
+    /// The owner's email as stored (as it was typed): what the track record records.
+    /// Emails compare without regard to ASCII case, so `Lea@X.org` downloading a ticket
+    /// of `lea@x.org` is no owner change and the entry keeps `lea@x.org`.
+    pub fn owner_as_stored(&self) -> Option<String> {
+        self.owner.as_ref().and_then(|p| p.email.clone())
+    }
+
     /// The pending transfer's recipient, lower-cased.
     pub fn recipient_email(&self) -> Option<String> {
         self.transfer.as_ref().and_then(|t| email_of(Some(&t.to)))
@@ -400,13 +407,22 @@ pub enum Outcome {
     Refused(Refusal),
 }
 
+/// The key an email is compared and looked up by: trimmed, ASCII letters lower-cased.
+/// Emails are stored as given and compared through this key everywhere (the app's
+/// sessions, the organizer search `q`, the stores' `owner_email` column and its index).
+/// Only ASCII is folded: it is what every backend computes alike (SQLite's `lower()`
+/// folds ASCII only), and the local part of an address is the mailbox owner's, whose
+/// non-ASCII case rules no standard fixes (RFC 5321 §2.4, RFC 6531).
+pub fn email_key(email: &str) -> String {
+    email.trim().to_ascii_lowercase()
+}
+
 fn email_of(p: Option<&Person>) -> Option<String> {
-    p.and_then(|p| p.email.as_deref())
-        .map(|e| e.trim().to_ascii_lowercase())
+    p.and_then(|p| p.email.as_deref()).map(email_key)
 }
 
 fn same_email(p: Option<&Person>, email: &str) -> bool {
-    email_of(p).is_some_and(|e| e == email.trim().to_ascii_lowercase())
+    email_of(p).is_some_and(|e| e == email_key(email))
 }
 
 /// Statuses a ticket is on its owner's phone in, free to be assigned or transferred.
@@ -603,9 +619,14 @@ pub fn apply(
                 }
             }
             let expires = format_at(now + settings.transfer_timeout);
+            // The recipient is kept as typed (trimmed); it compares without case.
+            let typed = to
+                .email
+                .as_deref()
+                .map_or(to_email, |e| e.trim().to_owned());
             next.transfer = Some(crate::api::PendingTransfer {
                 to: Person {
-                    email: Some(to_email.clone()),
+                    email: Some(typed.clone()),
                     ..to.clone()
                 },
                 from: cur.owner.clone(),
@@ -614,7 +635,7 @@ pub fn apply(
                 back_office,
             });
             next.due_at = Some(expires);
-            detail = Some(format!("to={to_email}"));
+            detail = Some(format!("to={typed}"));
             // Once controlled, always controlled: the ticket travels as it is.
             if status == Controlled {
                 Controlled
@@ -643,7 +664,7 @@ pub fn apply(
                 next.holder = None;
                 next.transfer_level += 1;
             }
-            detail = email_of(Some(&t.to)).map(|e| format!("to={e}"));
+            detail = t.to.email.as_deref().map(|e| format!("to={}", e.trim()));
             next.transfer = None;
             next.due_at = None;
             match action {
@@ -708,7 +729,7 @@ pub fn apply(
                 return Outcome::Changed(Box::new(Change {
                     action: "DELETE_REASON",
                     from_status: status,
-                    from_owner: cur.owner_email(),
+                    from_owner: cur.owner_as_stored(),
                     state: next,
                     detail: Some(format!("reason={reason}")),
                 }));
@@ -753,7 +774,7 @@ pub fn apply(
     Outcome::Changed(Box::new(Change {
         action: action.name(),
         from_status: status,
-        from_owner: cur.owner_email(),
+        from_owner: cur.owner_as_stored(),
         state: next,
         detail,
     }))
@@ -845,7 +866,7 @@ pub fn plan_actions(
             }
             Outcome::Changed(change) => {
                 let seq = plan.head.seq + 1;
-                let to_owner = change.state.owner_email();
+                let to_owner = change.state.owner_as_stored();
                 let fields = ChainedFields {
                     seq,
                     at: &at,

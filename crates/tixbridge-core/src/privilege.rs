@@ -363,10 +363,10 @@ fn email_of(p: Option<&Person>) -> Option<String> {
     p.and_then(|p| p.email.clone())
 }
 
-/// The owner email as sessions match it: trimmed, lower-cased.
+/// The owner email as sessions match it ([`crate::lifecycle::email_key`]).
 pub fn owner_email(p: Option<&Person>) -> Option<String> {
     p.and_then(|p| p.email.as_deref())
-        .map(|e| e.trim().to_ascii_lowercase())
+        .map(crate::lifecycle::email_key)
 }
 
 /// Plans one injection call. `current` holds the stored state of every privilege id

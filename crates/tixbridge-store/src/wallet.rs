@@ -47,7 +47,8 @@ impl Actor {
 pub struct TicketQuery {
     pub event_id: Option<String>,
     pub status: Option<WalletStatus>,
-    /// Matches ticket id, tax number, barcode or owner email exactly.
+    /// Matches ticket id, tax number or barcode exactly, or the owner's email without
+    /// regard to ASCII case (`lifecycle::email_key`).
     pub q: Option<String>,
     pub limit: usize,
     pub offset: usize,
@@ -99,13 +100,20 @@ pub trait WalletStore: crate::PrivilegeStore + Send + Sync {
     /// Stores a new organizer with the SHA-256 (hex) of its API key; the key itself is
     /// never stored.
     async fn create_organizer(&self, name: &str, api_key_sha256: &str) -> Result<Organizer>;
+    /// The organizer whose API key has this SHA-256 (hex), if any.
     async fn organizer_by_key(&self, api_key_sha256: &str) -> Result<Option<Organizer>>;
+    /// Replaces the organizer's API key by the one with this SHA-256: the old key stops
+    /// matching with this call's commit. An unknown organizer is `NotFound`; a hash
+    /// another organizer holds is `Conflict`.
+    async fn rotate_key(&self, organizer_id: i64, api_key_sha256: &str) -> Result<Organizer>;
 
     /// Injects already-validated tickets in one transaction and answers one result per
     /// ticket in order: new → `INJECTED` (event created or updated, one log entry);
     /// identical re-injection → `OK`, nothing changes; different content → updated
     /// (the owner only while not yet downloaded), one log entry; a `DELETION_PENDING` or
-    /// `DELETED` ticket id → `KO` `TICKET_DELETED`.
+    /// `DELETED` ticket id → `KO` `TICKET_DELETED`; a barcode the organizer's registry
+    /// gives to another ticket id → `KO` `DUPLICATE_BARCODE` naming it. Every accepted
+    /// barcode is registered to its ticket id for good (`ledger::plan_inject`).
     async fn inject(
         &self,
         organizer_id: i64,

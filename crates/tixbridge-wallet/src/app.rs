@@ -155,7 +155,16 @@ pub(crate) fn operations() -> Vec<(Method, &'static str, MethodRouter<AppState>)
 #[serde(rename_all = "camelCase")]
 struct SessionRequest {
     email: Option<String>,
+    /// Absent when the service holds one organizer; `null` is refused (the contract
+    /// says integer).
+    #[serde(default, deserialize_with = "integer_if_present")]
     organizer_id: Option<i64>,
+}
+
+/// A field that may be left out but, when present, must be an integer: `null` is a
+/// `400` naming the field, not "left out".
+fn integer_if_present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    i64::deserialize(d).map(Some)
 }
 
 /// Answer of `POST /app/session`.
@@ -179,9 +188,10 @@ async fn open_session(
             "app sessions are handed out only in sandbox mode (wallet serve --sandbox)",
         ));
     }
+    // Kept as typed: every comparison goes through `lifecycle::email_key`.
     let email = req
         .email
-        .map(|e| e.trim().to_ascii_lowercase())
+        .map(|e| e.trim().to_owned())
         .filter(|e| looks_like_email(e))
         .ok_or_else(|| {
             ApiError::bad_request("INVALID_FIELD", "email must be a valid email address")

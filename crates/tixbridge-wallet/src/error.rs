@@ -18,6 +18,9 @@ pub const RETRY_AFTER_SECS: u32 = 5;
 pub enum ApiError {
     #[error("missing or wrong API key")]
     Unauthorized,
+    /// `X-Api-Key` and `Authorization` both given, and not the same key.
+    #[error("two different credentials")]
+    CredentialsConflict,
     #[error("missing or expired app session")]
     SessionRequired,
     #[error("{sent} items in one call")]
@@ -66,6 +69,13 @@ impl ApiError {
                 StatusCode::UNAUTHORIZED,
                 "UNAUTHORIZED",
                 "missing or wrong API key: send it as the Basic auth password or in X-Api-Key"
+                    .into(),
+            ),
+            Self::CredentialsConflict => (
+                StatusCode::UNAUTHORIZED,
+                "UNAUTHORIZED",
+                "the request carries two different credentials (X-Api-Key and Authorization): \
+                 send the API key once, or the same key in both"
                     .into(),
             ),
             Self::SessionRequired => (

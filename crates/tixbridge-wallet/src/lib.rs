@@ -9,7 +9,8 @@
 //!   router is built from it and a test checks it against `/openapi.json`.
 //! - [`create_organizer`]: registers an organizer and hands back its new API key
 //!   (shown once; only its SHA-256 is stored).
-//! - `auth`: API key from Basic auth or `X-Api-Key`, with an in-memory key cache.
+//! - `auth`: API key from Basic auth or `X-Api-Key` (both: the same key), checked
+//!   against the store on every request so that a rotated key stops at once.
 //! - `organizer`: the organizer API (inject, delete, control, back-office transfer,
 //!   reads, the change feed, CSV injection); `report`: the track record;
 //!   `app`: the spectator app API (sandbox sessions).
@@ -75,7 +76,6 @@ impl Default for ServiceConfig {
 #[derive(Clone)]
 pub struct AppState {
     pub(crate) store: Arc<dyn WalletStore>,
-    pub(crate) keys: Arc<auth::KeyCache>,
     pub(crate) sessions: Arc<app::Sessions>,
     pub(crate) metrics: Arc<metrics::Metrics>,
     pub(crate) sandbox: bool,
@@ -90,7 +90,6 @@ impl AppState {
     pub fn with_config(store: Arc<dyn WalletStore>, config: &ServiceConfig) -> Self {
         Self {
             store,
-            keys: Arc::default(),
             sessions: Arc::default(),
             metrics: Arc::default(),
             sandbox: config.sandbox,
@@ -193,11 +192,29 @@ pub async fn create_organizer(
 ) -> anyhow::Result<(Organizer, String)> {
     let name = name.trim();
     anyhow::ensure!(!name.is_empty(), "the organizer name is empty");
-    // 256 bits from the thread-local CSPRNG: guessing is hopeless, so no rate limit
-    // on failed authentications is needed for secrecy.
-    let key = format!("tnk_{}", hex::encode(rand::random::<[u8; 32]>()));
+    let key = new_api_key();
     let org = store.create_organizer(name, &hash_api_key(&key)).await?;
     Ok((org, key))
+}
+
+/// Gives the organizer a fresh random API key and answers it: the old key stops
+/// working with the store's commit, on every service reading that store (keys are
+/// checked against the store on each request). The new key is not kept anywhere but
+/// in the answer: show it once. An unknown organizer is an error.
+pub async fn rotate_organizer_key(
+    store: &dyn WalletStore,
+    organizer_id: i64,
+) -> anyhow::Result<(Organizer, String)> {
+    let key = new_api_key();
+    let org = store.rotate_key(organizer_id, &hash_api_key(&key)).await?;
+    Ok((org, key))
+}
+
+/// A new API key: `tnk_` + 64 hex digits, 256 bits from the thread-local CSPRNG —
+/// guessing is hopeless, so no rate limit on failed authentications is needed for
+/// secrecy.
+fn new_api_key() -> String {
+    format!("tnk_{}", hex::encode(rand::random::<[u8; 32]>()))
 }
 
 async fn health() -> Json<Value> {

@@ -517,7 +517,8 @@ impl PageParams {
 
 /// `GET /organizer/tickets/diff`: tickets changed after the key, oldest change first,
 /// each once with its latest state and its history after the key. The key is the seq
-/// of the last change returned; an empty page keeps it.
+/// of the last change returned; an empty page keeps it; a key beyond the chain's head
+/// is refused (`report::refuse_key_beyond_head`).
 async fn diff(
     State(state): State<AppState>,
     Authed(org): Authed,
@@ -526,6 +527,9 @@ async fn diff(
     let Query(params) = params?;
     let (after, limit) = params.parse()?;
     let tickets = state.store.diff(org.id, after, limit).await?;
+    if tickets.is_empty() {
+        crate::report::refuse_key_beyond_head(&state, org.id, after).await?;
+    }
     let next = tickets
         .iter()
         .filter_map(|t| t.history.last().map(|e| e.seq))

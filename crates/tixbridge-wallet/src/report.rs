@@ -60,8 +60,37 @@ fn bound(name: &str, v: Option<String>) -> Result<Option<String>, ApiError> {
     }
 }
 
+/// Refuses a pagination key beyond the organizer's chain head: `400
+/// INVALID_PAGINATION_KEY` with the head in the message. Such a key was handed out by a
+/// wallet whose store was since restored from an older backup; answering empty pages
+/// would hide every change made after the restore. Called when a page came back empty,
+/// the only case where the key can be beyond the head, so a full page costs no read.
+pub(crate) async fn refuse_key_beyond_head(
+    state: &AppState,
+    organizer_id: i64,
+    after_seq: i64,
+) -> Result<(), ApiError> {
+    if after_seq == 0 {
+        return Ok(());
+    }
+    let head = state.store.chain_head(organizer_id).await?;
+    if after_seq > head.seq {
+        return Err(ApiError::bad_request(
+            "INVALID_PAGINATION_KEY",
+            format!(
+                "paginationKey {after_seq} is beyond the last change this wallet holds ({}): \
+                 the wallet was restored from an older state; start again with paginationKey={} \
+                 (or an empty key) and reconcile what you hold",
+                head.seq, head.seq
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// `GET /organizer/report/ticket-status-logs?from=&to=&paginationKey=&limit=`: entries
-/// in seq order; the key is the last seq returned, kept when the page is empty.
+/// in seq order; the key is the last seq returned, kept when the page is empty. A key
+/// beyond the chain's head is refused ([`refuse_key_beyond_head`]).
 async fn status_logs(
     State(state): State<AppState>,
     Authed(org): Authed,
@@ -83,6 +112,9 @@ async fn status_logs(
             },
         )
         .await?;
+    if result.is_empty() {
+        refuse_key_beyond_head(&state, org.id, after_seq).await?;
+    }
     let next = result.last().map_or(after_seq, |e| e.seq);
     Ok(Json(ReportPage {
         result,

@@ -39,6 +39,7 @@ fn inject(
     plan_inject(
         prepare(tickets),
         current,
+        Default::default(),
         ChainHead::genesis(),
         "ORGANIZER_API",
         AT,
@@ -97,6 +98,7 @@ fn a_plan_with_a_ticket_but_no_event_is_not_empty() {
     let plan = plan_inject(
         vec![prepared],
         HashMap::new(),
+        Default::default(),
         ChainHead::genesis(),
         "X",
         AT,

@@ -243,10 +243,8 @@ async fn changes(
     assert_eq!(e.to_status, state.status);
     assert_eq!(
         e.to_owner.as_deref(),
-        email(state.owner.as_ref())
-            .map(str::to_ascii_lowercase)
-            .as_deref(),
-        "{what}: the entry names the owner after the change"
+        email(state.owner.as_ref()),
+        "{what}: the entry names the owner after the change, as stored"
     );
     assert_eq!(
         head(store, org).await,
@@ -398,16 +396,9 @@ pub async fn check_every_transition(store: &dyn WalletStore) {
     assert_eq!(s.holder, Some(holder));
     assert_eq!(s.history[0].action, "ASSIGN");
 
-    // The recipient's email is matched without regard to case.
-    let s = changes(
-        store,
-        org,
-        "L1",
-        spectator(a),
-        transfer("Bob@Example.ORG"),
-        t(3),
-    )
-    .await;
+    // The recipient's email is matched without regard to case, and kept as typed.
+    let typed_b = "Bob@Example.ORG";
+    let s = changes(store, org, "L1", spectator(a), transfer(typed_b), t(3)).await;
     assert_eq!(s.status, "PENDING_TRANSFER");
     assert_eq!(
         email(s.owner.as_ref()),
@@ -415,14 +406,14 @@ pub async fn check_every_transition(store: &dyn WalletStore) {
         "the owner stays until accepted"
     );
     let tr = s.transfer.as_ref().expect("the pending transfer");
-    assert_eq!(email(Some(&tr.to)), Some(b));
+    assert_eq!(email(Some(&tr.to)), Some(typed_b));
     assert_eq!(email(tr.from.as_ref()), Some(a));
     assert_eq!(tr.requested_at, format_at(t(3)));
     assert_eq!(tr.expires_at, format_at(t(3) + Duration::hours(1)));
     assert!(!tr.back_office);
     let e = &s.history[0];
     assert_eq!(e.action, "TRANSFER");
-    assert_eq!(e.detail.as_deref(), Some("to=bob@example.org"));
+    assert_eq!(e.detail.as_deref(), Some("to=Bob@Example.ORG"));
     let incoming = store
         .app_tickets(org, b)
         .await
@@ -440,7 +431,7 @@ pub async fn check_every_transition(store: &dyn WalletStore) {
     )
     .await;
     assert_eq!(s.status, "TRANSFERRED");
-    assert_eq!(email(s.owner.as_ref()), Some(b));
+    assert_eq!(email(s.owner.as_ref()), Some(typed_b));
     assert_eq!(email(s.previous_owner.as_ref()), Some(a));
     assert_eq!(email(s.initial_owner.as_ref()), Some(a), "never changes");
     assert_eq!(s.transfer_level, 1);
@@ -449,7 +440,8 @@ pub async fn check_every_transition(store: &dyn WalletStore) {
     assert_eq!(e.action, "ACCEPT_TRANSFER");
     assert_eq!(
         (e.from_owner.as_deref(), e.to_owner.as_deref()),
-        (Some(a), Some(b))
+        (Some(a), Some(typed_b)),
+        "the track record keeps owners as stored"
     );
     let app_b = store.app_tickets(org, b).await.expect("app");
     assert_eq!(ids(&app_b.tickets), ["L1"]);

@@ -18,6 +18,8 @@ use tixbridge_core::api::{
 use tixbridge_core::hash::{ChainedFields, GENESIS_HASH, entry_hash};
 use tixbridge_core::status::WalletStatus;
 
+use tixbridge_core::lifecycle::{Action, Caller, Op, Settings};
+
 use crate::{Actor, Organizer, StoreError, TicketQuery, WalletStore};
 
 /// Sets a ticket's status directly in the backend: `(organizer_id, ticket_id, status)`.
@@ -37,6 +39,10 @@ pub async fn run_all(store: Arc<dyn WalletStore>) {
     check_hash_chain(store.clone()).await;
     check_concurrent_calls_keep_one_chain(store.clone()).await;
     check_unknown_organizer(store.clone()).await;
+    check_key_rotation(store.clone()).await;
+    check_barcodes_belong_to_one_ticket(store.clone()).await;
+    check_concurrent_calls_never_share_a_barcode(store.clone()).await;
+    check_emails_compare_without_case(store.clone()).await;
     check_ping(store).await;
 }
 
@@ -759,4 +765,247 @@ pub async fn check_states_set_outside_the_trait(store: Arc<dyn WalletStore>, set
         ]
     );
     assert_chain_valid(&store, org).await;
+}
+
+/// A rotated key stops matching at once; the new one finds the same organizer; an
+/// unknown organizer or a key hash another organizer holds is refused.
+pub async fn check_key_rotation(store: Arc<dyn WalletStore>) {
+    let old = hex::encode(rand::random::<[u8; 32]>());
+    let org = store.create_organizer("rotating", &old).await.expect("org");
+    let new = hex::encode(rand::random::<[u8; 32]>());
+    let rotated = store.rotate_key(org.id, &new).await.expect("rotate");
+    assert_eq!(
+        rotated, org,
+        "same organizer, same id, name and creation time"
+    );
+    assert_eq!(store.organizer_by_key(&old).await.expect("old"), None);
+    assert_eq!(
+        store.organizer_by_key(&new).await.expect("new"),
+        Some(org.clone())
+    );
+    let r = store.rotate_key(i64::MAX - 3, &old).await;
+    assert!(matches!(r, Err(StoreError::NotFound(_))), "{r:?}");
+    let other = new_organizer(&store, "other").await;
+    let r = store.rotate_key(other.id, &new).await;
+    assert!(matches!(r, Err(StoreError::Conflict(_))), "{r:?}");
+}
+
+fn with_barcode(id: &str, barcode: &str) -> Ticket {
+    let mut t = sample_ticket(id, "E1", "a@example.org");
+    t.security = Some(Security {
+        barcode: Some(barcode.into()),
+    });
+    t
+}
+
+fn codes(res: &[tixbridge_core::api::ItemResult]) -> Vec<&str> {
+    res.iter()
+        .map(|r| r.error_code.as_deref().unwrap_or("OK"))
+        .collect()
+}
+
+/// Two tickets of one organizer never share a barcode: inside one call, against a
+/// live ticket, against a deleted one, against a barcode a re-injection replaced.
+/// Another organizer may use the same barcode.
+pub async fn check_barcodes_belong_to_one_ticket(store: Arc<dyn WalletStore>) {
+    let org = new_organizer(&store, "barcodes").await.id;
+    let res = store
+        .inject(
+            org,
+            vec![with_barcode("B1", "X1"), with_barcode("B2", "X1")],
+            Actor::OrganizerApi,
+            at(0),
+        )
+        .await
+        .expect("inject");
+    assert_eq!(codes(&res), ["OK", "DUPLICATE_BARCODE"]);
+    let msg = res[1].message.as_deref().unwrap_or_default();
+    assert!(msg.contains("B1"), "the KO names the holder: {msg}");
+    assert!(store.ticket(org, "B2").await.expect("read").is_none());
+
+    // B1 moves to X2: X1 stays B1's; B1 may come back to X1.
+    let res = store
+        .inject(
+            org,
+            vec![with_barcode("B1", "X2")],
+            Actor::OrganizerApi,
+            at(1),
+        )
+        .await
+        .expect("re-barcode");
+    assert_eq!(codes(&res), ["OK"]);
+    let res = store
+        .inject(
+            org,
+            vec![with_barcode("B3", "X1"), with_barcode("B4", "X2")],
+            Actor::OrganizerApi,
+            at(2),
+        )
+        .await
+        .expect("inject");
+    assert_eq!(codes(&res), ["DUPLICATE_BARCODE", "DUPLICATE_BARCODE"]);
+    let res = store
+        .inject(
+            org,
+            vec![with_barcode("B1", "X1")],
+            Actor::OrganizerApi,
+            at(3),
+        )
+        .await
+        .expect("back");
+    assert_eq!(codes(&res), ["OK"]);
+
+    // A deleted ticket's barcode never comes back under a new id.
+    store
+        .inject(
+            org,
+            vec![with_barcode("B5", "X5")],
+            Actor::OrganizerApi,
+            at(4),
+        )
+        .await
+        .expect("inject");
+    let del = store
+        .apply(
+            org,
+            vec![Op {
+                ticket_id: "B5".into(),
+                caller: Caller::Organizer,
+                action: Action::Delete {
+                    reason: "cancelled".into(),
+                    show_deleted_ticket: false,
+                },
+            }],
+            at(5),
+            Settings::default(),
+        )
+        .await
+        .expect("delete");
+    assert!(del[0].is_ok(), "{del:?}");
+    let res = store
+        .inject(
+            org,
+            vec![with_barcode("B6", "X5")],
+            Actor::OrganizerApi,
+            at(6),
+        )
+        .await
+        .expect("inject");
+    assert_eq!(codes(&res), ["DUPLICATE_BARCODE"]);
+    assert!(res[0].message.as_deref().unwrap_or_default().contains("B5"));
+
+    // Refusals write nothing: the chain holds B1 (3 entries: inject, 2 updates) and B5.
+    assert_eq!(assert_chain_valid(&store, org).await, 5);
+    let other = new_organizer(&store, "barcodes elsewhere").await.id;
+    let res = store
+        .inject(
+            other,
+            vec![with_barcode("B2", "X1")],
+            Actor::OrganizerApi,
+            at(7),
+        )
+        .await
+        .expect("other organizer");
+    assert_eq!(codes(&res), ["OK"]);
+}
+
+/// Concurrent calls (across the store's connections) carrying one barcode under
+/// different ticket ids: exactly one ticket gets it, whatever the interleaving.
+pub async fn check_concurrent_calls_never_share_a_barcode(store: Arc<dyn WalletStore>) {
+    let org = new_organizer(&store, "barcode race").await.id;
+    let mut tasks = Vec::new();
+    for call in 0..8u32 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            let t = with_barcode(&format!("R{call}"), "SHARED");
+            store
+                .inject(org, vec![t], Actor::OrganizerApi, at(call))
+                .await
+        }));
+    }
+    let mut accepted = 0;
+    for t in tasks {
+        match t.await.expect("task") {
+            Ok(res) if res[0].is_ok() => accepted += 1,
+            Ok(res) => assert_eq!(codes(&res), ["DUPLICATE_BARCODE"]),
+            // The registry's unique key stopped a race the check missed.
+            Err(StoreError::Conflict(_)) => {}
+            Err(e) => panic!("inject: {e}"),
+        }
+    }
+    assert_eq!(accepted, 1, "one ticket holds the barcode");
+    let found = store
+        .tickets(
+            org,
+            &TicketQuery {
+                q: Some("SHARED".into()),
+                limit: 10,
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("search");
+    assert_eq!(found.total, 1);
+}
+
+/// Emails are stored as given and compared without regard to case: the search `q`
+/// finds an owner in any case, an app session in another case sees and downloads the
+/// ticket, and the track record keeps the owner as stored (a download is no owner
+/// change).
+pub async fn check_emails_compare_without_case(store: Arc<dyn WalletStore>) {
+    let org = new_organizer(&store, "emails").await.id;
+    let typed = "Lea.Martin@Example.ORG";
+    store
+        .inject(
+            org,
+            vec![sample_ticket("M1", "E1", typed)],
+            Actor::OrganizerApi,
+            at(0),
+        )
+        .await
+        .expect("inject");
+    for q in [typed, "lea.martin@example.org", " LEA.MARTIN@EXAMPLE.ORG "] {
+        let l = store
+            .tickets(
+                org,
+                &TicketQuery {
+                    q: Some(q.trim().into()),
+                    limit: 10,
+                    ..Default::default()
+                },
+            )
+            .await
+            .expect("search");
+        assert_eq!(l.total, 1, "q={q}");
+    }
+    let mine = store
+        .app_tickets(org, "lea.martin@example.org")
+        .await
+        .expect("app");
+    assert_eq!(mine.tickets.len(), 1);
+    let done = store
+        .apply(
+            org,
+            vec![Op {
+                ticket_id: "M1".into(),
+                caller: Caller::Spectator("lea.martin@EXAMPLE.org".into()),
+                action: Action::Download,
+            }],
+            at(1),
+            Settings::default(),
+        )
+        .await
+        .expect("download");
+    let state = done[0].as_ref().expect("downloaded");
+    assert_eq!(state.status, "DOWNLOADED");
+    let e = state.history.last().expect("entry");
+    assert_eq!(e.action, "DOWNLOAD");
+    assert_eq!(e.from_owner.as_deref(), Some(typed), "owner as stored");
+    assert_eq!(e.to_owner.as_deref(), Some(typed), "no owner change");
+    let rec = store.ticket(org, "M1").await.expect("read").expect("M1");
+    assert_eq!(
+        rec.state.owner.and_then(|o| o.email).as_deref(),
+        Some(typed)
+    );
+    assert!(store.verify(org).await.expect("verify").valid);
 }

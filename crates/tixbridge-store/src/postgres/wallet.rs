@@ -9,8 +9,11 @@
 //! (`log_seqs`) rather than an index on the log by ticket id. Every change to a ticket
 //! must append one log entry, set `change_seq` to its seq and append the seq to
 //! `log_seqs`. Searching by tax number, barcode or owner email (`q`) scans the
-//! organizer's tickets: a rare back-office lookup does not justify three indexes paid
-//! on every write.
+//! organizer's tickets: a rare back-office lookup does not justify an index on the tax
+//! number paid on every write. The email is matched on the `owner_email` column (the
+//! key of [`lifecycle::email_key`]), never inside the JSON. Accepted barcodes are
+//! registered in `wallet_barcodes`, whose primary key makes a barcode one ticket id's
+//! for good; an injection reads its call's barcodes with one `= ANY` query.
 //!
 //! Lifecycle actions ([`WalletStore::apply`]) take the same organizer lock, read their
 //! tickets with one `= ANY` query, plan with [`lifecycle::plan_actions`] and write
@@ -44,7 +47,9 @@ use tixbridge_core::status::WalletStatus;
 use crate::{Actor, Organizer, Result, StoreError, TicketQuery, WalletStore};
 use crate::{DueTicket, LogQuery, TicketHead};
 use tixbridge_core::api::{AppTickets, TicketState};
-use tixbridge_core::lifecycle::{self, Facts, Lifecycle, LoadedTicket, Op, OpResult, Settings};
+use tixbridge_core::lifecycle::{
+    self, Facts, Lifecycle, LoadedTicket, Op, OpResult, Settings, email_key,
+};
 
 /// Append-only: never edit a migration that has landed. Tables carry a `wallet_`
 /// prefix so that a wallet and a ticketing store may share one schema. Times of the
@@ -53,6 +58,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
     ("wallet-0001-initial", INITIAL),
     ("wallet-0002-lifecycle", LIFECYCLE),
     ("wallet-0003-privileges", super::privileges::MIGRATION),
+    ("wallet-0004-contract", CONTRACT),
 ];
 
 const INITIAL: &str = "
@@ -136,6 +142,25 @@ const LIFECYCLE: &str = r#"
         WHERE pending_to IS NOT NULL;
     CREATE INDEX wallet_tickets_due ON wallet_tickets (due_at) WHERE due_at IS NOT NULL;
     ALTER TABLE wallet_status_log ADD COLUMN detail TEXT;
+    "#;
+
+/// The barcode registry (a barcode belongs to one ticket id of the organizer for
+/// good): one row per barcode ever held, never removed, so a deleted ticket's or a
+/// replaced barcode stays reserved. Its primary key is the uniqueness the rule rests
+/// on, across connections and processes. Filled from the tickets held today (a
+/// barcode two legacy tickets share goes to the smaller ticket id). `barcode` and
+/// `ticket_id` are collated "C": compared byte for byte, as on SQLite.
+const CONTRACT: &str = r#"
+    CREATE TABLE wallet_barcodes (
+        organizer_id BIGINT NOT NULL REFERENCES wallet_organizers (id),
+        barcode TEXT COLLATE "C" NOT NULL,
+        ticket_id TEXT COLLATE "C" NOT NULL,
+        PRIMARY KEY (organizer_id, barcode)
+    );
+    INSERT INTO wallet_barcodes (organizer_id, barcode, ticket_id)
+        SELECT organizer_id, barcode, MIN(ticket_id) FROM wallet_tickets
+        WHERE barcode IS NOT NULL AND btrim(barcode) <> ''
+        GROUP BY organizer_id, barcode;
     "#;
 
 /// Opens (creating or migrating) the wallet store at `url` (`?schema=NAME` allowed).
@@ -474,6 +499,73 @@ async fn write_lifecycles(
     Ok(())
 }
 
+/// The registry's holder of each barcode the call's tickets carry, with one query.
+async fn barcode_holders(
+    tx: &mut Tx,
+    organizer_id: i64,
+    tickets: &[ledger::PreparedTicket],
+) -> Result<ledger::BarcodeHolders> {
+    let wanted: Vec<&str> = tickets
+        .iter()
+        .filter_map(|p| ledger::barcode_of(&p.ticket))
+        .collect();
+    if wanted.is_empty() {
+        return Ok(ledger::BarcodeHolders::new());
+    }
+    let rows = sqlx::query(
+        "SELECT barcode, ticket_id FROM wallet_barcodes \
+         WHERE organizer_id = $1 AND barcode = ANY($2)",
+    )
+    .bind(organizer_id)
+    .bind(&wanted)
+    .fetch_all(&mut **tx)
+    .await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+        .collect()
+}
+
+/// Registers the barcodes the plan's tickets hold for the first time, with one
+/// statement. The primary key refuses a barcode registered to anyone already (another
+/// process's call included): a conflict, never a second holder.
+async fn register_barcodes(
+    tx: &mut Tx,
+    organizer_id: i64,
+    claims: &[ledger::BarcodeClaim],
+) -> Result<()> {
+    if claims.is_empty() {
+        return Ok(());
+    }
+    let r = sqlx::query(
+        "INSERT INTO wallet_barcodes (organizer_id, barcode, ticket_id) \
+         SELECT $1, u.barcode, u.ticket_id FROM UNNEST($2::text[], $3::text[]) \
+         AS u (barcode, ticket_id)",
+    )
+    .bind(organizer_id)
+    .bind(
+        claims
+            .iter()
+            .map(|c| c.barcode.as_str())
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        claims
+            .iter()
+            .map(|c| c.ticket_id.as_str())
+            .collect::<Vec<_>>(),
+    )
+    .execute(&mut **tx)
+    .await;
+    match r {
+        Ok(_) => Ok(()),
+        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Err(StoreError::Conflict(
+            "a barcode of the call was registered to another ticket meanwhile; send the call again"
+                .into(),
+        )),
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// The seqs greater than `after_seq` of a row's `log_seqs` (oldest first), appended to
 /// `out`. The list is read from its end, so a long history costs only its new tail.
 fn seqs_after(log_seqs: &str, after_seq: i64, out: &mut Vec<i64>) -> Result<()> {
@@ -528,11 +620,6 @@ const RANGE_GAP: i64 = 16;
 const SNAPSHOT: &str = "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY; SET LOCAL jit = off; \
      SET LOCAL enable_sort = off; SET LOCAL enable_bitmapscan = off";
 
-/// ASCII lower-casing and trimming, as the state machine keys emails.
-fn email_key(email: &str) -> String {
-    email.trim().to_ascii_lowercase()
-}
-
 fn organizer_row(r: &PgRow) -> Result<Organizer> {
     Ok(Organizer {
         id: r.try_get(0)?,
@@ -561,8 +648,8 @@ fn push_filter(b: &mut QueryBuilder<'_, sqlx::Postgres>, organizer_id: i64, q: &
             .push_bind(text.clone())
             .push(" OR barcode = ")
             .push_bind(text.clone())
-            .push(" OR owner->>'email' = ")
-            .push_bind(text.clone())
+            .push(" OR owner_email = ")
+            .push_bind(email_key(text))
             .push(")");
     }
 }
@@ -607,6 +694,27 @@ impl WalletStore for PgWallet {
         row.as_ref().map(organizer_row).transpose()
     }
 
+    async fn rotate_key(&self, organizer_id: i64, api_key_sha256: &str) -> Result<Organizer> {
+        let r = sqlx::query(
+            "UPDATE wallet_organizers SET api_key_sha256 = $2 WHERE id = $1 \
+             RETURNING id, name, created_at",
+        )
+        .bind(organizer_id)
+        .bind(api_key_sha256)
+        .fetch_optional(&self.pool)
+        .await;
+        match r {
+            Ok(Some(row)) => organizer_row(&row),
+            Ok(None) => Err(StoreError::NotFound(format!(
+                "organizer {organizer_id} does not exist"
+            ))),
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Err(StoreError::Conflict(
+                "another organizer holds this API key".into(),
+            )),
+            Err(e) => Err(e.into()),
+        }
+    }
+
     async fn inject(
         &self,
         organizer_id: i64,
@@ -646,11 +754,13 @@ impl WalletStore for PgWallet {
             );
         }
 
-        let plan = ledger::plan_inject(prepared, current, head, actor.as_str(), &at);
+        let barcodes = barcode_holders(&mut tx, organizer_id, &prepared).await?;
+        let plan = ledger::plan_inject(prepared, current, barcodes, head, actor.as_str(), &at);
         if plan.is_empty() {
             tx.rollback().await?;
             return Ok(plan.results);
         }
+        register_barcodes(&mut tx, organizer_id, &plan.barcodes).await?;
 
         let (ev_ids, ev_data): (Vec<&str>, Vec<&str>) = plan
             .events

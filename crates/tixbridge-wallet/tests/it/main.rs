@@ -7,6 +7,7 @@ mod input;
 mod lifecycle;
 mod privileges;
 mod rate;
+mod rules;
 mod support;
 
 /// One `#[tokio::test]` per check and backend: `sqlite::NAME` and `postgres::NAME`.
@@ -169,4 +170,43 @@ contract_tests!(
     another_organizers_ticket_is_not_found,
     events_and_statistics,
     list_filters,
+);
+
+/// One `#[tokio::test]` per check of `crate::$module` and backend, in `mod $module_sqlite`
+/// and `mod $module_postgres`.
+macro_rules! each_backend {
+    ($sqlite:ident, $postgres:ident, $module:ident: $($name:ident),* $(,)?) => {
+        mod $sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    crate::support::on_sqlite(|app| async move {
+                        crate::$module::$name(&app).await
+                    })
+                    .await;
+                }
+            )*
+        }
+        mod $postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    crate::support::on_postgres(|app| async move {
+                        crate::$module::$name(&app).await
+                    })
+                    .await;
+                }
+            )*
+        }
+    };
+}
+
+each_backend!(
+    rules_sqlite,
+    rules_postgres,
+    rules: emails_compare_without_case,
+    pagination_keys_beyond_the_head_are_refused,
+    barcodes_belong_to_one_ticket,
+    conflicting_credentials_are_refused,
+    the_document_is_what_the_service_accepts,
 );

@@ -530,6 +530,9 @@ mod null_wallet {
         async fn organizer_by_key(&self, _: &str) -> Result<Option<Organizer>> {
             self.create_organizer("null", "").await.map(Some)
         }
+        async fn rotate_key(&self, _: i64, _: &str) -> Result<Organizer> {
+            self.create_organizer("null", "").await
+        }
         async fn inject(
             &self,
             _: i64,

@@ -1,4 +1,4 @@
-//! `tixbridge wallet serve` and `tixbridge wallet organizer create`.
+//! `tixbridge wallet serve` and `tixbridge wallet organizer create | list | rotate-key`.
 
 use std::process::ExitCode;
 
@@ -123,6 +123,20 @@ pub enum OrganizerCmd {
         #[command(flatten)]
         db: WalletDb,
     },
+    /// List the organizers: id, name and creation time, one a line (never a key).
+    List {
+        #[command(flatten)]
+        db: WalletDb,
+    },
+    /// Give an organizer a new API key: the old one stops working at once, even on a
+    /// running service; the new one is printed once, as the last line.
+    RotateKey {
+        /// The organizer's id (see `wallet organizer list`).
+        #[arg(long)]
+        id: i64,
+        #[command(flatten)]
+        db: WalletDb,
+    },
 }
 
 pub async fn exec(cmd: WalletCmd) -> anyhow::Result<ExitCode> {
@@ -155,6 +169,32 @@ pub async fn exec(cmd: WalletCmd) -> anyhow::Result<ExitCode> {
             let store = db.open().await?;
             let (org, key) = tixbridge_wallet::create_organizer(&*store, name.trim()).await?;
             println!("organizer {} created (id {})", org.name, org.id);
+            println!("API key (shown once; store it in the interface's password):");
+            println!("{key}");
+            Ok(ExitCode::SUCCESS)
+        }
+        WalletCmd::Organizer(OrganizerCmd::List { db }) => {
+            let store = db.open().await?;
+            println!("ID\tNAME\tCREATED");
+            for o in store.organizers().await? {
+                println!(
+                    "{}\t{}\t{}",
+                    o.id,
+                    o.name,
+                    tixbridge_core::ledger::format_at(o.created_at)
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        WalletCmd::Organizer(OrganizerCmd::RotateKey { id, db }) => {
+            let store = db.open().await?;
+            let (org, key) = tixbridge_wallet::rotate_organizer_key(&*store, id)
+                .await
+                .with_context(|| format!("rotating the API key of organizer {id}"))?;
+            println!(
+                "organizer {} (id {}): new API key; the old one no longer works",
+                org.name, org.id
+            );
             println!("API key (shown once; store it in the interface's password):");
             println!("{key}");
             Ok(ExitCode::SUCCESS)
