@@ -577,6 +577,12 @@ impl FromStr for Outcome {
     }
 }
 
+/// An execution's ticket counts (DOMAIN.md §5): `selected` read from ticketing,
+/// `sent` to the wallet, `succeeded` (accepted and marked), `failed` (refused before
+/// or by the wallet, or a failed call), `skipped` (screened out: mandatory holder
+/// field, main-applicant rule, skip list) and `unsent` (built but not sent because the
+/// execution stopped early: signal, killRatio, a fatal error). Skipped and unsent
+/// tickets are both looked at again by the next execution, but they are counted apart.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Counts {
     pub selected: u64,
@@ -584,6 +590,8 @@ pub struct Counts {
     pub succeeded: u64,
     pub failed: u64,
     pub skipped: u64,
+    #[serde(default)]
+    pub unsent: u64,
 }
 
 /// A per-ticket error of an execution, or an execution-wide one (no ticket).

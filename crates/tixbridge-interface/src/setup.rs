@@ -1,5 +1,6 @@
-//! Creating interfaces and schedules from operator input: everything is checked here,
-//! before it is stored, and errors name the field.
+//! Creating and changing interfaces and schedules from operator input: everything is
+//! checked here, before it is stored, the same way at creation and at update, and
+//! errors name the field.
 
 use chrono::{DateTime, Utc};
 use secrecy::SecretString;
@@ -11,7 +12,8 @@ use tixbridge_core::model::{
 use tixbridge_core::params::CustomParams;
 use tixbridge_core::selection::TicketRefs;
 use tixbridge_store::{
-    InterfaceConfig, LaunchMode, NewInterface, NewSchedule, Schedule, TicketingStore,
+    InterfaceConfig, InterfaceUpdate, LaunchMode, NewInterface, NewSchedule, Schedule,
+    TicketingStore,
 };
 
 /// An interface as the operator types it.
@@ -27,21 +29,23 @@ pub struct InterfaceInput {
     pub custom_params: String,
 }
 
+/// Creates the organization's interface after checking every field (see
+/// [`check_interface_fields`]).
 pub async fn create_interface(
     store: &dyn TicketingStore,
     input: InterfaceInput,
 ) -> anyhow::Result<InterfaceConfig> {
-    use secrecy::ExposeSecret;
     let kind: InterfaceKind = input.kind.parse().map_err(anyhow::Error::msg)?;
-    validate_interface_url(&input.url).map_err(anyhow::Error::msg)?;
     if input.name.trim().is_empty() {
         anyhow::bail!("the interface name is empty");
     }
-    if input.api_key.expose_secret().trim().is_empty() {
-        anyhow::bail!("the API key (interface password) is empty");
-    }
-    let emails = parse_email_list(&input.notification_emails).map_err(anyhow::Error::msg)?;
-    CustomParams::parse(&input.custom_params)?;
+    let emails = check_interface_fields(
+        Some(&input.url),
+        Some(&input.api_key),
+        Some(&input.notification_emails),
+        Some(&input.custom_params),
+    )?
+    .unwrap_or_default();
     Ok(store
         .create_interface(NewInterface {
             organization_id: input.organization_id,
@@ -54,6 +58,117 @@ pub async fn create_interface(
             custom_params: input.custom_params,
         })
         .await?)
+}
+
+/// The checks of an interface's fields, the same at creation and update (`None`: not
+/// given): the URL ends with `organizer/tickets`, the API key is not empty, the
+/// notification emails are addresses (returned parsed), the custom parameters are
+/// known keys with valid values (DOMAIN.md §6).
+pub fn check_interface_fields(
+    url: Option<&str>,
+    api_key: Option<&SecretString>,
+    emails: Option<&str>,
+    custom_params: Option<&str>,
+) -> anyhow::Result<Option<Vec<String>>> {
+    use secrecy::ExposeSecret;
+    if let Some(url) = url {
+        validate_interface_url(url).map_err(anyhow::Error::msg)?;
+    }
+    if api_key.is_some_and(|k| k.expose_secret().trim().is_empty()) {
+        anyhow::bail!("the API key (interface password) is empty");
+    }
+    if let Some(p) = custom_params {
+        CustomParams::parse(p)?;
+    }
+    emails
+        .map(|e| parse_email_list(e).map_err(anyhow::Error::msg))
+        .transpose()
+}
+
+/// What `interface update` changes; `None` keeps the stored value. The custom
+/// parameters given are merged into the stored ones key by key (see
+/// [`merge_custom_params`]) unless `replace_params` is set.
+#[derive(Debug, Clone, Default)]
+pub struct InterfaceChange {
+    pub url: Option<String>,
+    pub login: Option<String>,
+    pub api_key: Option<SecretString>,
+    /// Comma-separated, as at creation; an empty string clears the list.
+    pub notification_emails: Option<String>,
+    /// `key=value` lines.
+    pub custom_params: Option<String>,
+    pub replace_params: bool,
+}
+
+/// Updates the interface named `name`, checked exactly as at creation.
+pub async fn update_interface(
+    store: &dyn TicketingStore,
+    name: &str,
+    change: InterfaceChange,
+) -> anyhow::Result<InterfaceConfig> {
+    let current = store
+        .interface_by_name(name)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("no interface is named {name:?}"))?;
+    let params = change.custom_params.map(|p| {
+        if change.replace_params {
+            p
+        } else {
+            merge_custom_params(&current.custom_params, &p)
+        }
+    });
+    let emails = check_interface_fields(
+        change.url.as_deref(),
+        change.api_key.as_ref(),
+        change.notification_emails.as_deref(),
+        params.as_deref(),
+    )?;
+    Ok(store
+        .update_interface(
+            current.id,
+            InterfaceUpdate {
+                url: change.url.map(|u| u.trim().to_owned()),
+                login: change.login,
+                api_key: change.api_key,
+                notification_emails: emails,
+                custom_params: params,
+            },
+        )
+        .await?)
+}
+
+/// The stored `key=value` lines with the given ones applied: a given key replaces the
+/// stored line of that key, in place; new keys come last. Blank lines and `#`
+/// comments are kept as they were.
+pub fn merge_custom_params(stored: &str, given: &str) -> String {
+    let key = |l: &str| l.split_once('=').map(|(k, _)| k.trim().to_owned());
+    let given: Vec<&str> = given
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .collect();
+    let mut used = vec![false; given.len()];
+    let mut out: Vec<String> = Vec::new();
+    for line in stored.lines() {
+        let k = key(line);
+        match given.iter().rposition(|g| k.is_some() && key(g) == k) {
+            Some(i) => {
+                out.push(given[i].to_owned());
+                for (j, g) in given.iter().enumerate() {
+                    used[j] |= key(g) == k;
+                }
+            }
+            None => out.push(line.to_owned()),
+        }
+    }
+    out.extend(
+        given
+            .iter()
+            .zip(&used)
+            .filter(|(_, u)| !**u)
+            .map(|(g, _)| (*g).to_owned()),
+    );
+    out.join("\n")
 }
 
 /// An injection schedule as the operator types it; empty strings mean "not set".
@@ -88,6 +203,8 @@ pub fn parse_main_applicant_rule(v: &str) -> anyhow::Result<MainApplicantRule> {
     })
 }
 
+/// Creates an injection schedule after checking every field (the same checks as
+/// [`update_injection_schedule`]).
 pub async fn create_injection_schedule(
     store: &dyn TicketingStore,
     input: InjectionScheduleInput,
@@ -99,62 +216,164 @@ pub async fn create_injection_schedule(
     if input.name.trim().is_empty() {
         anyhow::bail!("the schedule name is empty");
     }
-    if input.batch_size < 1 {
-        anyhow::bail!("batch size {}: must be at least 1", input.batch_size);
+    let params = InjectionParams {
+        point_of_sales: parse_point_of_sales(&input.point_of_sales)?,
+        filters: clean_filters(input.filters, &InjectionFilters::default()),
+        barcode_prefix: input.barcode_prefix,
+        barcode_suffix: input.barcode_suffix,
+        mandatory_holder_fields: parse_holder_fields(&input.mandatory_holder_fields)?,
+        main_applicant_rule: parse_main_applicant_rule(&input.main_applicant_rule)?,
+        force: parse_refs("force", &input.force)?,
+        skip: parse_refs("skip", &input.skip)?,
+        simulation: input.simulation,
+    };
+    let new = injection_schedule(
+        interface.id,
+        input.name.trim().to_owned(),
+        input.batch_size,
+        input.frequency_secs,
+        (input.starts_at, input.ends_at),
+        &params,
+    )?;
+    Ok(store.create_schedule(new).await?)
+}
+
+/// What `schedule update` changes on an injection schedule; `None` keeps the stored
+/// value. A filter given as an empty string is removed.
+#[derive(Debug, Clone, Default)]
+pub struct InjectionScheduleChange {
+    pub batch_size: Option<i64>,
+    pub point_of_sales: Option<String>,
+    pub filters: InjectionFilters,
+    pub barcode_prefix: Option<String>,
+    pub barcode_suffix: Option<String>,
+    pub mandatory_holder_fields: Option<String>,
+    pub main_applicant_rule: Option<String>,
+    pub force: Option<String>,
+    pub skip: Option<String>,
+    pub simulation: Option<bool>,
+    /// `Some(None)`: launched manually from now on.
+    pub frequency_secs: Option<Option<i64>>,
+}
+
+/// Updates the injection schedule named `name`, each given field checked exactly as
+/// at creation.
+pub async fn update_injection_schedule(
+    store: &dyn TicketingStore,
+    name: &str,
+    c: InjectionScheduleChange,
+) -> anyhow::Result<Schedule> {
+    let current = store
+        .schedule_by_name(name)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("no schedule is named {name:?}"))?;
+    if current.function != FunctionKind::Injection {
+        anyhow::bail!(
+            "schedule {name} runs {}: only injection schedules can be updated in this version",
+            current.function.label()
+        );
     }
-    if let Some(f) = input.frequency_secs
+    let mut p: InjectionParams = serde_json::from_value(current.params.clone()).map_err(|e| {
+        anyhow::anyhow!("schedule {name}: its stored parameters are not valid: {e}")
+    })?;
+    if let Some(v) = &c.point_of_sales {
+        p.point_of_sales = parse_point_of_sales(v)?;
+    }
+    p.filters = clean_filters(c.filters, &p.filters);
+    p.barcode_prefix = c.barcode_prefix.unwrap_or(p.barcode_prefix);
+    p.barcode_suffix = c.barcode_suffix.unwrap_or(p.barcode_suffix);
+    if let Some(v) = &c.mandatory_holder_fields {
+        p.mandatory_holder_fields = parse_holder_fields(v)?;
+    }
+    if let Some(v) = &c.main_applicant_rule {
+        p.main_applicant_rule = parse_main_applicant_rule(v)?;
+    }
+    if let Some(v) = &c.force {
+        p.force = parse_refs("force", v)?;
+    }
+    if let Some(v) = &c.skip {
+        p.skip = parse_refs("skip", v)?;
+    }
+    p.simulation = c.simulation.unwrap_or(p.simulation);
+    let new = injection_schedule(
+        current.interface_id,
+        current.name.clone(),
+        c.batch_size.unwrap_or(current.batch_size),
+        c.frequency_secs.unwrap_or(current.frequency_secs),
+        (current.starts_at, current.ends_at),
+        &p,
+    )?;
+    Ok(store.update_schedule(current.id, new).await?)
+}
+
+/// The stored form of an injection schedule, after the checks that concern the whole
+/// schedule (batch size, frequency).
+fn injection_schedule(
+    interface_id: i64,
+    name: String,
+    batch_size: i64,
+    frequency_secs: Option<i64>,
+    (starts_at, ends_at): (Option<DateTime<Utc>>, Option<DateTime<Utc>>),
+    params: &InjectionParams,
+) -> anyhow::Result<NewSchedule> {
+    if batch_size < 1 {
+        anyhow::bail!("batch size {batch_size}: must be at least 1");
+    }
+    if let Some(f) = frequency_secs
         && f < 1
     {
         anyhow::bail!("frequency {f}: must be at least one second");
     }
-    let mut filters = input.filters;
-    for f in [
-        &mut filters.sales_channel,
-        &mut filters.season,
-        &mut filters.product_family,
-        &mut filters.product,
-        &mut filters.performance,
-        &mut filters.tariff,
-        &mut filters.category,
-        &mut filters.file_number,
-    ] {
-        if f.as_deref().is_some_and(|s| s.trim().is_empty()) {
-            *f = None;
-        }
-    }
-    let params = InjectionParams {
-        point_of_sales: PointOfSales::parse(&input.point_of_sales).map_err(anyhow::Error::msg)?,
-        filters,
-        barcode_prefix: input.barcode_prefix,
-        barcode_suffix: input.barcode_suffix,
-        mandatory_holder_fields: HolderField::parse_list(&input.mandatory_holder_fields)
-            .map_err(anyhow::Error::msg)?,
-        main_applicant_rule: parse_main_applicant_rule(&input.main_applicant_rule)?,
-        force: TicketRefs::parse(&input.force).map_err(|e| anyhow::anyhow!("force list: {e}"))?,
-        skip: TicketRefs::parse(&input.skip).map_err(|e| anyhow::anyhow!("skip list: {e}"))?,
-        simulation: input.simulation,
-    };
-    if !params.force.is_empty() && input.frequency_secs.is_some() {
+    if !params.force.is_empty() && frequency_secs.is_some() {
         tracing::warn!(
-            schedule = %input.name,
+            schedule = %name,
             "an automatic schedule with a force list sends those tickets again at every run"
         );
     }
-    Ok(store
-        .create_schedule(NewSchedule {
-            interface_id: interface.id,
-            name: input.name.trim().to_owned(),
-            function: FunctionKind::Injection,
-            launch_mode: if input.frequency_secs.is_some() {
-                LaunchMode::Automatic
-            } else {
-                LaunchMode::Manual
-            },
-            frequency_secs: input.frequency_secs,
-            starts_at: input.starts_at,
-            ends_at: input.ends_at,
-            batch_size: input.batch_size,
-            params: serde_json::to_value(&params)?,
-        })
-        .await?)
+    Ok(NewSchedule {
+        interface_id,
+        name,
+        function: FunctionKind::Injection,
+        launch_mode: if frequency_secs.is_some() {
+            LaunchMode::Automatic
+        } else {
+            LaunchMode::Manual
+        },
+        frequency_secs,
+        starts_at,
+        ends_at,
+        batch_size,
+        params: serde_json::to_value(params)?,
+    })
+}
+
+/// The filters given over the current ones: `None` keeps, an empty value removes.
+fn clean_filters(given: InjectionFilters, current: &InjectionFilters) -> InjectionFilters {
+    let pick = |g: Option<String>, c: &Option<String>| match g {
+        None => c.clone(),
+        Some(v) if v.trim().is_empty() => None,
+        Some(v) => Some(v),
+    };
+    InjectionFilters {
+        sales_channel: pick(given.sales_channel, &current.sales_channel),
+        season: pick(given.season, &current.season),
+        product_family: pick(given.product_family, &current.product_family),
+        product: pick(given.product, &current.product),
+        performance: pick(given.performance, &current.performance),
+        tariff: pick(given.tariff, &current.tariff),
+        category: pick(given.category, &current.category),
+        file_number: pick(given.file_number, &current.file_number),
+    }
+}
+
+fn parse_point_of_sales(v: &str) -> anyhow::Result<PointOfSales> {
+    PointOfSales::parse(v).map_err(anyhow::Error::msg)
+}
+
+fn parse_holder_fields(v: &str) -> anyhow::Result<Vec<HolderField>> {
+    HolderField::parse_list(v).map_err(anyhow::Error::msg)
+}
+
+fn parse_refs(list: &str, v: &str) -> anyhow::Result<TicketRefs> {
+    TicketRefs::parse(v).map_err(|e| anyhow::anyhow!("{list} list: {e}"))
 }

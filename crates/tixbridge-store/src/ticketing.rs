@@ -88,6 +88,9 @@ pub struct NewSchedule {
     pub params: serde_json::Value,
 }
 
+/// One run of a schedule. While it runs it holds a lease (`lease_owner`,
+/// `lease_expires_at`) that its process renews; an execution whose lease lapsed is
+/// recovered as `ERROR` "interrupted" by the next start of its schedule.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Execution {
     pub id: i64,
@@ -96,8 +99,45 @@ pub struct Execution {
     pub ended_at: Option<DateTime<Utc>>,
     /// `None` while running.
     pub outcome: Option<Outcome>,
+    /// While running: the counts of the last lease renewal; once ended, the final ones.
     pub counts: Counts,
     pub message: Option<String>,
+    /// Who runs it (`host:pid:random`); `None` once ended.
+    pub lease_owner: Option<String>,
+    /// When the lease lapses unless renewed; `None` once ended.
+    pub lease_expires_at: Option<DateTime<Utc>>,
+}
+
+/// Starting an execution of a schedule: see [`TicketingStore::start_execution`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExecutionStart {
+    pub schedule_id: i64,
+    /// The start time, also the "now" against which other leases are judged lapsed.
+    pub at: DateTime<Utc>,
+    /// The lease holder's identity (`host:pid:random`).
+    pub owner: String,
+    /// The lease lapses at `at + lease` unless renewed.
+    pub lease: chrono::Duration,
+}
+
+/// A stored per-ticket error with its key, for paging (`after` = the last key read).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredTicketError {
+    /// The pagination key: increasing within an execution.
+    pub key: i64,
+    #[serde(flatten)]
+    pub error: TicketError,
+}
+
+/// What `interface update` changes; `None` keeps the stored value. Checked by the
+/// caller exactly as a new interface (see `tixbridge_interface::setup`).
+#[derive(Debug, Clone, Default)]
+pub struct InterfaceUpdate {
+    pub url: Option<String>,
+    pub login: Option<String>,
+    pub api_key: Option<SecretString>,
+    pub notification_emails: Option<Vec<String>>,
+    pub custom_params: Option<String>,
 }
 
 /// The products, performances, sites and seasons of one organization: small enough to
@@ -139,6 +179,33 @@ pub struct InjectionQuery {
     pub force: TicketRefs,
     pub after_id: i64,
     pub limit: usize,
+}
+
+/// Which execution marks tickets: its processed markers carry both ids, so that an
+/// interrupted execution's counts can be read from its markers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MarkedBy {
+    pub schedule_id: i64,
+    /// `None` only for marks made outside an execution (tools, tests).
+    pub execution_id: Option<i64>,
+}
+
+impl MarkedBy {
+    /// Marks made by an execution of the schedule.
+    pub fn execution(schedule_id: i64, execution_id: i64) -> Self {
+        Self {
+            schedule_id,
+            execution_id: Some(execution_id),
+        }
+    }
+
+    /// Marks made for the schedule outside any execution.
+    pub fn schedule(schedule_id: i64) -> Self {
+        Self {
+            schedule_id,
+            execution_id: None,
+        }
+    }
 }
 
 /// A ticket injected successfully, to mark in one transaction: status `PRINTED`
@@ -293,7 +360,37 @@ pub trait TicketingStore: Send + Sync {
     async fn schedule_by_name(&self, name: &str) -> Result<Option<Schedule>>;
     async fn schedules(&self, interface_id: i64) -> Result<Vec<Schedule>>;
 
-    async fn start_execution(&self, schedule_id: i64, at: DateTime<Utc>) -> Result<Execution>;
+    /// Changes an interface (see [`InterfaceUpdate`]); the API key is stored, never
+    /// returned by a listing. `NotFound` for an unknown id.
+    async fn update_interface(&self, id: i64, update: InterfaceUpdate) -> Result<InterfaceConfig>;
+
+    async fn schedule(&self, id: i64) -> Result<Option<Schedule>>;
+    /// Replaces a schedule's settings (its name and interface stay). `NotFound` for an
+    /// unknown id.
+    async fn update_schedule(&self, id: i64, new: NewSchedule) -> Result<Schedule>;
+    /// Deletes a schedule with its executions and their errors, in one transaction.
+    /// Refused with `Conflict` naming the execution while one runs (its lease is
+    /// live at `at`); a lapsed one is recovered first. Processed markers stay.
+    async fn delete_schedule(&self, id: i64, at: DateTime<Utc>) -> Result<()>;
+
+    /// Starts an execution holding a lease, in one transaction that first recovers
+    /// the schedule's executions whose lease lapsed before `start.at` (recorded
+    /// `ERROR` "interrupted", counts from their markers: succeeded = tickets marked
+    /// with their id, failed = their per-ticket errors) and then refuses with
+    /// `Conflict` naming the running one if an execution of the schedule is still live.
+    /// Guaranteed across processes by a row lock on the schedule and a unique index on
+    /// the running executions of a schedule, not by a check alone.
+    async fn start_execution(&self, start: ExecutionStart) -> Result<Execution>;
+    /// Renews the lease until `until` and stores the counts so far. `Conflict` when
+    /// the execution is no longer this owner's (ended, or recovered as interrupted).
+    async fn renew_lease(
+        &self,
+        execution_id: i64,
+        owner: &str,
+        until: DateTime<Utc>,
+        counts: Counts,
+    ) -> Result<()>;
+    /// Records the end (outcome, counts, message) and releases the lease.
     async fn finish_execution(
         &self,
         execution_id: i64,
@@ -306,6 +403,14 @@ pub trait TicketingStore: Send + Sync {
     -> Result<()>;
     async fn execution(&self, id: i64) -> Result<Option<Execution>>;
     async fn execution_errors(&self, execution_id: i64) -> Result<Vec<TicketError>>;
+    /// One page of an execution's errors in the order stored, keys after `after`
+    /// (0 for the first page), at most `limit`.
+    async fn execution_errors_page(
+        &self,
+        execution_id: i64,
+        after: i64,
+        limit: usize,
+    ) -> Result<Vec<StoredTicketError>>;
     /// Most recent first.
     async fn executions(&self, schedule_id: i64, limit: usize) -> Result<Vec<Execution>>;
 
@@ -319,7 +424,7 @@ pub trait TicketingStore: Send + Sync {
     /// status is no longer `NOT_PRINTED` or `PRINTED` is left alone.
     async fn mark_injected(
         &self,
-        schedule_id: i64,
+        by: MarkedBy,
         point_of_sales: &str,
         at: DateTime<Utc>,
         marks: Vec<InjectedMark>,
@@ -337,4 +442,45 @@ pub trait TicketingStore: Send + Sync {
 
     /// Database reachable.
     async fn ping(&self) -> Result<()>;
+}
+
+/// The refusal of a second running execution of a schedule, naming the running one.
+pub(crate) fn running_conflict(schedule: &str, running: &Execution) -> crate::StoreError {
+    let owner = running.lease_owner.as_deref().unwrap_or("unknown");
+    let until = running
+        .lease_expires_at
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+        .unwrap_or_default();
+    crate::StoreError::Conflict(format!(
+        "schedule {schedule}: execution #{} is running (started {}, by {owner}, lease until \
+         {until}); two executions of a schedule never overlap",
+        running.id,
+        running
+            .started_at
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+    ))
+}
+
+/// The answer to a lease renewal for an execution this process no longer holds.
+pub(crate) fn lease_lost(execution_id: i64) -> crate::StoreError {
+    crate::StoreError::Conflict(format!(
+        "execution {execution_id} is no longer held by this process: it ended, or its \
+         lease lapsed and it was recorded as interrupted"
+    ))
+}
+
+/// The checks every backend makes on a schedule before storing it.
+pub(crate) fn check_new_schedule(new: &NewSchedule) -> Result<()> {
+    if new.name.trim().is_empty() {
+        return Err(crate::StoreError::Invalid(
+            "the schedule name is empty".into(),
+        ));
+    }
+    if new.batch_size < 1 {
+        return Err(crate::StoreError::Invalid(format!(
+            "schedule {:?}: batch size {} must be at least 1",
+            new.name, new.batch_size
+        )));
+    }
+    Ok(())
 }

@@ -198,7 +198,12 @@ async fn perf(store: Arc<dyn TicketingStore>, label: &str) {
                     })
                     .collect();
                 store
-                    .mark_injected(sched.id, "WEB;POS1", chrono::Utc::now(), marks)
+                    .mark_injected(
+                        tixbridge_store::MarkedBy::schedule(sched.id),
+                        "WEB;POS1",
+                        chrono::Utc::now(),
+                        marks,
+                    )
                     .await
                     .unwrap();
             }

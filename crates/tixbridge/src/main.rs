@@ -46,8 +46,14 @@ enum Command {
     /// Configure schedules (instances of the interface functions).
     #[command(subcommand)]
     Schedule(cmd::schedule::ScheduleCmd),
-    /// Run one execution of a schedule now; exits non-zero when it ends in ERROR.
+    /// Run one execution of a schedule now. Exit code 0 for OK or WARNING, 1 for
+    /// ERROR, 2 when it could not run. Ctrl-C or SIGTERM stops it cleanly.
     Run(cmd::run::Args),
+    /// The executions of a schedule, most recent first.
+    Executions(cmd::executions::ListArgs),
+    /// One execution: outcome, counts, times, message, errors by pages.
+    #[command(subcommand)]
+    Execution(cmd::executions::ExecutionCmd),
     /// Ticket counts per status in ticketing.
     Status(cmd::status::Args),
     /// Measure throughput.
@@ -76,6 +82,8 @@ fn main() -> ExitCode {
             Command::Interface(c) => cmd::interface::exec(c).await,
             Command::Schedule(c) => cmd::schedule::exec(c).await,
             Command::Run(a) => cmd::run::exec(a).await,
+            Command::Executions(a) => cmd::executions::list(a).await,
+            Command::Execution(c) => cmd::executions::exec(c).await,
             Command::Status(a) => cmd::status::exec(a).await,
             Command::Bench(c) => cmd::bench::exec(c).await,
         }

@@ -20,8 +20,8 @@ use tixbridge_core::text::LocalizedText;
 
 use crate::{
     ImportContact, ImportPerformance, ImportProduct, ImportRow, ImportSeason, ImportSite,
-    InjectedMark, InjectionQuery, LaunchMode, NewInterface, NewSchedule, Schedule, StoreError,
-    TicketingStore,
+    InjectedMark, InjectionQuery, LaunchMode, MarkedBy, NewInterface, NewSchedule, Schedule,
+    StoreError, TicketingStore,
 };
 
 type Store = Arc<dyn TicketingStore>;
@@ -174,14 +174,14 @@ pub fn open_pass_row(ticket_id: i64) -> ImportRow {
     r
 }
 
-async fn org(store: &Store, code: &str) -> Organization {
+pub(crate) async fn org(store: &Store, code: &str) -> Organization {
     store
         .ensure_organization(code, &format!("Organization {code}"), "en")
         .await
         .expect("ensure_organization")
 }
 
-async fn import(store: &Store, organization_id: i64, rows: Vec<ImportRow>) {
+pub(crate) async fn import(store: &Store, organization_id: i64, rows: Vec<ImportRow>) {
     let mut s = store
         .begin_import(organization_id)
         .await
@@ -190,7 +190,7 @@ async fn import(store: &Store, organization_id: i64, rows: Vec<ImportRow>) {
     s.commit().await.expect("commit");
 }
 
-async fn injection_schedule(store: &Store, organization_id: i64) -> Schedule {
+pub(crate) async fn injection_schedule(store: &Store, organization_id: i64) -> Schedule {
     let iface = store
         .create_interface(new_interface(
             organization_id,
@@ -214,7 +214,7 @@ async fn injection_schedule(store: &Store, organization_id: i64) -> Schedule {
         .expect("create_schedule")
 }
 
-fn new_interface(organization_id: i64, name: &str) -> NewInterface {
+pub(crate) fn new_interface(organization_id: i64, name: &str) -> NewInterface {
     NewInterface {
         organization_id,
         name: name.into(),
@@ -227,7 +227,7 @@ fn new_interface(organization_id: i64, name: &str) -> NewInterface {
     }
 }
 
-fn person(email: &str) -> Person {
+pub(crate) fn person(email: &str) -> Person {
     Person {
         email: Some(email.into()),
         first_name: Some("Bob".into()),
@@ -863,7 +863,7 @@ pub async fn injection_force(store: Store) {
     import(&store, o.id, rows).await;
     store
         .mark_injected(
-            sched.id,
+            MarkedBy::schedule(sched.id),
             "WEB;POS1",
             at("2026-05-01T12:00:00Z"),
             vec![InjectedMark {
@@ -959,7 +959,7 @@ pub async fn injection_exclusions(store: Store) {
     );
     store
         .mark_injected(
-            sched.id,
+            MarkedBy::schedule(sched.id),
             "WEB;POS1",
             at("2026-05-01T12:00:00Z"),
             vec![InjectedMark {
@@ -1054,7 +1054,12 @@ pub async fn mark_injected(store: Store) {
     ];
     assert!(matches!(
         store
-            .mark_injected(sched.id + 1000, "WEB;POS1", when, marks.clone())
+            .mark_injected(
+                MarkedBy::schedule(sched.id + 1000),
+                "WEB;POS1",
+                when,
+                marks.clone()
+            )
             .await,
         Err(StoreError::NotFound(_))
     ));
@@ -1064,7 +1069,7 @@ pub async fn mark_injected(store: Store) {
         "a refused mark changes nothing"
     );
     store
-        .mark_injected(sched.id, "WEB;POS1", when, marks)
+        .mark_injected(MarkedBy::schedule(sched.id), "WEB;POS1", when, marks)
         .await
         .unwrap();
     for (id, email) in [(1, "one@example.org"), (2, "two@example.org")] {
@@ -1127,7 +1132,7 @@ pub async fn mark_injected(store: Store) {
     let later = when + Duration::hours(1);
     store
         .mark_injected(
-            sched.id,
+            MarkedBy::schedule(sched.id),
             "BOX;POS9",
             later,
             vec![
@@ -1162,7 +1167,7 @@ pub async fn mark_injected(store: Store) {
     assert_eq!(p2.owner, Some(person("new@example.org")));
     assert_eq!(p2.wallet_status, WalletStatus::Injected);
     store
-        .mark_injected(sched.id, "WEB;POS1", later, Vec::new())
+        .mark_injected(MarkedBy::schedule(sched.id), "WEB;POS1", later, Vec::new())
         .await
         .unwrap();
 }
@@ -1325,7 +1330,10 @@ pub async fn executions(store: Store) {
     let a = org(&store, "ACME").await;
     let sched = injection_schedule(&store, a.id).await;
     let t0 = at("2026-05-01T12:00:00Z");
-    let e1 = store.start_execution(sched.id, t0).await.unwrap();
+    let e1 = store
+        .start_execution(super::executions::start(sched.id, t0))
+        .await
+        .unwrap();
     assert_eq!(e1.schedule_id, sched.id);
     assert_eq!(e1.started_at, t0);
     assert_eq!(e1.ended_at, None);
@@ -1333,7 +1341,9 @@ pub async fn executions(store: Store) {
     assert_eq!(e1.counts, Counts::default());
     assert_eq!(store.execution(e1.id).await.unwrap(), Some(e1.clone()));
     assert!(matches!(
-        store.start_execution(sched.id + 1000, t0).await,
+        store
+            .start_execution(super::executions::start(sched.id + 1000, t0))
+            .await,
         Err(StoreError::NotFound(_))
     ));
 
@@ -1343,6 +1353,7 @@ pub async fn executions(store: Store) {
         succeeded: 7,
         failed: 2,
         skipped: 1,
+        unsent: 0,
     };
     store
         .finish_execution(
@@ -1400,11 +1411,22 @@ pub async fn executions(store: Store) {
     assert_eq!(store.execution_errors(e1.id).await.unwrap(), want);
 
     let e2 = store
-        .start_execution(sched.id, t0 + Duration::minutes(5))
+        .start_execution(super::executions::start(
+            sched.id,
+            t0 + Duration::minutes(5),
+        ))
+        .await
+        .unwrap();
+    let e2_end = t0 + Duration::minutes(6);
+    store
+        .finish_execution(e2.id, e2_end, Outcome::Ok, Counts::default(), None)
         .await
         .unwrap();
     let e3 = store
-        .start_execution(sched.id, t0 + Duration::minutes(10))
+        .start_execution(super::executions::start(
+            sched.id,
+            t0 + Duration::minutes(10),
+        ))
         .await
         .unwrap();
     assert!(store.execution_errors(e2.id).await.unwrap().is_empty());

@@ -29,10 +29,13 @@ use tixbridge_core::status::{TicketingStatus, WalletStatus};
 use tixbridge_core::text::{LocalizedText, is_language_code};
 
 use crate::{
-    Catalog, Execution, ImportRow, ImportSession, InjectedMark, InjectionCandidate, InjectionQuery,
-    InterfaceConfig, LaunchMode, NewInterface, NewSchedule, ReplacedTicket, Result, Schedule,
-    StoreError, TicketingStore, barcode_taken,
+    Catalog, Execution, ExecutionStart, ImportRow, ImportSession, InjectedMark, InjectionCandidate,
+    InjectionQuery, InterfaceConfig, InterfaceUpdate, LaunchMode, MarkedBy, NewInterface,
+    NewSchedule, ReplacedTicket, Result, Schedule, StoreError, StoredTicketError, TicketingStore,
+    barcode_taken,
 };
+
+mod runs;
 
 /// Append-only: never edit a migration that has landed; add a new one. Versions carry a
 /// `ticketing_` prefix so they never collide with the wallet store's in a shared schema.
@@ -252,6 +255,24 @@ ALTER TABLE sites ADD COLUMN time_zone TEXT;
 CREATE INDEX tickets_barcode ON tickets (organization_id, barcode);
 "#,
     ),
+    (
+        "ticketing_0003_executions",
+        r#"
+ALTER TABLE executions ADD COLUMN unsent BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE executions ADD COLUMN lease_owner TEXT;
+ALTER TABLE executions ADD COLUMN lease_expires_at TIMESTAMPTZ;
+-- Executions left running before leases existed can never be told apart from live
+-- ones: they are closed as interrupted, so the index below holds.
+UPDATE executions SET ended_at = started_at, outcome = 'ERROR',
+    message = 'interrupted: recorded before executions held leases and never ended'
+WHERE ended_at IS NULL;
+-- At most one running execution per schedule, whatever the number of processes.
+CREATE UNIQUE INDEX executions_one_running ON executions (schedule_id)
+    WHERE ended_at IS NULL;
+-- The execution that marked the ticket: an interrupted execution's counts.
+ALTER TABLE processed_markers ADD COLUMN execution_id BIGINT;
+"#,
+    ),
 ];
 
 /// Opens the ticketing store.
@@ -463,7 +484,7 @@ fn read_schedule(r: &PgRow) -> Result<Schedule> {
 }
 
 const EXECUTION_COLUMNS: &str = "id, schedule_id, started_at, ended_at, outcome, selected, sent, \
-    succeeded, failed, skipped, message";
+    succeeded, failed, skipped, unsent, message, lease_owner, lease_expires_at";
 
 fn read_execution(r: &PgRow) -> Result<Execution> {
     let mut c = Cur::new(r);
@@ -483,8 +504,11 @@ fn read_execution(r: &PgRow) -> Result<Execution> {
             succeeded: c.count()?,
             failed: c.count()?,
             skipped: c.count()?,
+            unsent: c.count()?,
         },
         message: c.get()?,
+        lease_owner: c.get()?,
+        lease_expires_at: c.get()?,
     })
 }
 
@@ -923,15 +947,7 @@ impl TicketingStore for PgTicketing {
     }
 
     async fn create_schedule(&self, new: NewSchedule) -> Result<Schedule> {
-        if new.name.trim().is_empty() {
-            return Err(StoreError::Invalid("the schedule name is empty".into()));
-        }
-        if new.batch_size < 1 {
-            return Err(StoreError::Invalid(format!(
-                "schedule {:?}: batch size {} must be at least 1",
-                new.name, new.batch_size
-            )));
-        }
+        crate::ticketing::check_new_schedule(&new)?;
         let mut tx = self.pool.begin().await?;
         let found: bool =
             sqlx::query_scalar("SELECT EXISTS(SELECT 1 FROM interfaces WHERE id = $1)")
@@ -1000,19 +1016,46 @@ impl TicketingStore for PgTicketing {
         .collect()
     }
 
-    async fn start_execution(&self, schedule_id: i64, at: DateTime<Utc>) -> Result<Execution> {
-        // The INSERT ... SELECT inserts nothing when the schedule does not exist.
-        let row = sqlx::query(&format!(
-            "INSERT INTO executions (schedule_id, started_at)
-             SELECT id, $2 FROM schedules WHERE id = $1
-             RETURNING {EXECUTION_COLUMNS}"
+    async fn update_interface(&self, id: i64, update: InterfaceUpdate) -> Result<InterfaceConfig> {
+        if let Some(url) = &update.url {
+            tixbridge_core::model::validate_interface_url(url).map_err(StoreError::Invalid)?;
+        }
+        runs::update_interface(&self.pool, id, &update).await
+    }
+
+    async fn schedule(&self, id: i64) -> Result<Option<Schedule>> {
+        sqlx::query(&format!(
+            "SELECT {SCHEDULE_COLUMNS} FROM schedules WHERE id = $1"
         ))
-        .bind(schedule_id)
-        .bind(at)
+        .bind(id)
         .fetch_optional(&self.pool)
         .await?
-        .ok_or_else(|| StoreError::NotFound(format!("schedule {schedule_id} does not exist")))?;
-        read_execution(&row)
+        .as_ref()
+        .map(read_schedule)
+        .transpose()
+    }
+
+    async fn update_schedule(&self, id: i64, new: NewSchedule) -> Result<Schedule> {
+        crate::ticketing::check_new_schedule(&new)?;
+        runs::update_schedule(&self.pool, id, &new).await
+    }
+
+    async fn delete_schedule(&self, id: i64, at: DateTime<Utc>) -> Result<()> {
+        runs::delete_schedule(&self.pool, id, at).await
+    }
+
+    async fn start_execution(&self, start: ExecutionStart) -> Result<Execution> {
+        runs::start_execution(&self.pool, &start).await
+    }
+
+    async fn renew_lease(
+        &self,
+        execution_id: i64,
+        owner: &str,
+        until: DateTime<Utc>,
+        counts: Counts,
+    ) -> Result<()> {
+        runs::renew_lease(&self.pool, execution_id, owner, until, counts).await
     }
 
     async fn finish_execution(
@@ -1023,29 +1066,24 @@ impl TicketingStore for PgTicketing {
         counts: Counts,
         message: Option<String>,
     ) -> Result<()> {
-        let n = sqlx::query(
-            "UPDATE executions SET ended_at = $2, outcome = $3, selected = $4, sent = $5,
-                 succeeded = $6, failed = $7, skipped = $8, message = $9
-             WHERE id = $1",
+        runs::finish_execution(
+            &self.pool,
+            execution_id,
+            at,
+            outcome.as_str(),
+            counts,
+            message,
         )
-        .bind(execution_id)
-        .bind(at)
-        .bind(outcome.as_str())
-        .bind(count(counts.selected))
-        .bind(count(counts.sent))
-        .bind(count(counts.succeeded))
-        .bind(count(counts.failed))
-        .bind(count(counts.skipped))
-        .bind(message)
-        .execute(&self.pool)
-        .await?
-        .rows_affected();
-        if n == 0 {
-            return Err(StoreError::NotFound(format!(
-                "execution {execution_id} does not exist"
-            )));
-        }
-        Ok(())
+        .await
+    }
+
+    async fn execution_errors_page(
+        &self,
+        execution_id: i64,
+        after: i64,
+        limit: usize,
+    ) -> Result<Vec<StoredTicketError>> {
+        runs::errors_page(&self.pool, execution_id, after, limit).await
     }
 
     async fn add_execution_errors(
@@ -1188,7 +1226,7 @@ impl TicketingStore for PgTicketing {
 
     async fn mark_injected(
         &self,
-        schedule_id: i64,
+        by: MarkedBy,
         point_of_sales: &str,
         at: DateTime<Utc>,
         marks: Vec<InjectedMark>,
@@ -1196,6 +1234,10 @@ impl TicketingStore for PgTicketing {
         if marks.is_empty() {
             return Ok(());
         }
+        let MarkedBy {
+            schedule_id,
+            execution_id,
+        } = by;
         // One row per ticket (the last mark wins): an upsert may not touch a row twice
         // in one statement.
         let mut by_id: BTreeMap<i64, &Person> = BTreeMap::new();
@@ -1216,12 +1258,14 @@ impl TicketingStore for PgTicketing {
                  RETURNING t.id
              ),
              marked AS (
-                 INSERT INTO processed_markers (ticket_id, function, schedule_id, processed_at, cause)
-                 SELECT id, 'INJECTION', $4, $3, NULL FROM printed
+                 INSERT INTO processed_markers
+                     (ticket_id, function, schedule_id, processed_at, cause, execution_id)
+                 SELECT id, 'INJECTION', $4, $3, NULL, $6 FROM printed
                  ON CONFLICT (ticket_id, function) DO UPDATE SET
                      schedule_id = EXCLUDED.schedule_id,
                      processed_at = EXCLUDED.processed_at,
-                     cause = NULL
+                     cause = NULL,
+                     execution_id = EXCLUDED.execution_id
              ),
              projected AS (
                  INSERT INTO mobile_projections
@@ -1246,6 +1290,7 @@ impl TicketingStore for PgTicketing {
         .bind(at)
         .bind(schedule_id)
         .bind(&owners)
+        .bind(execution_id)
         .fetch_one(&self.pool)
         .await?;
         if !schedule_found {

@@ -43,10 +43,13 @@ use tixbridge_core::text::{LocalizedText, is_language_code};
 
 use super::Db;
 use crate::{
-    Catalog, Execution, ImportRow, ImportSession, InjectedMark, InjectionCandidate, InjectionQuery,
-    InterfaceConfig, LaunchMode, NewInterface, NewSchedule, ReplacedTicket, Result, Schedule,
-    StoreError, TicketingStore, barcode_taken,
+    Catalog, Execution, ExecutionStart, ImportRow, ImportSession, InjectedMark, InjectionCandidate,
+    InjectionQuery, InterfaceConfig, InterfaceUpdate, LaunchMode, MarkedBy, NewInterface,
+    NewSchedule, ReplacedTicket, Result, Schedule, StoreError, StoredTicketError, TicketingStore,
+    barcode_taken,
 };
+
+mod runs;
 
 /// Append-only: never edit a migration that has landed; add a new one. Versions carry a
 /// `ticketing_` prefix so they never collide with the wallet store's in a shared file.
@@ -255,6 +258,24 @@ ALTER TABLE sites ADD COLUMN time_zone TEXT;
 -- The import refuses a barcode already held by a ticket of the organization. Not
 -- UNIQUE: a store from before the rule may hold duplicates.
 CREATE INDEX tickets_barcode ON tickets (organization_id, barcode);
+"#,
+    ),
+    (
+        "ticketing_0003_executions",
+        r#"
+ALTER TABLE executions ADD COLUMN unsent INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE executions ADD COLUMN lease_owner TEXT;
+ALTER TABLE executions ADD COLUMN lease_expires_at TEXT;
+-- Executions left running before leases existed can never be told apart from live
+-- ones: they are closed as interrupted, so the index below holds.
+UPDATE executions SET ended_at = started_at, outcome = 'ERROR',
+    message = 'interrupted: recorded before executions held leases and never ended'
+WHERE ended_at IS NULL;
+-- At most one running execution per schedule, whatever the number of processes.
+CREATE UNIQUE INDEX executions_one_running ON executions (schedule_id)
+    WHERE ended_at IS NULL;
+-- The execution that marked the ticket: an interrupted execution's counts.
+ALTER TABLE processed_markers ADD COLUMN execution_id INTEGER;
 "#,
     ),
 ];
@@ -529,7 +550,7 @@ fn read_schedule(r: &rusqlite::Row<'_>) -> rusqlite::Result<Schedule> {
 }
 
 const EXECUTION_COLUMNS: &str = "id, schedule_id, started_at, ended_at, outcome, selected, sent, \
-    succeeded, failed, skipped, message";
+    succeeded, failed, skipped, unsent, message, lease_owner, lease_expires_at";
 
 fn read_execution(r: &rusqlite::Row<'_>) -> rusqlite::Result<Execution> {
     let mut c = Cur::new(r);
@@ -551,8 +572,11 @@ fn read_execution(r: &rusqlite::Row<'_>) -> rusqlite::Result<Execution> {
             succeeded: c.get::<i64>()? as u64,
             failed: c.get::<i64>()? as u64,
             skipped: c.get::<i64>()? as u64,
+            unsent: c.get::<i64>()? as u64,
         },
         message: c.get()?,
+        lease_owner: c.get()?,
+        lease_expires_at: c.opt_time()?,
     })
 }
 
@@ -1064,15 +1088,7 @@ impl TicketingStore for SqliteTicketing {
     }
 
     async fn create_schedule(&self, new: NewSchedule) -> Result<Schedule> {
-        if new.name.trim().is_empty() {
-            return Err(StoreError::Invalid("the schedule name is empty".into()));
-        }
-        if new.batch_size < 1 {
-            return Err(StoreError::Invalid(format!(
-                "schedule {:?}: batch size {} must be at least 1",
-                new.name, new.batch_size
-            )));
-        }
+        crate::ticketing::check_new_schedule(&new)?;
         self.db
             .write(move |tx| {
                 let found: bool = tx.query_row(
@@ -1148,30 +1164,57 @@ impl TicketingStore for SqliteTicketing {
             .await
     }
 
-    async fn start_execution(&self, schedule_id: i64, at: DateTime<Utc>) -> Result<Execution> {
+    async fn update_interface(&self, id: i64, update: InterfaceUpdate) -> Result<InterfaceConfig> {
+        if let Some(url) = &update.url {
+            tixbridge_core::model::validate_interface_url(url).map_err(StoreError::Invalid)?;
+        }
         self.db
-            .write(move |tx| {
-                let found: bool = tx.query_row(
-                    "SELECT EXISTS(SELECT 1 FROM schedules WHERE id = ?1)",
-                    [schedule_id],
-                    |r| r.get(0),
-                )?;
-                if !found {
-                    return Err(StoreError::NotFound(format!(
-                        "schedule {schedule_id} does not exist"
-                    )));
-                }
-                tx.execute(
-                    "INSERT INTO executions (schedule_id, started_at) VALUES (?1, ?2)",
-                    params![schedule_id, ts(at)],
-                )?;
-                let id = tx.last_insert_rowid();
-                Ok(tx.query_row(
-                    &format!("SELECT {EXECUTION_COLUMNS} FROM executions WHERE id = ?1"),
+            .write(move |tx| runs::update_interface(tx, id, &update))
+            .await
+    }
+
+    async fn schedule(&self, id: i64) -> Result<Option<Schedule>> {
+        self.db
+            .read(move |c| {
+                Ok(c.query_row(
+                    &format!("SELECT {SCHEDULE_COLUMNS} FROM schedules WHERE id = ?1"),
                     [id],
-                    read_execution,
-                )?)
+                    read_schedule,
+                )
+                .optional()?)
             })
+            .await
+    }
+
+    async fn update_schedule(&self, id: i64, new: NewSchedule) -> Result<Schedule> {
+        crate::ticketing::check_new_schedule(&new)?;
+        self.db
+            .write(move |tx| runs::update_schedule(tx, id, &new))
+            .await
+    }
+
+    async fn delete_schedule(&self, id: i64, at: DateTime<Utc>) -> Result<()> {
+        self.db
+            .write(move |tx| runs::delete_schedule(tx, id, at))
+            .await
+    }
+
+    async fn start_execution(&self, start: ExecutionStart) -> Result<Execution> {
+        self.db
+            .write(move |tx| runs::start_execution(tx, &start))
+            .await
+    }
+
+    async fn renew_lease(
+        &self,
+        execution_id: i64,
+        owner: &str,
+        until: DateTime<Utc>,
+        counts: Counts,
+    ) -> Result<()> {
+        let owner = owner.to_owned();
+        self.db
+            .write(move |tx| runs::renew_lease(tx, execution_id, &owner, until, counts))
             .await
     }
 
@@ -1185,29 +1228,19 @@ impl TicketingStore for SqliteTicketing {
     ) -> Result<()> {
         self.db
             .write(move |tx| {
-                let n = tx.execute(
-                    "UPDATE executions SET ended_at = ?2, outcome = ?3, selected = ?4, sent = ?5,
-                         succeeded = ?6, failed = ?7, skipped = ?8, message = ?9
-                     WHERE id = ?1",
-                    params![
-                        execution_id,
-                        ts(at),
-                        outcome.as_str(),
-                        count(counts.selected),
-                        count(counts.sent),
-                        count(counts.succeeded),
-                        count(counts.failed),
-                        count(counts.skipped),
-                        message
-                    ],
-                )?;
-                if n == 0 {
-                    return Err(StoreError::NotFound(format!(
-                        "execution {execution_id} does not exist"
-                    )));
-                }
-                Ok(())
+                runs::finish_execution(tx, execution_id, at, outcome.as_str(), counts, message)
             })
+            .await
+    }
+
+    async fn execution_errors_page(
+        &self,
+        execution_id: i64,
+        after: i64,
+        limit: usize,
+    ) -> Result<Vec<StoredTicketError>> {
+        self.db
+            .read(move |c| runs::errors_page(c, execution_id, after, limit))
             .await
     }
 
@@ -1306,7 +1339,7 @@ impl TicketingStore for SqliteTicketing {
 
     async fn mark_injected(
         &self,
-        schedule_id: i64,
+        by: MarkedBy,
         point_of_sales: &str,
         at: DateTime<Utc>,
         marks: Vec<InjectedMark>,
@@ -1320,6 +1353,10 @@ impl TicketingStore for SqliteTicketing {
             .iter()
             .map(|m| to_json(&m.recipient))
             .collect::<Result<Vec<_>>>()?;
+        let MarkedBy {
+            schedule_id,
+            execution_id,
+        } = by;
         self.db
             .write(move |tx| {
                 let found: bool = tx
@@ -1336,12 +1373,14 @@ impl TicketingStore for SqliteTicketing {
                      WHERE id = ?1 AND status IN ('NOT_PRINTED', 'PRINTED')",
                 )?;
                 let mut mark = tx.prepare_cached(
-                    "INSERT INTO processed_markers (ticket_id, function, schedule_id, processed_at, cause)
-                     VALUES (?1, 'INJECTION', ?2, ?3, NULL)
+                    "INSERT INTO processed_markers
+                         (ticket_id, function, schedule_id, processed_at, cause, execution_id)
+                     VALUES (?1, 'INJECTION', ?2, ?3, NULL, ?4)
                      ON CONFLICT (ticket_id, function) DO UPDATE SET
                          schedule_id = excluded.schedule_id,
                          processed_at = excluded.processed_at,
-                         cause = NULL",
+                         cause = NULL,
+                         execution_id = excluded.execution_id",
                 )?;
                 let mut project = tx.prepare_cached(
                     "INSERT INTO mobile_projections
@@ -1359,7 +1398,7 @@ impl TicketingStore for SqliteTicketing {
                 )?;
                 for (m, owner) in marks.iter().zip(&owners) {
                     if print.execute(params![m.ticket_id, pos, at])? == 1 {
-                        mark.execute(params![m.ticket_id, schedule_id, at])?;
+                        mark.execute(params![m.ticket_id, schedule_id, at, execution_id])?;
                         project.execute(params![m.ticket_id, owner, at])?;
                     }
                 }

@@ -3,6 +3,7 @@
 pub mod bench;
 pub mod bench_feed;
 pub mod demo;
+pub mod executions;
 pub mod import;
 pub mod interface;
 pub mod run;

@@ -1,12 +1,20 @@
-//! `tixbridge run SCHEDULE`.
+//! `tixbridge run SCHEDULE`: one execution now. Ctrl-C or SIGTERM stops sending, lets
+//! the calls in flight finish, marks what the wallet accepted and records the end.
+//! Exit code: 0 for `OK` or `WARNING`, 1 for `ERROR`, 2 when the execution could not
+//! run (unknown schedule, another execution running, bad configuration, database).
 
 use std::process::ExitCode;
 use std::sync::Arc;
+
+use tokio_util::sync::CancellationToken;
 
 use super::TicketingDb;
 use crate::progress::Meter;
 use tixbridge_core::model::Outcome;
 use tixbridge_interface::{ExecutionReport, RunOptions, run_schedule};
+
+/// Exit code of `run` when the execution could not run at all.
+pub const COULD_NOT_RUN: u8 = 2;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -17,15 +25,42 @@ pub struct Args {
     /// Wallet calls in flight at once.
     #[arg(long, default_value_t = 4)]
     in_flight: usize,
+    /// How long the execution's lease lasts unless renewed (renewed every third of
+    /// it): if this process dies, its schedule is blocked at most this long, then the
+    /// next run records the execution as interrupted. Written 500ms, 30s, 5m.
+    #[arg(long, env = "TIXBRIDGE_LEASE", default_value = "30s", value_parser = super::wallet::parse_duration)]
+    lease: std::time::Duration,
 }
 
 pub async fn exec(a: Args) -> anyhow::Result<ExitCode> {
+    match execute(a).await {
+        Ok(code) => Ok(code),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            Ok(ExitCode::from(COULD_NOT_RUN))
+        }
+    }
+}
+
+async fn execute(a: Args) -> anyhow::Result<ExitCode> {
+    if a.lease < std::time::Duration::from_millis(300) {
+        anyhow::bail!("--lease {:?}: must be at least 300ms", a.lease);
+    }
     let store = a.db.open().await?;
     let meter = Meter::new("tickets", None);
     let m = meter.clone();
+    let shutdown = CancellationToken::new();
+    let on_signal = shutdown.clone();
+    tokio::spawn(async move {
+        super::wallet::shutdown_signal().await;
+        tracing::warn!("stopping: no more calls are sent; the calls in flight finish");
+        on_signal.cancel();
+    });
     let opts = RunOptions {
         in_flight: a.in_flight.max(1),
         progress: Some(Arc::new(move |p| m.set(p.succeeded + p.failed))),
+        lease: a.lease,
+        shutdown,
         ..Default::default()
     };
     let report = run_schedule(store, &a.schedule, opts).await;
@@ -50,12 +85,13 @@ pub fn print_report(r: &ExecutionReport) {
         r.outcome
     );
     println!(
-        "  selected {}  sent {}  succeeded {}  failed {}  skipped {}  in {:.2} s ({:.0} tickets/s)",
+        "  selected {}  sent {}  succeeded {}  failed {}  skipped {}  unsent {}  in {:.2} s ({:.0} tickets/s)",
         c.selected,
         c.sent,
         c.succeeded,
         c.failed,
         c.skipped,
+        c.unsent,
         secs,
         if secs > 0.0 {
             c.succeeded as f64 / secs

@@ -1,24 +1,100 @@
-//! `tixbridge schedule create-injection|list`.
+//! `tixbridge schedule create-injection|list|show|update|delete`.
 
 use std::process::ExitCode;
 
 use clap::Subcommand;
 
+use chrono::Utc;
+
 use super::TicketingDb;
-use tixbridge_core::model::InjectionFilters;
-use tixbridge_interface::setup::{InjectionScheduleInput, create_injection_schedule};
+use tixbridge_core::model::{FunctionKind, InjectionFilters, InjectionParams};
+use tixbridge_interface::setup::{
+    InjectionScheduleChange, InjectionScheduleInput, create_injection_schedule,
+    update_injection_schedule,
+};
+use tixbridge_store::{Execution, Schedule, TicketingStore};
 
 #[derive(Subcommand)]
 pub enum ScheduleCmd {
     /// Create a tickets injection schedule.
     CreateInjection(Box<InjectionArgs>),
-    /// List the schedules of an interface with their last execution.
+    /// List the schedules of an interface: function, filters, frequency, simulation
+    /// flag and last execution.
     List {
         #[command(flatten)]
         db: TicketingDb,
         #[arg(long)]
         interface: String,
     },
+    /// Every setting of a schedule and its last execution.
+    Show {
+        #[command(flatten)]
+        db: TicketingDb,
+        /// The schedule's name.
+        name: String,
+    },
+    /// Change an injection schedule; each value is checked exactly as at creation.
+    Update(Box<UpdateArgs>),
+    /// Delete a schedule with its execution history (refused while an execution runs).
+    Delete {
+        #[command(flatten)]
+        db: TicketingDb,
+        /// The schedule's name.
+        name: String,
+    },
+}
+
+/// The options of `schedule update`: each one given replaces the stored value; a
+/// filter given as "" is removed.
+#[derive(clap::Args)]
+pub struct UpdateArgs {
+    #[command(flatten)]
+    db: TicketingDb,
+    /// The schedule's name.
+    name: String,
+    #[arg(long)]
+    batch_size: Option<i64>,
+    /// Point of sales that prints: salesChannelCode;posCode.
+    #[arg(long)]
+    pos: Option<String>,
+    #[arg(long)]
+    sales_channel: Option<String>,
+    #[arg(long)]
+    season: Option<String>,
+    #[arg(long)]
+    product_family: Option<String>,
+    #[arg(long)]
+    product: Option<String>,
+    #[arg(long)]
+    performance: Option<String>,
+    #[arg(long)]
+    tariff: Option<String>,
+    #[arg(long)]
+    category: Option<String>,
+    #[arg(long)]
+    file_number: Option<String>,
+    #[arg(long)]
+    barcode_prefix: Option<String>,
+    #[arg(long)]
+    barcode_suffix: Option<String>,
+    #[arg(long)]
+    mandatory_holder_fields: Option<String>,
+    /// ALL, ONLY_MAIN_APPLICANT or FIRST_OF_FILE.
+    #[arg(long)]
+    main_applicant: Option<String>,
+    #[arg(long)]
+    force: Option<String>,
+    #[arg(long)]
+    skip: Option<String>,
+    /// true: build and validate, send nothing; false: send.
+    #[arg(long)]
+    simulation: Option<bool>,
+    /// Automatic launch every this many seconds.
+    #[arg(long, conflicts_with = "manual")]
+    every_secs: Option<i64>,
+    /// Launched manually only from now on.
+    #[arg(long)]
+    manual: bool,
 }
 
 #[derive(clap::Args)]
@@ -131,24 +207,159 @@ pub async fn exec(cmd: ScheduleCmd) -> anyhow::Result<ExitCode> {
                 .ok_or_else(|| anyhow::anyhow!("no interface is named {interface:?}"))?;
             for s in store.schedules(iface.id).await? {
                 let last = store.executions(s.id, 1).await?.into_iter().next();
-                let state = match last {
-                    None => "never run".to_owned(),
-                    Some(e) => format!(
-                        "last execution #{} {} ({} sent, {} failed)",
-                        e.id,
-                        e.outcome.map(|o| o.as_str()).unwrap_or("RUNNING"),
-                        e.counts.sent,
-                        e.counts.failed
-                    ),
-                };
+                let d = describe(&s);
                 println!(
-                    "{}\t{}\tbatch {}\t{state}",
+                    "{}\t{}\t{}\tbatch {}\tfilters: {}\tsimulation: {}\t{}",
                     s.name,
                     s.function.label(),
-                    s.batch_size
+                    frequency(&s),
+                    s.batch_size,
+                    d.filters,
+                    if d.simulation { "yes" } else { "no" },
+                    last_state(last.as_ref())
                 );
             }
             Ok(ExitCode::SUCCESS)
         }
+        ScheduleCmd::Show { db, name } => {
+            let store = db.open().await?;
+            let s = by_name(&*store, &name).await?;
+            let iface = store.interface(s.interface_id).await?;
+            let last = store.executions(s.id, 1).await?.into_iter().next();
+            print_schedule(&s, &iface.name, last.as_ref())?;
+            Ok(ExitCode::SUCCESS)
+        }
+        ScheduleCmd::Update(a) => {
+            let a = *a;
+            let store = a.db.open().await?;
+            let frequency = match (a.every_secs, a.manual) {
+                (Some(f), _) => Some(Some(f)),
+                (None, true) => Some(None),
+                (None, false) => None,
+            };
+            let s = update_injection_schedule(
+                &*store,
+                &a.name,
+                InjectionScheduleChange {
+                    batch_size: a.batch_size,
+                    point_of_sales: a.pos,
+                    filters: InjectionFilters {
+                        sales_channel: a.sales_channel,
+                        season: a.season,
+                        product_family: a.product_family,
+                        product: a.product,
+                        performance: a.performance,
+                        tariff: a.tariff,
+                        category: a.category,
+                        file_number: a.file_number,
+                    },
+                    barcode_prefix: a.barcode_prefix,
+                    barcode_suffix: a.barcode_suffix,
+                    mandatory_holder_fields: a.mandatory_holder_fields,
+                    main_applicant_rule: a.main_applicant,
+                    force: a.force,
+                    skip: a.skip,
+                    simulation: a.simulation,
+                    frequency_secs: frequency,
+                },
+            )
+            .await?;
+            let iface = store.interface(s.interface_id).await?;
+            println!("schedule {} updated", s.name);
+            print_schedule(&s, &iface.name, None)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        ScheduleCmd::Delete { db, name } => {
+            let store = db.open().await?;
+            let s = by_name(&*store, &name).await?;
+            store.delete_schedule(s.id, Utc::now()).await?;
+            println!("schedule {} deleted with its execution history", s.name);
+            Ok(ExitCode::SUCCESS)
+        }
     }
+}
+
+async fn by_name(store: &dyn TicketingStore, name: &str) -> anyhow::Result<Schedule> {
+    store
+        .schedule_by_name(name)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("no schedule is named {name:?}"))
+}
+
+/// A schedule's filters and simulation flag, as listed.
+struct Described {
+    filters: String,
+    simulation: bool,
+}
+
+fn describe(s: &Schedule) -> Described {
+    match serde_json::from_value::<InjectionParams>(s.params.clone()) {
+        Ok(p) if s.function == FunctionKind::Injection => {
+            let f = &p.filters;
+            let set: Vec<String> = [
+                ("sales channel", &f.sales_channel),
+                ("season", &f.season),
+                ("product family", &f.product_family),
+                ("product", &f.product),
+                ("performance", &f.performance),
+                ("tariff", &f.tariff),
+                ("category", &f.category),
+                ("file number", &f.file_number),
+            ]
+            .into_iter()
+            .filter_map(|(k, v)| v.as_ref().map(|v| format!("{k} {v}")))
+            .collect();
+            Described {
+                filters: if set.is_empty() {
+                    "none".into()
+                } else {
+                    set.join(", ")
+                },
+                simulation: p.simulation,
+            }
+        }
+        _ => Described {
+            filters: s.params.to_string(),
+            simulation: s.params["simulation"].as_bool().unwrap_or(false),
+        },
+    }
+}
+
+fn frequency(s: &Schedule) -> String {
+    match s.frequency_secs {
+        Some(f) => format!("every {f}s"),
+        None => "manual".into(),
+    }
+}
+
+fn last_state(last: Option<&Execution>) -> String {
+    match last {
+        None => "never run".to_owned(),
+        Some(e) => format!(
+            "last execution #{} {} ({} sent, {} failed)",
+            e.id,
+            e.outcome.map(|o| o.as_str()).unwrap_or("RUNNING"),
+            e.counts.sent,
+            e.counts.failed
+        ),
+    }
+}
+
+/// Every setting of a schedule: its own fields, then its function's parameters.
+fn print_schedule(s: &Schedule, interface: &str, last: Option<&Execution>) -> anyhow::Result<()> {
+    let d = describe(s);
+    println!("schedule {}", s.name);
+    println!("  interface: {interface}");
+    println!("  function: {}", s.function.label());
+    println!("  launch: {}", frequency(s));
+    let t = |t: Option<chrono::DateTime<Utc>>| t.map(|t| t.to_rfc3339()).unwrap_or("-".into());
+    println!("  starts: {}  ends: {}", t(s.starts_at), t(s.ends_at));
+    println!("  batch size: {}", s.batch_size);
+    println!("  filters: {}", d.filters);
+    println!("  simulation: {}", if d.simulation { "yes" } else { "no" });
+    println!("  parameters: {}", serde_json::to_string(&s.params)?);
+    if last.is_some() {
+        println!("  {}", last_state(last));
+    }
+    Ok(())
 }
