@@ -256,6 +256,9 @@ pub trait TicketingStore: Send + Sync {
     ) -> Result<Organization>;
     async fn organization_by_code(&self, code: &str) -> Result<Option<Organization>>;
     async fn organization(&self, id: i64) -> Result<Organization>;
+    /// Every organization of the store, ordered by code (the CLI's `--org` may be left
+    /// out when there is exactly one).
+    async fn organizations(&self) -> Result<Vec<Organization>>;
 
     /// Starts an all-or-nothing import for the organization.
     async fn begin_import(&self, organization_id: i64) -> Result<Box<dyn ImportSession>>;

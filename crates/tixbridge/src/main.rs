@@ -50,6 +50,10 @@ enum Command {
     Run(cmd::run::Args),
     /// Ticket counts per status in ticketing.
     Status(cmd::status::Args),
+    /// List the organizations of ticketing (code, name, default language).
+    Organizations(cmd::organizations::Args),
+    /// Copy a SQLite store consistently while the services run (PostgreSQL: pg_dump).
+    Backup(cmd::backup::Args),
     /// Measure throughput.
     #[command(subcommand)]
     Bench(cmd::bench::BenchCmd),
@@ -77,6 +81,8 @@ fn main() -> ExitCode {
             Command::Schedule(c) => cmd::schedule::exec(c).await,
             Command::Run(a) => cmd::run::exec(a).await,
             Command::Status(a) => cmd::status::exec(a).await,
+            Command::Organizations(a) => cmd::organizations::exec(a).await,
+            Command::Backup(a) => cmd::backup::exec(a).await,
             Command::Bench(c) => cmd::bench::exec(c).await,
         }
     });
