@@ -15,14 +15,14 @@
 
 use std::time::Duration;
 
-use reqwest::header::RETRY_AFTER;
-use reqwest::{StatusCode, Url};
+use reqwest::Url;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use tixbridge_core::api::{AppTickets, ErrorBody, Person, TicketList, TicketState};
 use tixbridge_core::lifecycle::ActivationMethod;
 
+use crate::transport::{Answer, Failure, Repeat, RetryPolicy, Sender};
 use crate::{ClientError, WalletClient};
 
 /// Why an app call failed.
@@ -38,6 +38,11 @@ pub enum AppError {
     },
     #[error("cannot reach the wallet at {url}: {reason}")]
     Unreachable { url: String, reason: String },
+    /// The connection broke after the action was sent: the wallet may have applied it.
+    #[error(
+        "the connection to the wallet at {url} dropped before its answer was complete (the wallet may have applied the action): {reason}"
+    )]
+    Dropped { url: String, reason: String },
     #[error("the wallet did not answer within {0:?}")]
     Timeout(Duration),
     #[error("the wallet's answer is not understood: {0}")]
@@ -52,6 +57,7 @@ impl AppError {
         match self {
             AppError::Refused { code, .. } => code,
             AppError::Unreachable { .. } => "WALLET_UNREACHABLE",
+            AppError::Dropped { .. } => "WALLET_CONNECTION_DROPPED",
             AppError::Timeout(_) => "WALLET_TIMEOUT",
             AppError::BadResponse(_) => "WALLET_BAD_RESPONSE",
             AppError::Usage(_) => "CLIENT_USAGE",
@@ -70,12 +76,18 @@ impl AppError {
 /// Client of one wallet service's app API. Cheap to clone; calls may run concurrently.
 #[derive(Clone, Debug)]
 pub struct AppClient {
-    http: reqwest::Client,
+    sender: Sender,
     base: Url,
     timeout: Duration,
-    /// Extra attempts after `429` / `503` (the wallet did not act on the request).
-    retries: u32,
 }
+
+/// The app client's retries: the spectator's actions are not idempotent, so only
+/// what the wallet did not act on is resent (no connection, `429`, `503`).
+const APP_RETRY: RetryPolicy = RetryPolicy {
+    retries: 8,
+    retry_for: Duration::from_secs(30),
+    backoff: Duration::from_millis(100),
+};
 
 impl AppClient {
     /// `base_url` is the service root, e.g. `http://127.0.0.1:8080`.
@@ -94,11 +106,20 @@ impl AppClient {
             .build()
             .map_err(|e| AppError::Usage(format!("cannot build the HTTP client: {e}")))?;
         Ok(AppClient {
-            http,
+            sender: Sender::new(http, APP_RETRY),
             base,
             timeout,
-            retries: 3,
         })
+    }
+
+    /// The same client with another retry policy (`retries: 0` sends each call once).
+    pub fn with_retry(mut self, policy: RetryPolicy) -> AppClient {
+        self.sender = Sender::new(self.sender.http.clone(), policy);
+        self
+    }
+
+    fn http(&self) -> &reqwest::Client {
+        &self.sender.http
     }
 
     /// The service root this client talks to.
@@ -151,8 +172,8 @@ impl AppClient {
         }
         let url = self.url(&["app", "session"])?;
         let a: Answer = self
-            .call(|| {
-                self.http.post(url.clone()).json(&Req {
+            .call(Repeat::IfNotApplied, || {
+                self.http().post(url.clone()).json(&Req {
                     email,
                     organizer_id,
                 })
@@ -166,60 +187,28 @@ impl AppClient {
         })
     }
 
-    /// Sends, retrying `429` and `503` (after `Retry-After`, at most 5 s each): the
-    /// wallet did not act on those requests, so a retry never repeats an action.
+    /// Sends, retried as `repeat` allows, and parses the answer.
     async fn call<T: DeserializeOwned>(
         &self,
+        repeat: Repeat,
         make: impl Fn() -> reqwest::RequestBuilder,
     ) -> Result<T, AppError> {
-        let mut attempt = 0;
-        loop {
-            let resp = make().send().await.map_err(|e| self.transport_error(e))?;
-            let status = resp.status();
-            if (status == StatusCode::TOO_MANY_REQUESTS
-                || status == StatusCode::SERVICE_UNAVAILABLE)
-                && attempt < self.retries
-            {
-                attempt += 1;
-                let pause = resp
-                    .headers()
-                    .get(RETRY_AFTER)
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(|v| v.trim().parse::<u64>().ok())
-                    .map(Duration::from_secs)
-                    .unwrap_or(Duration::from_millis(200 << attempt))
-                    .min(Duration::from_secs(5));
-                tracing::debug!(%status, attempt, "wallet busy; retrying");
-                tokio::time::sleep(pause).await;
-                continue;
-            }
-            return answer(resp).await;
-        }
-    }
-
-    fn transport_error(&self, e: reqwest::Error) -> AppError {
-        if e.is_timeout() {
-            return AppError::Timeout(self.timeout);
-        }
-        let mut reason = e.to_string();
-        let mut src = std::error::Error::source(&e);
-        while let Some(s) = src {
-            reason = format!("{reason}: {s}");
-            src = s.source();
-        }
-        AppError::Unreachable {
-            url: self.base.to_string(),
-            reason,
+        let url = || self.base.to_string();
+        match self.sender.send(repeat, make).await {
+            Ok(a) => answer(a),
+            Err(Failure::Connect(reason)) => Err(AppError::Unreachable { url: url(), reason }),
+            Err(Failure::Dropped(reason)) => Err(AppError::Dropped { url: url(), reason }),
+            Err(Failure::Timeout) => Err(AppError::Timeout(self.timeout)),
+            Err(Failure::Busy { answer: a, .. }) => answer(a),
         }
     }
 }
 
-async fn answer<T: DeserializeOwned>(resp: reqwest::Response) -> Result<T, AppError> {
-    let status = resp.status();
-    let bytes = resp
-        .bytes()
-        .await
-        .map_err(|e| AppError::BadResponse(format!("the body could not be read: {e}")))?;
+fn answer<T: DeserializeOwned>(answer: Answer) -> Result<T, AppError> {
+    let Answer {
+        status,
+        body: bytes,
+    } = answer;
     if !status.is_success() {
         let (code, message) = match serde_json::from_slice::<ErrorBody>(&bytes) {
             Ok(b) => (b.error.code, b.error.message),
@@ -272,7 +261,9 @@ impl AppSession {
     pub async fn tickets(&self) -> Result<AppTickets, AppError> {
         let url = self.client.url(&["app", "tickets"])?;
         self.client
-            .call(|| self.client.http.get(url.clone()).bearer_auth(&self.token))
+            .call(Repeat::Always, || {
+                self.client.http().get(url.clone()).bearer_auth(&self.token)
+            })
             .await
     }
 
@@ -284,8 +275,12 @@ impl AppSession {
     ) -> Result<TicketState, AppError> {
         let url = self.client.url(&["app", "tickets", ticket_id, verb])?;
         self.client
-            .call(|| {
-                let req = self.client.http.post(url.clone()).bearer_auth(&self.token);
+            .call(Repeat::IfNotApplied, || {
+                let req = self
+                    .client
+                    .http()
+                    .post(url.clone())
+                    .bearer_auth(&self.token);
                 match body {
                     Some(b) => req.json(b),
                     None => req,
@@ -373,8 +368,8 @@ impl WalletClient {
         offset: usize,
     ) -> Result<TicketList, ClientError> {
         let url = format!("{}?limit={limit}&offset={offset}", self.tickets_url);
-        let resp = self.send_with_retry(|| self.http.get(&url)).await?;
-        crate::parse_answer(resp).await
+        let answer = self.send(Repeat::Always, || self.http().get(&url)).await?;
+        crate::parse_answer(answer)
     }
 
     /// [`WalletClient::diff`]'s page as its JSON body, unparsed: a reader may take the
@@ -383,25 +378,20 @@ impl WalletClient {
     pub async fn diff_raw(&self, key: &str, limit: usize) -> Result<Vec<u8>, ClientError> {
         let url = format!("{}/diff", self.tickets_url);
         let limit = limit.to_string();
-        let resp = self
-            .send_with_retry(|| {
-                self.http
+        let answer = self
+            .send(Repeat::Always, || {
+                self.http()
                     .get(&url)
                     .query(&[("paginationKey", key), ("limit", limit.as_str())])
             })
             .await?;
-        if !resp.status().is_success() {
-            let status = resp.status();
-            return Err(crate::parse_answer::<serde_json::Value>(resp)
-                .await
+        if !answer.status.is_success() {
+            let status = answer.status;
+            return Err(crate::parse_answer::<serde_json::Value>(answer)
                 .err()
                 .unwrap_or_else(|| ClientError::BadResponse(format!("status {status}"))));
         }
-        let body = resp
-            .bytes()
-            .await
-            .map_err(|e| ClientError::BadResponse(format!("the body could not be read: {e}")))?;
-        Ok(Vec::from(body))
+        Ok(Vec::from(answer.body))
     }
 }
 
@@ -490,7 +480,15 @@ mod tests {
 
     #[tokio::test]
     async fn an_unreachable_wallet_is_named() {
-        let e = client().session("a@example.org", None).await.unwrap_err();
+        let no_retry = RetryPolicy {
+            retries: 0,
+            ..APP_RETRY
+        };
+        let e = client()
+            .with_retry(no_retry)
+            .session("a@example.org", None)
+            .await
+            .unwrap_err();
         assert!(matches!(e, AppError::Unreachable { .. }), "{e}");
         assert!(e.to_string().contains("127.0.0.1:1"), "{e}");
     }

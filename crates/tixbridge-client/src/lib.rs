@@ -2,16 +2,27 @@
 //! (`shared/spec/WALLET-API.md`). One method per endpoint the interface uses; every
 //! failure becomes a [`ClientError`] whose message says what happened without ever
 //! including the API key.
+//!
+//! Retries: see [`transport`] — backoff with jitter over a bounded total time,
+//! `Retry-After` in both forms, a `429` holding back every call of the client. Every
+//! organizer call is idempotent on the wallet and retried after any transient failure
+//! except the back-office transfer ([`WalletClient::transfer`]), which is resent only
+//! when the wallet certainly did not act on it.
 
 pub mod app;
 mod organizer;
+mod transport;
+
+pub use transport::RetryPolicy;
 
 use std::time::Duration;
 
 use reqwest::StatusCode;
-use reqwest::header::{CONTENT_TYPE, RETRY_AFTER};
+use reqwest::header::CONTENT_TYPE;
 use secrecy::{ExposeSecret, SecretString};
 use serde::de::DeserializeOwned;
+
+use transport::{Answer, Failure, Repeat, Sender};
 
 use tixbridge_core::api::{
     ErrorBody, ItemResult, MAX_TICKETS_PER_CALL, ResultsResponse, Ticket, TicketRecord,
@@ -23,8 +34,15 @@ use tixbridge_core::api::{
 pub enum ClientError {
     #[error("the wallet refused the API key (401): check the interface's password")]
     Unauthorized,
+    /// No connection could be opened: the wallet never saw the call.
     #[error("cannot reach the wallet at {url}: {reason}")]
     Unreachable { url: String, reason: String },
+    /// The connection broke after the call was sent (reset, answer cut short): the
+    /// wallet may have applied the call.
+    #[error(
+        "the connection to the wallet at {url} dropped before its answer was complete (the wallet may have applied the call): {reason}"
+    )]
+    Dropped { url: String, reason: String },
     #[error("the wallet did not answer within {0:?}")]
     Timeout(Duration),
     #[error("the wallet answered {status} {code}: {message}")]
@@ -43,7 +61,9 @@ impl ClientError {
     /// Worth trying again later in the same execution (the wallet may be back).
     pub fn is_transient(&self) -> bool {
         match self {
-            ClientError::Unreachable { .. } | ClientError::Timeout(_) => true,
+            ClientError::Unreachable { .. }
+            | ClientError::Dropped { .. }
+            | ClientError::Timeout(_) => true,
             ClientError::Refused { status, .. } => *status == 429 || *status >= 500,
             _ => false,
         }
@@ -54,6 +74,7 @@ impl ClientError {
         match self {
             ClientError::Unauthorized => "WALLET_UNAUTHORIZED",
             ClientError::Unreachable { .. } => "WALLET_UNREACHABLE",
+            ClientError::Dropped { .. } => "WALLET_CONNECTION_DROPPED",
             ClientError::Timeout(_) => "WALLET_TIMEOUT",
             ClientError::Refused { .. } => "WALLET_REFUSED",
             ClientError::BadResponse(_) => "WALLET_BAD_RESPONSE",
@@ -62,14 +83,19 @@ impl ClientError {
     }
 }
 
+/// How a [`WalletClient`] sends its calls.
 #[derive(Debug, Clone)]
 pub struct ClientOptions {
-    /// Whole-request time limit.
+    /// Time limit of one attempt, from sending to the last byte of the answer.
     pub timeout: Duration,
-    /// Extra attempts for transient failures (connection refused, time-out, 429, 5xx).
-    /// Injection is idempotent on the wallet, so retrying a write is safe.
+    /// Most extra attempts of one call after transient failures (no connection,
+    /// dropped connection, time-out, 429, 5xx). Default 12; 0 disables retries.
     pub retries: u32,
-    /// Wait before the first retry; doubles each time. A `Retry-After` header wins.
+    /// Bound on the time one call spends retrying (default 30 s): long enough that a
+    /// wallet restart of a few seconds does not fail the execution.
+    pub retry_for: Duration,
+    /// Wait before the first retry (default 100 ms); doubles each time up to 5 s, with
+    /// jitter. A `Retry-After` header wins.
     pub backoff: Duration,
 }
 
@@ -77,8 +103,19 @@ impl Default for ClientOptions {
     fn default() -> Self {
         Self {
             timeout: Duration::from_secs(30),
-            retries: 2,
-            backoff: Duration::from_millis(200),
+            retries: 12,
+            retry_for: Duration::from_secs(30),
+            backoff: Duration::from_millis(100),
+        }
+    }
+}
+
+impl ClientOptions {
+    fn policy(&self) -> RetryPolicy {
+        RetryPolicy {
+            retries: self.retries,
+            retry_for: self.retry_for,
+            backoff: self.backoff,
         }
     }
 }
@@ -87,7 +124,7 @@ impl Default for ClientOptions {
 /// API key. Cheap to clone; calls may run concurrently.
 #[derive(Clone)]
 pub struct WalletClient {
-    http: reqwest::Client,
+    sender: Sender,
     tickets_url: String,
     login: String,
     api_key: SecretString,
@@ -119,7 +156,7 @@ impl WalletClient {
             .build()
             .map_err(|e| ClientError::Usage(format!("cannot build the HTTP client: {e}")))?;
         Ok(WalletClient {
-            http,
+            sender: Sender::new(http, opts.policy()),
             tickets_url: url.trim().trim_end_matches('/').to_owned(),
             login: login.to_owned(),
             api_key,
@@ -152,14 +189,15 @@ impl WalletClient {
     }
 
     /// Posts an already-encoded body that answers per-item results, checking that the
-    /// wallet answered exactly `expected` results.
+    /// wallet answered exactly `expected` results. Only for idempotent calls: it is
+    /// resent after any transient failure.
     pub async fn post_results(
         &self,
         url: &str,
         body: Vec<u8>,
         expected: usize,
     ) -> Result<Vec<ItemResult>, ClientError> {
-        let resp: ResultsResponse = self.send_json(url, body).await?;
+        let resp: ResultsResponse = self.send_json(Repeat::Always, url, body).await?;
         if resp.results.len() != expected {
             return Err(ClientError::BadResponse(format!(
                 "{} results for {expected} tickets",
@@ -172,94 +210,70 @@ impl WalletClient {
     /// `GET /organizer/tickets/{id}`; `None` when the wallet does not know it.
     pub async fn ticket(&self, ticket_id: &str) -> Result<Option<TicketRecord>, ClientError> {
         let url = format!("{}/{}", self.tickets_url, encode_path(ticket_id));
-        let resp = self.send_with_retry(|| self.http.get(&url)).await?;
-        if resp.status() == StatusCode::NOT_FOUND {
+        let answer = self.send(Repeat::Always, || self.http().get(&url)).await?;
+        if answer.status == StatusCode::NOT_FOUND {
             return Ok(None);
         }
-        parse_answer(resp).await.map(Some)
+        parse_answer(answer).map(Some)
     }
 
+    fn http(&self) -> &reqwest::Client {
+        &self.sender.http
+    }
+
+    /// Posts a JSON body, retried as `repeat` allows, and parses the answer.
     async fn send_json<T: DeserializeOwned>(
         &self,
+        repeat: Repeat,
         url: &str,
         body: Vec<u8>,
     ) -> Result<T, ClientError> {
-        let resp = self
-            .send_with_retry(|| {
-                self.http
+        let answer = self
+            .send(repeat, || {
+                self.http()
                     .post(url)
                     .header(CONTENT_TYPE, "application/json")
                     .body(body.clone())
             })
             .await?;
-        parse_answer(resp).await
+        parse_answer(answer)
     }
 
-    async fn send_with_retry(
+    /// Sends with the interface's credentials, retried as `repeat` allows.
+    async fn send(
         &self,
+        repeat: Repeat,
         make: impl Fn() -> reqwest::RequestBuilder,
-    ) -> Result<reqwest::Response, ClientError> {
-        let mut attempt = 0;
-        let mut wait = self.opts.backoff;
-        loop {
-            let req = make().basic_auth(&self.login, Some(self.api_key.expose_secret()));
-            let (err, retry_after): (ClientError, Option<Duration>) = match req.send().await {
-                Ok(resp) => {
-                    let status = resp.status();
-                    if status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
-                        let retry_after = resp
-                            .headers()
-                            .get(RETRY_AFTER)
-                            .and_then(|v| v.to_str().ok())
-                            .and_then(|v| v.trim().parse::<u64>().ok())
-                            .map(Duration::from_secs);
-                        let err = match parse_answer::<serde_json::Value>(resp).await {
-                            Err(e) => e,
-                            Ok(_) => ClientError::BadResponse(format!("status {status}")),
-                        };
-                        (err, retry_after)
-                    } else {
-                        return Ok(resp);
-                    }
-                }
-                Err(e) => (self.transport_error(e), None),
-            };
-            if attempt >= self.opts.retries || !err.is_transient() {
-                return Err(err);
-            }
-            attempt += 1;
-            let pause = retry_after.unwrap_or(wait).min(Duration::from_secs(30));
-            tracing::warn!(error = %err, attempt, pause_ms = pause.as_millis() as u64, "wallet call failed; retrying");
-            tokio::time::sleep(pause).await;
-            wait *= 2;
-        }
+    ) -> Result<Answer, ClientError> {
+        self.sender
+            .send(repeat, || {
+                make().basic_auth(&self.login, Some(self.api_key.expose_secret()))
+            })
+            .await
+            .map_err(|f| self.failure(f))
     }
 
-    fn transport_error(&self, e: reqwest::Error) -> ClientError {
-        if e.is_timeout() {
-            ClientError::Timeout(self.opts.timeout)
-        } else {
-            // reqwest's message can include the URL but never the credentials.
-            let mut reason = e.to_string();
-            let mut src = std::error::Error::source(&e);
-            while let Some(s) = src {
-                reason = format!("{reason}: {s}");
-                src = s.source();
-            }
-            ClientError::Unreachable {
-                url: self.tickets_url.clone(),
-                reason,
-            }
+    fn failure(&self, f: Failure) -> ClientError {
+        let url = self.tickets_url.clone();
+        match f {
+            Failure::Connect(reason) => ClientError::Unreachable { url, reason },
+            Failure::Dropped(reason) => ClientError::Dropped { url, reason },
+            Failure::Timeout => ClientError::Timeout(self.opts.timeout),
+            Failure::Busy { answer, .. } => match parse_answer::<serde_json::Value>(answer) {
+                Err(e) => e,
+                Ok(_) => ClientError::BadResponse("a success body with an error status".into()),
+            },
         }
     }
 }
 
-async fn parse_answer<T: DeserializeOwned>(resp: reqwest::Response) -> Result<T, ClientError> {
-    let status = resp.status();
-    let bytes = resp
-        .bytes()
-        .await
-        .map_err(|e| ClientError::BadResponse(format!("the body could not be read: {e}")))?;
+/// The wallet's answer as `T`, or the error it says: 401, a refusal with the
+/// contract's error body, or a body that is not `T`.
+fn parse_answer<T: DeserializeOwned>(answer: Answer) -> Result<T, ClientError> {
+    let Answer {
+        status,
+        body: bytes,
+    } = answer;
     if status == StatusCode::UNAUTHORIZED {
         return Err(ClientError::Unauthorized);
     }

@@ -9,6 +9,7 @@ use tixbridge_core::api::{
     Person, TicketState, Verification,
 };
 
+use crate::transport::Repeat;
 use crate::{ClientError, WalletClient, encode_path, parse_answer};
 
 impl WalletClient {
@@ -61,6 +62,12 @@ impl WalletClient {
     }
 
     /// `POST /organizer/tickets/{id}/transfer`: a back-office transfer to `to`.
+    ///
+    /// Not idempotent (a second transfer of the same ticket is refused, or starts
+    /// another one): it is resent only when the wallet certainly did not act on it (no
+    /// connection, `429`, `503`). After [`ClientError::Dropped`] or
+    /// [`ClientError::Timeout`] the transfer may have been applied: read the ticket
+    /// ([`WalletClient::ticket`]) before sending it again.
     pub async fn transfer(&self, ticket_id: &str, to: &Person) -> Result<TicketState, ClientError> {
         #[derive(Serialize)]
         struct Body<'a> {
@@ -69,7 +76,7 @@ impl WalletClient {
         let url = format!("{}/{}/transfer", self.tickets_url, encode_path(ticket_id));
         let body = serde_json::to_vec(&Body { to })
             .map_err(|e| ClientError::Usage(format!("cannot encode the call: {e}")))?;
-        self.send_json(&url, body).await
+        self.send_json(Repeat::IfNotApplied, &url, body).await
     }
 
     /// `GET /organizer/tickets/diff`: the page of changes after `key` (empty: from the
@@ -77,20 +84,20 @@ impl WalletClient {
     pub async fn diff(&self, key: &str, limit: usize) -> Result<DiffPage, ClientError> {
         let limit = limit.clamp(1, MAX_DIFF_LIMIT).to_string();
         let url = format!("{}/diff", self.tickets_url);
-        let resp = self
-            .send_with_retry(|| {
-                self.http
+        let answer = self
+            .send(Repeat::Always, || {
+                self.http()
                     .get(&url)
                     .query(&[("paginationKey", key), ("limit", limit.as_str())])
             })
             .await?;
-        parse_answer(resp).await
+        parse_answer(answer)
     }
 
     /// `GET /organizer/report/verify`: the wallet recomputes its track record's chain.
     pub async fn verify(&self) -> Result<Verification, ClientError> {
         let url = format!("{}/report/verify", self.organizer_url());
-        let resp = self.send_with_retry(|| self.http.get(&url)).await?;
-        parse_answer(resp).await
+        let answer = self.send(Repeat::Always, || self.http().get(&url)).await?;
+        parse_answer(answer)
     }
 }

@@ -1143,3 +1143,59 @@ async fn a_run_killed_midway_is_recovered_and_nothing_is_lost_or_doubled() {
         drop_schema(schema).await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wallet_restart_of_a_few_seconds_does_not_fail_the_execution() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, _) = ticketing(dir.path(), false).await;
+    let mut wallet = Wallet::start(dir.path()).await;
+    let org = seed(
+        &*store,
+        (1..=300)
+            .map(|i| row(i, "P1", Some("a@example.org")))
+            .collect(),
+    )
+    .await;
+    configure(
+        &*store,
+        org,
+        &wallet.url,
+        &wallet.key,
+        "",
+        sched("inj", 1000),
+    )
+    .await;
+    let addr = wallet
+        .url
+        .trim_start_matches("http://")
+        .split('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    // The wallet stops; it is back on the same port 3 s later, while the execution
+    // runs with the default client options.
+    wallet.stop().await;
+    let restarted = tokio::spawn(async move {
+        tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+        let listener = tokio::net::TcpListener::bind(&addr).await.unwrap();
+        wallet.serve(listener);
+        wallet
+    });
+    let started = std::time::Instant::now();
+    let r = run_schedule(store.clone(), "inj", RunOptions::default())
+        .await
+        .unwrap();
+    let mut wallet = restarted.await.unwrap();
+    assert!(started.elapsed() >= std::time::Duration::from_secs(3));
+    assert_eq!(
+        r.outcome,
+        Outcome::Ok,
+        "{:?} {:?}",
+        r.message,
+        r.first_errors
+    );
+    assert_eq!(r.counts.succeeded, 300);
+    assert_eq!(status(&*store, 300).await, TicketingStatus::Printed);
+    assert_eq!(wallet.status_of(300).await.as_deref(), Some("INJECTED"));
+    wallet.stop().await;
+}

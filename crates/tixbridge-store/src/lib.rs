@@ -114,6 +114,20 @@ pub async fn open_wallet(url: &str) -> Result<std::sync::Arc<dyn WalletStore>> {
     }
 }
 
+/// What to say when a backup of a PostgreSQL store is asked for: PostgreSQL is
+/// backed up with its own tools.
+pub const PG_BACKUP_HINT: &str = "a PostgreSQL store is backed up with PostgreSQL's own tools, not with `tixbridge backup`: `pg_dump --format=custom --file=FILE URL` (add `--schema=NAME` when the URL has ?schema=NAME) while the services run, and `pg_restore` to restore";
+
+/// Copies the store the URL names into the new file `dest` (mode 0600), consistently,
+/// while services go on using it. SQLite only ([`sqlite::backup`]); a PostgreSQL URL is
+/// refused with [`PG_BACKUP_HINT`].
+pub async fn backup(url: &str, dest: &std::path::Path) -> Result<()> {
+    match DbUrl::parse(url)? {
+        DbUrl::Sqlite(p, _) => sqlite::backup(&p, dest).await,
+        DbUrl::Postgres(_) => Err(StoreError::Invalid(PG_BACKUP_HINT.into())),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

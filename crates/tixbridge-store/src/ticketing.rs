@@ -336,6 +336,9 @@ pub trait TicketingStore: Send + Sync {
     ) -> Result<Organization>;
     async fn organization_by_code(&self, code: &str) -> Result<Option<Organization>>;
     async fn organization(&self, id: i64) -> Result<Organization>;
+    /// Every organization of the store, ordered by code (the CLI's `--org` may be left
+    /// out when there is exactly one).
+    async fn organizations(&self) -> Result<Vec<Organization>>;
 
     /// Sets the organization's IANA time zone: the zone of its sites that name none
     /// (`tixbridge_core::local_time`).

@@ -56,6 +56,10 @@ enum Command {
     Execution(cmd::executions::ExecutionCmd),
     /// Ticket counts per status in ticketing.
     Status(cmd::status::Args),
+    /// List the organizations of ticketing (code, name, default language).
+    Organizations(cmd::organizations::Args),
+    /// Copy a SQLite store consistently while the services run (PostgreSQL: pg_dump).
+    Backup(cmd::backup::Args),
     /// Measure throughput.
     #[command(subcommand)]
     Bench(cmd::bench::BenchCmd),
@@ -85,6 +89,8 @@ fn main() -> ExitCode {
             Command::Executions(a) => cmd::executions::list(a).await,
             Command::Execution(c) => cmd::executions::exec(c).await,
             Command::Status(a) => cmd::status::exec(a).await,
+            Command::Organizations(a) => cmd::organizations::exec(a).await,
+            Command::Backup(a) => cmd::backup::exec(a).await,
             Command::Bench(c) => cmd::bench::exec(c).await,
         }
     });

@@ -264,8 +264,9 @@ fn conflict_message(r: crate::Result<()>, what: &str) -> String {
 
 // ---- checks ---------------------------------------------------------------------------
 
-/// Organizations are created once per code; lookups by code and id.
+/// Organizations are created once per code; lookups by code and id; the list by code.
 pub async fn organizations(store: Store) {
+    assert_eq!(store.organizations().await.unwrap(), vec![]);
     let a = store
         .ensure_organization("ACME", "Acme Events", "fr")
         .await
@@ -290,6 +291,12 @@ pub async fn organizations(store: Store) {
     ));
     let b = org(&store, "OTHER").await;
     assert_ne!(a.id, b.id);
+    let first = org(&store, "ABC").await;
+    assert_eq!(
+        store.organizations().await.unwrap(),
+        vec![first, a.clone(), b.clone()],
+        "every organization, by code"
+    );
     assert!(matches!(
         store.ensure_organization("BAD", "Bad", "english").await,
         Err(StoreError::Invalid(_))

@@ -688,6 +688,15 @@ impl TicketingStore for PgTicketing {
         .transpose()
     }
 
+    async fn organizations(&self) -> Result<Vec<Organization>> {
+        sqlx::query("SELECT id, code, name, default_language FROM organizations ORDER BY code")
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(read_org)
+            .collect()
+    }
+
     async fn organization(&self, id: i64) -> Result<Organization> {
         let row = sqlx::query(
             "SELECT id, code, name, default_language, time_zone FROM organizations WHERE id = $1",

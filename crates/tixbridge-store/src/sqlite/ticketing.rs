@@ -821,6 +821,20 @@ impl TicketingStore for SqliteTicketing {
             .await
     }
 
+    async fn organizations(&self) -> Result<Vec<Organization>> {
+        self.db
+            .read(move |c| {
+                let mut st = c.prepare_cached(
+                    "SELECT id, code, name, default_language FROM organizations ORDER BY code",
+                )?;
+                let orgs = st
+                    .query_map([], read_org)?
+                    .collect::<rusqlite::Result<_>>()?;
+                Ok(orgs)
+            })
+            .await
+    }
+
     async fn organization(&self, id: i64) -> Result<Organization> {
         self.db
             .read(move |c| {

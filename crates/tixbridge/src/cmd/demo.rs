@@ -42,7 +42,8 @@ pub async fn exec(a: Args) -> anyhow::Result<ExitCode> {
                     d.display()
                 );
             }
-            std::fs::create_dir_all(&d).with_context(|| format!("creating {}", d.display()))?;
+            // Readable by its owner only: the stores hold API keys.
+            tixbridge_store::sqlite::private_dir(&d)?;
             d
         }
         None => tempfile::Builder::new()

@@ -9,7 +9,7 @@ use clap::Subcommand;
 use tixbridge_core::local_time::{self, DEFAULT_ZONE, Tz};
 use tixbridge_interface::import::{Delimiter, ImportOptions};
 
-use super::{OrgArg, TicketingDb};
+use super::{OrgArg, OrgChoice, TicketingDb};
 use crate::progress::Meter;
 
 #[derive(Subcommand)]
@@ -27,10 +27,11 @@ pub enum ImportCmd {
         /// Name of the organization when the import creates it.
         #[arg(long)]
         org_name: Option<String>,
-        /// Default language of the organization when the import creates it: the
-        /// language of the plain (unsuffixed) text columns.
-        #[arg(long, default_value = "en")]
-        language: String,
+        /// Default language of the organization when the import creates it (default
+        /// en): the language of the plain (unsuffixed) text columns. Refused when it
+        /// differs from an existing organization's.
+        #[arg(long)]
+        language: Option<String>,
         /// The cell separator: `comma` (`,`), `semicolon` (`;`) or `tab`. Default:
         /// detected from the header line.
         #[arg(long, value_parser = parse_delimiter)]
@@ -63,7 +64,9 @@ pub async fn exec(cmd: ImportCmd) -> anyhow::Result<ExitCode> {
             delimiter,
             time_zone,
         } => {
-            if !tixbridge_core::text::is_language_code(&language) {
+            if let Some(language) = &language
+                && !tixbridge_core::text::is_language_code(language)
+            {
                 anyhow::bail!("--language {language:?}: expected a two-letter code such as en");
             }
             let options = ImportOptions {
@@ -84,25 +87,24 @@ pub async fn exec(cmd: ImportCmd) -> anyhow::Result<ExitCode> {
                 file.display().to_string()
             };
             let store = db.open().await?;
-            if store.organization_by_code(&org.code).await?.is_none() {
-                // A refused file must leave the store as it was: check it before the
-                // organization it would create exists.
-                tixbridge_interface::import::check_file_with(
-                    &language,
-                    DEFAULT_ZONE,
-                    path,
-                    &options,
-                    &|_| {},
-                )
-                .await?;
-            }
-            let org = store
-                .ensure_organization(
-                    &org.code,
-                    org_name.as_deref().unwrap_or(&org.code),
-                    &language,
-                )
-                .await?;
+            let org = match org.choose_for_import(&*store, language.as_deref()).await? {
+                OrgChoice::Existing(org) => org,
+                OrgChoice::New(code) => {
+                    let language = language.as_deref().unwrap_or("en");
+                    // A refused file must leave the store as it was: check it before the
+                    // organization it would create exists.
+                    tixbridge_interface::import::check_file_with(
+                        language,
+                        DEFAULT_ZONE,
+                        path,
+                        &options,
+                        &|_| {},
+                    )
+                    .await?;
+                    let name = org_name.as_deref().unwrap_or(&code);
+                    store.ensure_organization(&code, name, language).await?
+                }
+            };
             let meter = Meter::new("rows", None);
             let m = meter.clone();
             let started = std::time::Instant::now();
