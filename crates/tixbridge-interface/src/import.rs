@@ -983,11 +983,17 @@ impl<'a> Parser<'a> {
                 ),
             )]);
         }
+        // A value with a control character is refused for that alone: reading it
+        // further would only add a second, misleading error for the same cell.
+        let control = control_characters(self.cols, rec);
+        if !control.is_empty() {
+            return Err(control);
+        }
         let mut r = RowReader {
             cols: self.cols,
             rec,
             zone: self.target.zone,
-            errors: control_characters(self.cols, rec),
+            errors: Vec::new(),
         };
         r.zone = self.zone(&mut r, row_no);
         let row = parse_row(&mut r)?;

@@ -11,6 +11,14 @@
 //!
 //! A store is opened from a URL: `sqlite:PATH` (or a plain path) or `postgres://…`.
 
+/// The columns an organization is read from, in the order both backends' row readers
+/// take them: written once, so that no query can read fewer than the reader expects.
+macro_rules! organization_columns {
+    () => {
+        "id, code, name, default_language, time_zone"
+    };
+}
+
 pub mod conformance;
 pub mod postgres;
 mod privileges;

@@ -144,7 +144,7 @@ fn assignment_needs_a_ticket_at_rest() {
 }
 
 /// `allowTransferAfterControl` opens transfers of controlled tickets, not of tickets
-/// never downloaded.
+/// never downloaded; a controlled ticket travels and stays controlled.
 #[test]
 fn allow_transfer_after_control_does_not_open_injected_tickets() {
     let rules = TransferRules {
@@ -158,7 +158,8 @@ fn allow_transfer_after_control_does_not_open_injected_tickets() {
     assert_eq!(r.code, ILLEGAL_TRANSITION);
     assert!(r.message.contains("download it first"), "{}", r.message);
     let c = changed(run(&at(Controlled), &f, &me, &to));
-    assert_eq!(c.state.status, PendingTransfer);
+    assert_eq!(c.state.status, Controlled);
+    assert!(c.state.in_transit(), "the controlled ticket is in transit");
 }
 
 /// Only a transfer reads the ticket's facts; each action has its track-record name.
@@ -304,8 +305,8 @@ fn the_status_time_moves_with_the_status_only() {
     assert_eq!(c.state.status_changed_at, format_at(later));
 }
 
-/// A transfer records its recipient (email lower-cased), sender, times, and whether
-/// the back office started it.
+/// A transfer records its recipient (email kept as typed, trimmed: it compares
+/// without case), sender, times, and whether the back office started it.
 #[test]
 fn a_pending_transfer_records_who_and_when() {
     let settings = Settings {
@@ -332,13 +333,13 @@ fn a_pending_transfer_records_who_and_when() {
             &settings,
         ));
         let t = c.state.transfer.unwrap();
-        assert_eq!(t.to.email.as_deref(), Some(FRIEND));
+        assert_eq!(t.to.email.as_deref(), Some("Friend@Example.ORG"));
         assert_eq!(t.to.first_name.as_deref(), Some("Fay"));
         assert_eq!(t.from, Some(person(OWNER)));
         assert_eq!(t.requested_at, format_at(t0()));
         assert_eq!(t.expires_at, format_at(t0() + Duration::minutes(10)));
         assert_eq!(t.back_office, back_office);
-        assert_eq!(c.detail.as_deref(), Some("to=friend@example.org"));
+        assert_eq!(c.detail.as_deref(), Some("to=Friend@Example.ORG"));
         assert_eq!(c.from_owner.as_deref(), Some(OWNER));
     }
 }
@@ -474,7 +475,7 @@ fn transfer_expiry_is_inclusive() {
         &Settings::default(),
     ));
     assert_eq!(c.state.status, Transferred);
-    assert_eq!(c.detail.as_deref(), Some("to=friend@example.org"));
+    assert_eq!(c.detail.as_deref(), Some("to=Friend@Example.ORG"));
     let c = changed(apply(
         "T1",
         &pending,

@@ -667,9 +667,11 @@ impl TicketingStore for PgTicketing {
         .bind(lang)
         .execute(&self.pool)
         .await?;
-        let row = sqlx::query(
-            "SELECT id, code, name, default_language, time_zone FROM organizations WHERE code = $1",
-        )
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            organization_columns!(),
+            " FROM organizations WHERE code = $1"
+        ))
         .bind(code)
         .fetch_one(&self.pool)
         .await?;
@@ -677,9 +679,11 @@ impl TicketingStore for PgTicketing {
     }
 
     async fn organization_by_code(&self, code: &str) -> Result<Option<Organization>> {
-        sqlx::query(
-            "SELECT id, code, name, default_language, time_zone FROM organizations WHERE code = $1",
-        )
+        sqlx::query(concat!(
+            "SELECT ",
+            organization_columns!(),
+            " FROM organizations WHERE code = $1"
+        ))
         .bind(code.trim())
         .fetch_optional(&self.pool)
         .await?
@@ -689,18 +693,24 @@ impl TicketingStore for PgTicketing {
     }
 
     async fn organizations(&self) -> Result<Vec<Organization>> {
-        sqlx::query("SELECT id, code, name, default_language FROM organizations ORDER BY code")
-            .fetch_all(&self.pool)
-            .await?
-            .iter()
-            .map(read_org)
-            .collect()
+        sqlx::query(concat!(
+            "SELECT ",
+            organization_columns!(),
+            " FROM organizations ORDER BY code"
+        ))
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(read_org)
+        .collect()
     }
 
     async fn organization(&self, id: i64) -> Result<Organization> {
-        let row = sqlx::query(
-            "SELECT id, code, name, default_language, time_zone FROM organizations WHERE id = $1",
-        )
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            organization_columns!(),
+            " FROM organizations WHERE id = $1"
+        ))
         .bind(id)
         .fetch_optional(&self.pool)
         .await?
@@ -709,10 +719,10 @@ impl TicketingStore for PgTicketing {
     }
 
     async fn set_organization_time_zone(&self, id: i64, zone: Tz) -> Result<Organization> {
-        let row = sqlx::query(
-            "UPDATE organizations SET time_zone = $2 WHERE id = $1
-             RETURNING id, code, name, default_language, time_zone",
-        )
+        let row = sqlx::query(concat!(
+            "UPDATE organizations SET time_zone = $2 WHERE id = $1 RETURNING ",
+            organization_columns!()
+        ))
         .bind(id)
         .bind(zone.name())
         .fetch_optional(&self.pool)

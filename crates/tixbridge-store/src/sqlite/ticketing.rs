@@ -799,7 +799,11 @@ impl TicketingStore for SqliteTicketing {
                     params![code, name, lang],
                 )?;
                 Ok(tx.query_row(
-                    "SELECT id, code, name, default_language, time_zone FROM organizations WHERE code = ?1",
+                    concat!(
+                        "SELECT ",
+                        organization_columns!(),
+                        " FROM organizations WHERE code = ?1"
+                    ),
                     [&code],
                     read_org,
                 )?)
@@ -812,7 +816,11 @@ impl TicketingStore for SqliteTicketing {
         self.db
             .read(move |c| {
                 Ok(c.query_row(
-                    "SELECT id, code, name, default_language, time_zone FROM organizations WHERE code = ?1",
+                    concat!(
+                        "SELECT ",
+                        organization_columns!(),
+                        " FROM organizations WHERE code = ?1"
+                    ),
                     [&code],
                     read_org,
                 )
@@ -824,9 +832,11 @@ impl TicketingStore for SqliteTicketing {
     async fn organizations(&self) -> Result<Vec<Organization>> {
         self.db
             .read(move |c| {
-                let mut st = c.prepare_cached(
-                    "SELECT id, code, name, default_language FROM organizations ORDER BY code",
-                )?;
+                let mut st = c.prepare_cached(concat!(
+                    "SELECT ",
+                    organization_columns!(),
+                    " FROM organizations ORDER BY code"
+                ))?;
                 let orgs = st
                     .query_map([], read_org)?
                     .collect::<rusqlite::Result<_>>()?;
@@ -839,7 +849,11 @@ impl TicketingStore for SqliteTicketing {
         self.db
             .read(move |c| {
                 c.query_row(
-                    "SELECT id, code, name, default_language, time_zone FROM organizations WHERE id = ?1",
+                    concat!(
+                        "SELECT ",
+                        organization_columns!(),
+                        " FROM organizations WHERE id = ?1"
+                    ),
                     [id],
                     read_org,
                 )
@@ -857,7 +871,11 @@ impl TicketingStore for SqliteTicketing {
                     params![id, zone.name()],
                 )?;
                 tx.query_row(
-                    "SELECT id, code, name, default_language, time_zone FROM organizations WHERE id = ?1",
+                    concat!(
+                        "SELECT ",
+                        organization_columns!(),
+                        " FROM organizations WHERE id = ?1"
+                    ),
                     [id],
                     read_org,
                 )

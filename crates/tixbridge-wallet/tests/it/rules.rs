@@ -94,10 +94,11 @@ pub async fn emails_compare_without_case(app: &TestApp) {
     assert_eq!(rec["owner"]["email"], typed, "{rec}");
 
     for bad in ["lea\u{1}@example.org", "lea@exa\u{7f}mple.org"] {
+        // The input gate refuses the control character before any email rule runs.
         let (s, v) = session(app, bad).await;
         assert_eq!(
             (s, code(&v)),
-            (StatusCode::BAD_REQUEST, "INVALID_FIELD"),
+            (StatusCode::BAD_REQUEST, "INVALID_CHARACTER"),
             "{v}"
         );
         let (s, v) = app_post(app, &token, "/app/tickets/M1/transfer", json!({"to": bad})).await;

@@ -33,6 +33,7 @@ pub struct ListArgs {
     /// How many executions, most recent first.
     #[arg(long, default_value_t = 20)]
     limit: usize,
+    /// Text for reading; csv or json to export the list.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
 }

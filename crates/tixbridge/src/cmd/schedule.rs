@@ -23,6 +23,7 @@ pub enum ScheduleCmd {
     List {
         #[command(flatten)]
         db: TicketingDb,
+        /// The interface whose schedules to list.
         #[arg(long)]
         interface: String,
     },
@@ -52,38 +53,53 @@ pub struct UpdateArgs {
     db: TicketingDb,
     /// The schedule's name.
     name: String,
+    /// Tickets per execution.
     #[arg(long)]
     batch_size: Option<i64>,
     /// Point of sales that prints: salesChannelCode;posCode.
     #[arg(long)]
     pos: Option<String>,
+    /// Filter: sales channel code.
     #[arg(long)]
     sales_channel: Option<String>,
+    /// Filter: season code.
     #[arg(long)]
     season: Option<String>,
+    /// Filter: product family code.
     #[arg(long)]
     product_family: Option<String>,
+    /// Filter: product code.
     #[arg(long)]
     product: Option<String>,
+    /// Filter: performance (event) code.
     #[arg(long)]
     performance: Option<String>,
+    /// Filter: tariff code.
     #[arg(long)]
     tariff: Option<String>,
+    /// Filter: seat category code.
     #[arg(long)]
     category: Option<String>,
+    /// Only this file (order); every other filter is ignored.
     #[arg(long)]
     file_number: Option<String>,
+    /// Added before the barcode sent to the wallet.
     #[arg(long)]
     barcode_prefix: Option<String>,
+    /// Added after the barcode sent to the wallet.
     #[arg(long)]
     barcode_suffix: Option<String>,
+    /// Holder fields a ticket must have to be sent, comma-separated (FIRSTNAME,
+    /// LASTNAME, BIRTHDATE, ID_NUMBER, COUNTRY_CODE, BIRTH_REGION, BIRTH_PLACE).
     #[arg(long)]
     mandatory_holder_fields: Option<String>,
     /// ALL, ONLY_MAIN_APPLICANT or FIRST_OF_FILE.
     #[arg(long)]
     main_applicant: Option<String>,
+    /// Process only these tickets, even if processed (id:<ticketId> or tax numbers).
     #[arg(long)]
     force: Option<String>,
+    /// Never process these tickets (id:<ticketId> or tax numbers).
     #[arg(long)]
     skip: Option<String>,
     /// true: build and validate, send nothing; false: send.
@@ -113,26 +129,34 @@ pub struct InjectionArgs {
     /// Point of sales that prints: salesChannelCode;posCode.
     #[arg(long)]
     pos: String,
+    /// Filter: sales channel code.
     #[arg(long)]
     sales_channel: Option<String>,
+    /// Filter: season code.
     #[arg(long)]
     season: Option<String>,
+    /// Filter: product family code.
     #[arg(long)]
     product_family: Option<String>,
+    /// Filter: product code.
     #[arg(long)]
     product: Option<String>,
     /// Performance (event) code.
     #[arg(long)]
     performance: Option<String>,
+    /// Filter: tariff code.
     #[arg(long)]
     tariff: Option<String>,
+    /// Filter: seat category code.
     #[arg(long)]
     category: Option<String>,
     /// Only this file (order); every other filter is ignored.
     #[arg(long)]
     file_number: Option<String>,
+    /// Added before the barcode sent to the wallet.
     #[arg(long, default_value = "")]
     barcode_prefix: String,
+    /// Added after the barcode sent to the wallet.
     #[arg(long, default_value = "")]
     barcode_suffix: String,
     /// Holder fields a ticket must have to be sent, comma-separated (FIRSTNAME,

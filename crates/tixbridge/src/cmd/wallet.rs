@@ -118,6 +118,7 @@ pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
 pub enum OrganizerCmd {
     /// Create an organizer; its API key is printed once, as the last line.
     Create {
+        /// The organizer's name (an organization issuing tickets, e.g. "European Cup").
         #[arg(long)]
         name: String,
         #[command(flatten)]
