@@ -480,6 +480,23 @@ pub enum InterfaceKind {
     TixngoWithTemplate,
 }
 
+impl InterfaceKind {
+    /// The type as the configuration writes it: `TIXNGO` or `TIXNGO_WITH_TEMPLATE`
+    /// (`DOMAIN.md §6`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Tixngo => "TIXNGO",
+            Self::TixngoWithTemplate => "TIXNGO_WITH_TEMPLATE",
+        }
+    }
+}
+
+impl std::fmt::Display for InterfaceKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 impl FromStr for InterfaceKind {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {

@@ -475,7 +475,7 @@ fn transfer_expiry_is_inclusive() {
         &Settings::default(),
     ));
     assert_eq!(c.state.status, Transferred);
-    assert_eq!(c.detail.as_deref(), Some("to=Friend@Example.ORG"));
+    assert_eq!(c.detail.as_deref(), Some("to=friend@example.org"));
     let c = changed(apply(
         "T1",
         &pending,

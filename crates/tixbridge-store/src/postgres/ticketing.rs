@@ -446,13 +446,6 @@ fn read_interface(r: &PgRow) -> Result<InterfaceConfig> {
     })
 }
 
-fn interface_kind_str(k: InterfaceKind) -> &'static str {
-    match k {
-        InterfaceKind::Tixngo => "TIXNGO",
-        InterfaceKind::TixngoWithTemplate => "TIXNGO_WITH_TEMPLATE",
-    }
-}
-
 fn launch_mode_str(m: LaunchMode) -> &'static str {
     match m {
         LaunchMode::Manual => "MANUAL",
@@ -905,7 +898,7 @@ impl TicketingStore for PgTicketing {
         ))
         .bind(new.organization_id)
         .bind(&new.name)
-        .bind(interface_kind_str(new.kind))
+        .bind(new.kind.as_str())
         .bind(&new.url)
         .bind(&new.login)
         .bind(new.api_key.expose_secret())

@@ -504,13 +504,6 @@ fn read_interface(r: &rusqlite::Row<'_>) -> rusqlite::Result<InterfaceConfig> {
     })
 }
 
-fn interface_kind_str(k: InterfaceKind) -> &'static str {
-    match k {
-        InterfaceKind::Tixngo => "TIXNGO",
-        InterfaceKind::TixngoWithTemplate => "TIXNGO_WITH_TEMPLATE",
-    }
-}
-
 fn launch_mode_str(m: LaunchMode) -> &'static str {
     match m {
         LaunchMode::Manual => "MANUAL",
@@ -1052,7 +1045,7 @@ impl TicketingStore for SqliteTicketing {
                     params![
                         new.organization_id,
                         new.name,
-                        interface_kind_str(new.kind),
+                        new.kind.as_str(),
                         new.url,
                         new.login,
                         new.api_key.expose_secret(),

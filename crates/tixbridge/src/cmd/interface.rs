@@ -175,7 +175,7 @@ pub async fn exec(cmd: InterfaceCmd) -> anyhow::Result<ExitCode> {
             let store = db.open().await?;
             for i in store.interfaces().await? {
                 println!(
-                    "{}\torganization {}\t{:?}\t{}\tlogin {}\tapi key: set\tnotify: {}",
+                    "{}\torganization {}\t{}\t{}\tlogin {}\tapi key: set\tnotify: {}",
                     i.name,
                     i.organization_id,
                     i.kind,
@@ -239,7 +239,7 @@ fn print_interface(i: &InterfaceConfig, org: &str) {
     };
     println!("interface {}", i.name);
     println!("  organization: {org}");
-    println!("  kind: {:?}", i.kind);
+    println!("  kind: {}", i.kind);
     println!("  url: {}", i.url);
     println!("  login: {}", i.login);
     println!("  api key: {key}");
