@@ -79,6 +79,22 @@
 //! entry, and a product's kind or a performance's product and site must be the same on
 //! every row.
 //!
+//! # Corrections (`--update`)
+//!
+//! With [`ImportOptions::update`] the same file format corrects tickets already in the
+//! store instead of adding new ones, all or nothing as well. Every row names an
+//! existing ticket of the organization by its `ticket_id` and gives the whole row
+//! again; the columns may change the holder, the seat details, the contact, prices,
+//! tariff, category, dates, texts and the catalog entries. A row is refused, naming the
+//! row and the column, when it would change what only a ticketing operation changes:
+//! `status`, `cause`, `tax_number`, `barcode` (a new one is a reprint), `file_id`,
+//! `replaces_ticket_id`, and — for a ticket no longer `NOT_PRINTED` — `shipment_mode`,
+//! `product_code` and `performance_code` (moving a printed ticket is an exchange). A
+//! ticket named twice, or unknown, is refused too. A row equal to the stored ticket
+//! changes nothing. A changed ticket already injected (`PRINTED`) is sent again by the
+//! next injection, whatever its filters' backlog; the wallet updates it in place and
+//! keeps its owner.
+//!
 //! # All or nothing, in flat memory
 //!
 //! Pass 1 reads the whole file and checks every row, collecting errors (the first
@@ -111,8 +127,8 @@ use tixbridge_core::model::{
 use tixbridge_core::status::TicketingStatus;
 use tixbridge_core::text::{LocalizedText, check_plain_text, is_language_code};
 use tixbridge_store::{
-    Catalog, ImportContact, ImportPerformance, ImportProduct, ImportRow, ImportSeason, ImportSite,
-    StoreError, TicketingStore,
+    Catalog, CorrectionCounts, ImportContact, ImportPerformance, ImportProduct, ImportRow,
+    ImportSeason, ImportSite, StoreError, TicketingStore, refused_correction_column,
 };
 
 /// Rows per `ImportSession::add` call.
@@ -128,8 +144,10 @@ const MAX_TRACKED_CODES: usize = 100_000;
 /// What an import did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ImportReport {
-    /// Tickets imported (the data rows of the file).
+    /// Tickets imported (the data rows of the file); for a correction, the rows read.
     pub imported: u64,
+    /// For a correction (`ImportOptions::update`): what it changed.
+    pub corrections: CorrectionCounts,
 }
 
 /// Which pass a progress report is about.
@@ -222,6 +240,11 @@ pub struct ImportOptions {
     /// The organization's zone for this file instead of the stored one (the command
     /// line's `--time-zone`, which the command then stores); `None`: the stored one.
     pub time_zone: Option<Tz>,
+    /// Corrects existing tickets instead of importing new ones (`--update`, issue 7
+    /// item 20): every row names a ticket of the organization, and may change its
+    /// holder, seat details, contact, prices, texts and catalog fields, never its
+    /// identity or status (see `TicketingStore::begin_correction`).
+    pub update: bool,
 }
 
 /// Imports the tickets of a CSV file into the organization, all or nothing. `progress`
@@ -283,7 +306,11 @@ pub async fn import_tickets_with(
 
     // Pass 2: read again and write, in one session.
     let (mut reader, columns) = open(path, default_language, options)?;
-    let mut session = store.begin_import(organization_id).await?;
+    let mut session = if options.update {
+        store.begin_correction(organization_id, Utc::now()).await?
+    } else {
+        store.begin_import(organization_id).await?
+    };
     let mut pass = Pass2 {
         reader: &mut reader,
         parser: Parser::new(&columns, &target),
@@ -321,9 +348,11 @@ pub async fn import_tickets_with(
             ),
         });
     }
+    let corrections = session.corrections();
     let committed = session.commit().await?;
     Ok(ImportReport {
         imported: committed,
+        corrections,
     })
 }
 
@@ -447,6 +476,15 @@ fn conflict_at(e: StoreError, keys: &[RowKeys]) -> ImportError {
     let StoreError::Conflict(message) = &e else {
         return ImportError::Store(e);
     };
+    for k in keys {
+        if let Some((column, why)) = refused_correction_column(message, k.ticket_id) {
+            return ImportError::Conflict(RowError {
+                row: k.row,
+                column: Some(column.into()),
+                message: format!("ticket {}: {why}", k.ticket_id),
+            });
+        }
+    }
     for k in keys {
         let (row, id, tax) = (&k.row, k.ticket_id, &k.tax_number);
         let column = if message.contains(&format!("ticket id {id} ")) {

@@ -170,7 +170,8 @@ pub struct InjectionCandidate {
 
 /// How injection selects: either the force list (only those tickets, processed or not,
 /// status `NOT_PRINTED` or `PRINTED`, filters ignored), or the filters over
-/// `NOT_PRINTED` tickets not yet processed by the injection function. Always: the
+/// `NOT_PRINTED` tickets not yet processed by the injection function and `PRINTED`
+/// tickets corrected since their injection ([`TicketingStore::begin_correction`]). Always: the
 /// wallet shipment mode, ticket products (not cards), ordered by ticket id, ids
 /// strictly greater than `after_id`.
 #[derive(Debug, Clone, Default)]
@@ -319,8 +320,198 @@ pub trait ImportSession: Send {
     /// barcode is never reused within an organization, whatever the status of the
     /// ticket holding it (issue 7 item 9).
     async fn add(&mut self, rows: Vec<ImportRow>) -> Result<()>;
-    /// Makes every added row visible at once; returns how many tickets were imported.
+    /// Makes every added row visible at once; returns how many tickets were imported
+    /// (for a correction: how many rows were read).
     async fn commit(self: Box<Self>) -> Result<u64>;
+    /// A correction's counts so far (zero for an import of new tickets).
+    fn corrections(&self) -> CorrectionCounts {
+        CorrectionCounts::default()
+    }
+}
+
+/// What a correction (`import tickets --update`) changed, counted over the rows added.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CorrectionCounts {
+    /// Tickets whose stored content differed from the row and was replaced.
+    pub changed: u64,
+    /// Changed tickets already in the wallet (`PRINTED`, injected): the next injection
+    /// sends them again (DOMAIN.md §5.1, the wallet's update path keeps their owner).
+    pub resend: u64,
+}
+
+/// A ticket's identity and what only a ticketing operation changes: what a correction
+/// may not touch. Read from the store for each corrected row.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct TicketIdentity {
+    pub tax_number: String,
+    pub barcode: String,
+    pub file_id: Option<String>,
+    pub status: TicketingStatus,
+    pub cause: Option<String>,
+    pub replaces_ticket_id: Option<i64>,
+    pub shipment_mode: String,
+    pub product_code: String,
+    pub performance_code: Option<String>,
+}
+
+/// What an import session does with its rows: see [`TicketingStore::begin_import`] and
+/// [`TicketingStore::begin_correction`].
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum ImportMode {
+    /// Inserts new tickets.
+    Import,
+    /// Corrects existing tickets; changed injected ones are marked corrected at `at`.
+    Correct { at: DateTime<Utc> },
+}
+
+/// An import session's cached catalog ids, by code: a file names the same few
+/// products, performances and sites on every row, so each is written once per import.
+/// Contacts are cached too, but bounded ([`CONTACT_CACHE_MAX`]), because a file may
+/// name a million of them.
+#[derive(Debug, Default)]
+pub(crate) struct CatalogIds {
+    pub seasons: std::collections::HashSet<String>,
+    pub sites: std::collections::HashMap<String, i64>,
+    pub products: std::collections::HashMap<String, i64>,
+    pub performances: std::collections::HashMap<String, i64>,
+    pub contacts: std::collections::HashMap<String, i64>,
+}
+
+/// The most contact ids an import session keeps cached.
+pub(crate) const CONTACT_CACHE_MAX: usize = 50_000;
+
+/// The ticket ids a correction has seen, across its chunks: a second row for one
+/// ticket would silently undo the first.
+#[derive(Debug, Default)]
+pub(crate) struct CorrectedIds(std::collections::HashSet<i64>);
+
+impl CorrectedIds {
+    /// Records `id`; a [`crate::StoreError::Conflict`] when it was already seen.
+    pub fn first(&mut self, id: i64) -> Result<()> {
+        if self.0.insert(id) {
+            Ok(())
+        } else {
+            Err(crate::StoreError::Conflict(correction_refused(
+                id,
+                "ticket_id",
+                "the ticket is corrected twice in this file",
+            )))
+        }
+    }
+}
+
+/// The text of a refused correction: `ticket id N: column C: why`. The import reads
+/// the column back with [`refused_correction_column`] to name the cell.
+pub fn correction_refused(ticket_id: i64, column: &str, why: &str) -> String {
+    format!("ticket id {ticket_id}: column {column}: {why}")
+}
+
+/// The column and the reason of a [`correction_refused`] text about `ticket_id`.
+pub fn refused_correction_column(message: &str, ticket_id: i64) -> Option<(&str, &str)> {
+    let rest = message.strip_prefix(&format!("ticket id {ticket_id}: column "))?;
+    rest.split_once(": ")
+}
+
+/// Checks that a correction changes nothing a correction may not change (issue 7
+/// item 20): the ticket exists in the organization; its tax number, barcode, file,
+/// status, cause and replaced ticket stay (a row saying `NOT_PRINTED` for a ticket
+/// printed since — by injection — is the same status: the file predates the printing,
+/// and the ticket stays `PRINTED`); a ticket already printed keeps its shipment
+/// mode, product and performance (moving it is an exchange: a new ticket). Every
+/// refusal is a [`crate::StoreError::Conflict`] with [`correction_refused`]'s text.
+pub(crate) fn check_correction(stored: Option<&TicketIdentity>, row: &ImportRow) -> Result<()> {
+    let id = row.ticket_id;
+    let refuse = |column: &str, why: String| {
+        Err(crate::StoreError::Conflict(correction_refused(
+            id, column, &why,
+        )))
+    };
+    let Some(s) = stored else {
+        return refuse(
+            "ticket_id",
+            "no such ticket in this organization: a correction (--update) changes existing \
+             tickets only; import new tickets without --update"
+                .into(),
+        );
+    };
+    let differs = |column: &str, stored: String, file: String, why: &str| {
+        if stored == file {
+            Ok(())
+        } else {
+            refuse(
+                column,
+                format!("is {stored} in the store and {file} in the file: {why}"),
+            )
+        }
+    };
+    let shown = |v: Option<&str>| v.map_or_else(|| "empty".to_owned(), |v| format!("{v:?}"));
+    let operation = "a status or cause changes by a ticketing operation (cancel, \
+                     invalidate, reprint, control), not by a correction";
+    let reprint = "a new tax number or barcode is a new ticket (a reprint), not a correction";
+    // A file written before injection printed the ticket still says NOT_PRINTED.
+    let printed_since =
+        s.status == TicketingStatus::Printed && row.status == TicketingStatus::NotPrinted;
+    if !printed_since {
+        differs(
+            "status",
+            s.status.to_string(),
+            row.status.to_string(),
+            operation,
+        )?;
+    }
+    differs(
+        "cause",
+        shown(s.cause.as_deref()),
+        shown(row.cause.as_ref().map(Cause::as_str)),
+        operation,
+    )?;
+    differs(
+        "tax_number",
+        shown(Some(&s.tax_number)),
+        shown(Some(&row.tax_number)),
+        reprint,
+    )?;
+    differs(
+        "barcode",
+        shown(Some(&s.barcode)),
+        shown(Some(&row.barcode)),
+        reprint,
+    )?;
+    differs(
+        "file_id",
+        shown(s.file_id.as_deref()),
+        shown(row.file_id.as_deref()),
+        "a ticket stays in the file (order) it was sold in",
+    )?;
+    differs(
+        "replaces_ticket_id",
+        shown(s.replaces_ticket_id.map(|v| v.to_string()).as_deref()),
+        shown(row.replaces_ticket_id.map(|v| v.to_string()).as_deref()),
+        "the ticket a reprint replaces is part of its history",
+    )?;
+    if s.status == TicketingStatus::NotPrinted {
+        return Ok(());
+    }
+    let exchange = "the ticket is printed: moving it elsewhere is an exchange (a new \
+                    ticket), not a correction";
+    differs(
+        "shipment_mode",
+        shown(Some(&s.shipment_mode)),
+        shown(Some(&row.shipment_mode)),
+        exchange,
+    )?;
+    differs(
+        "product_code",
+        shown(Some(&s.product_code)),
+        shown(Some(&row.product.code)),
+        exchange,
+    )?;
+    differs(
+        "performance_code",
+        shown(s.performance_code.as_deref()),
+        shown(row.performance.as_ref().map(|p| p.code.as_str())),
+        exchange,
+    )
 }
 
 /// The ticketing side's storage. Every method is one round trip (one blocking hop on
@@ -346,6 +537,18 @@ pub trait TicketingStore: Send + Sync {
 
     /// Starts an all-or-nothing import for the organization.
     async fn begin_import(&self, organization_id: i64) -> Result<Box<dyn ImportSession>>;
+    /// Starts a correction of existing tickets (`import tickets --update`, issue 7 item
+    /// 20): the same session, but each row replaces the stored content of its ticket
+    /// (holder, seat details, contact, prices, texts, catalog fields) after
+    /// [`check_correction`]'s rules; catalog entries and contacts are created or updated
+    /// as by an import. A changed ticket already injected (`PRINTED`, with an injection
+    /// marker) is marked corrected at `at`, so the next injection sends it again; an
+    /// unchanged row changes nothing. A ticket id twice in one correction is a conflict.
+    async fn begin_correction(
+        &self,
+        organization_id: i64,
+        at: DateTime<Utc>,
+    ) -> Result<Box<dyn ImportSession>>;
 
     async fn catalog(&self, organization_id: i64) -> Result<Catalog>;
     async fn ticket(&self, ticket_id: i64) -> Result<Option<TicketRow>>;
@@ -445,6 +648,30 @@ pub trait TicketingStore: Send + Sync {
 
     /// Database reachable.
     async fn ping(&self) -> Result<()>;
+}
+
+/// Merges two lists of injection candidates, each in ticket id order and disjoint (the
+/// backlog and the corrected printed tickets), keeping the first `limit` ids.
+pub(crate) fn merge_by_id(
+    a: Vec<InjectionCandidate>,
+    b: Vec<InjectionCandidate>,
+    limit: usize,
+) -> Vec<InjectionCandidate> {
+    if b.is_empty() {
+        return a;
+    }
+    let mut out = Vec::with_capacity((a.len() + b.len()).min(limit));
+    let (mut a, mut b) = (a.into_iter().peekable(), b.into_iter().peekable());
+    while out.len() < limit {
+        let take_a = match (a.peek(), b.peek()) {
+            (Some(x), Some(y)) => x.ticket.id <= y.ticket.id,
+            (Some(_), None) => true,
+            (None, Some(_)) => false,
+            (None, None) => break,
+        };
+        out.extend(if take_a { a.next() } else { b.next() });
+    }
+    out
 }
 
 /// The refusal of a second running execution of a schedule, naming the running one.

@@ -102,6 +102,8 @@ conformance!(
     executions,
     projections,
     count_by_status,
+    corrections_refuse_what_needs_an_operation,
+    corrections_resend_changed_injected_tickets,
 );
 
 // ---- rates -------------------------------------------------------------------------

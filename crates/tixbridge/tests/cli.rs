@@ -371,3 +371,48 @@ fn import_reads_standard_input_dialects_and_time_zones() {
     assert_eq!(p1.to_rfc3339(), "2026-06-14T19:00:00+00:00");
     assert_eq!(p2.to_rfc3339(), "2026-12-14T20:00:00+00:00");
 }
+
+/// The README's correction step works as written: the example file, then
+/// `examples/seat-change.csv` with `--update`, which changes one ticket's seat.
+#[test]
+fn the_example_correction_changes_one_seat() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = format!("sqlite:{}", tmp.path().join("t.db").display());
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples");
+    let file = |name: &str| examples.join(name).to_str().unwrap().to_owned();
+    let tickets = file("tickets.csv");
+    let o = tixbridge(
+        tmp.path(),
+        &[
+            "import", "tickets", &tickets, "--db", &db, "--org", "EC2028",
+        ],
+    );
+    assert!(o.status.success(), "{:?}", text(&o));
+    let change = file("seat-change.csv");
+    let args = ["import", "tickets", &change, "--update", "--db", &db];
+    let o = tixbridge(tmp.path(), &args);
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{out}\n{err}");
+    assert!(
+        out.contains("1 row read, 1 ticket changed, 0 already in the wallet"),
+        "{out}"
+    );
+    let o = tixbridge(tmp.path(), &args);
+    let (out, _) = text(&o);
+    assert!(
+        out.contains("1 row read, 0 tickets changed"),
+        "again: {out}"
+    );
+    // A correction names existing tickets only, and never creates an organization.
+    let o = tixbridge(
+        tmp.path(),
+        &[
+            "import", "tickets", &change, "--update", "--db", &db, "--org", "NEW",
+        ],
+    );
+    let (_, err) = text(&o);
+    assert!(
+        !o.status.success() && err.contains("organization NEW does not exist"),
+        "{err}"
+    );
+}

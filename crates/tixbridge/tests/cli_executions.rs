@@ -61,6 +61,11 @@ fn csv_of(n: u32) -> String {
 /// A ticketing database with `n` tickets of organization ORG and an interface `w`
 /// pointing at `url`; returns the database URL.
 fn ticketing(dir: &Path, n: u32, url: &str, params: &[&str]) -> String {
+    ticketing_with_key(dir, n, url, params, "tnk_very_secret_value")
+}
+
+/// [`ticketing`] with the interface's wallet API key.
+fn ticketing_with_key(dir: &Path, n: u32, url: &str, params: &[&str], key: &str) -> String {
     let db = format!("sqlite:{}", dir.join("t.db").display());
     let csv = dir.join("t.csv");
     std::fs::write(&csv, csv_of(n)).unwrap();
@@ -84,7 +89,10 @@ fn ticketing(dir: &Path, n: u32, url: &str, params: &[&str]) -> String {
     for p in params {
         args.extend(["--param", p]);
     }
-    ok(tixbridge(dir, &args));
+    ok(tixbridge_cmd(dir, &args)
+        .env("TIXBRIDGE_API_KEY", key)
+        .output()
+        .unwrap());
     db
 }
 
@@ -426,18 +434,23 @@ fn slow_proxy(target: std::net::SocketAddr, delay: Duration) -> u16 {
 
 /// `tixbridge wallet serve` on a free loopback port; returns the child and the address.
 fn wallet_serve(dir: &Path, db: &str) -> (Child, std::net::SocketAddr) {
+    wallet_serve_with(dir, db, &[])
+}
+
+/// [`wallet_serve`] with more options (`--sandbox`).
+fn wallet_serve_with(dir: &Path, db: &str, extra: &[&str]) -> (Child, std::net::SocketAddr) {
     let addr = TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap();
-    let child = tixbridge_cmd(
-        dir,
-        &["wallet", "serve", "--listen", &addr.to_string(), "--db", db],
-    )
-    .stdout(Stdio::null())
-    .stderr(Stdio::null())
-    .spawn()
-    .unwrap();
+    let listen = addr.to_string();
+    let mut args = vec!["wallet", "serve", "--listen", &listen, "--db", db];
+    args.extend(extra);
+    let child = tixbridge_cmd(dir, &args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
     let deadline = Instant::now() + Duration::from_secs(20);
     while TcpStream::connect(addr).is_err() {
         assert!(
@@ -639,4 +652,183 @@ fn sigterm_during_run_stops_sending_marks_what_was_accepted_and_records_the_end(
     wait(&mut wallet, Duration::from_secs(20));
     // What the wallet accepted is exactly what ticketing marked.
     assert_eq!(wallet_ticket_count(&wallet_db), n("succeeded"));
+}
+
+/// The organizer's view of a wallet ticket.
+fn wallet_ticket(addr: std::net::SocketAddr, key: &str, id: &str) -> serde_json::Value {
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        reqwest::Client::new()
+            .get(format!("http://{addr}/organizer/tickets/{id}"))
+            .header("X-Api-Key", key)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    })
+}
+
+/// The spectator `email` downloads ticket `id` in the app (sandbox session).
+fn download(addr: std::net::SocketAddr, email: &str, id: &str) {
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let http = reqwest::Client::new();
+        let session: serde_json::Value = http
+            .post(format!("http://{addr}/app/session"))
+            .json(&serde_json::json!({ "email": email }))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let token = session["token"].as_str().expect("a session token");
+        let r = http
+            .post(format!("http://{addr}/app/tickets/{id}/download"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            r.status().is_success(),
+            "download: {}",
+            r.text().await.unwrap()
+        );
+    })
+}
+
+/// `import tickets --update` (issue 7 item 20): a corrected ticket already downloaded
+/// reaches the phone with the new seat and the same owner at the next injection; the
+/// unchanged tickets are not sent again; a row changing what needs an operation is
+/// refused naming row and column, and changes nothing.
+#[test]
+fn a_corrected_ticket_is_sent_again_and_keeps_its_owner() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let wallet_db = format!("sqlite:{}", dir.join("w.db").display());
+    let out = ok(tixbridge(
+        dir,
+        &[
+            "wallet",
+            "organizer",
+            "create",
+            "--name",
+            "Org",
+            "--db",
+            &wallet_db,
+        ],
+    ));
+    let key = out.lines().last().unwrap().trim().to_owned();
+    let (mut wallet, addr) = wallet_serve_with(dir, &wallet_db, &["--sandbox"]);
+    let url = format!("http://{addr}/organizer/tickets");
+    let db = ticketing_with_key(dir, 3, &url, &[], &key);
+    ok(tixbridge(
+        dir,
+        &[
+            "schedule",
+            "create-injection",
+            "--db",
+            &db,
+            "--interface",
+            "w",
+            "--name",
+            "inj",
+            "--pos",
+            "WEB;P1",
+        ],
+    ));
+    let first = ok(tixbridge(dir, &["run", "inj", "--db", &db]));
+    assert_eq!(
+        wallet_ticket(addr, &key, "1")["status"],
+        "INJECTED",
+        "{first}"
+    );
+    download(addr, "fan1@example.org", "1");
+
+    // The same file with a seat column: ticket 1 moves to seat 13; 2 and 3 get none.
+    let original = csv_of(3);
+    let mut lines = original.lines();
+    let mut corrected = format!("{},seat\n", lines.next().unwrap());
+    for (i, line) in lines.enumerate() {
+        let seat = if i == 0 { "13" } else { "" };
+        corrected.push_str(&format!("{line},{seat}\n"));
+    }
+    let file = dir.join("corrected.csv");
+    std::fs::write(&file, &corrected).unwrap();
+    let file = file.to_str().unwrap();
+    let out = ok(tixbridge(
+        dir,
+        &[
+            "import", "tickets", file, "--update", "--db", &db, "--org", "ORG",
+        ],
+    ));
+    assert!(
+        out.contains("3 rows read, 1 ticket changed, 1 already in the wallet"),
+        "{out}"
+    );
+    let second = ok(tixbridge(dir, &["run", "inj", "--db", &db]));
+    let t = wallet_ticket(addr, &key, "1");
+    assert_eq!(t["status"], "DOWNLOADED", "{t}");
+    assert_eq!(
+        t["owner"]["email"], "fan1@example.org",
+        "the owner stays: {t}"
+    );
+    assert_eq!(
+        t["ticket"]["ticketDetails"]["main"],
+        serde_json::json!([{"key": "Seat", "value": "13"}]),
+        "the new seat reaches the phone: {t}"
+    );
+    let actions: Vec<&str> = t["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(actions, ["INJECT", "DOWNLOAD", "UPDATE"], "{t}");
+    let history = ok(tixbridge(
+        dir,
+        &[
+            "executions",
+            "--schedule",
+            "inj",
+            "--db",
+            &db,
+            "--format",
+            "json",
+        ],
+    ));
+    let history = json(&history);
+    let latest = history
+        .as_array()
+        .unwrap()
+        .iter()
+        .max_by_key(|e| e["id"].as_i64())
+        .unwrap()
+        .clone();
+    assert_eq!(
+        latest["sent"], 1,
+        "only the corrected ticket: {latest}\n{second}"
+    );
+
+    // A status change needs an operation: refused, naming row and column.
+    let refused = corrected.replacen("\n1,TX1,", "\n1,TX1b,", 1);
+    std::fs::write(dir.join("bad.csv"), refused).unwrap();
+    let bad = dir.join("bad.csv");
+    let err = fails(tixbridge(
+        dir,
+        &[
+            "import",
+            "tickets",
+            bad.to_str().unwrap(),
+            "--update",
+            "--db",
+            &db,
+            "--org",
+            "ORG",
+        ],
+    ));
+    assert!(err.contains("row 2, column tax_number"), "{err}");
+    assert!(err.contains("nothing was imported"), "{err}");
+    let _ = wallet.kill();
+    let _ = wallet.wait();
 }

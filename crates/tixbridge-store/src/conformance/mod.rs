@@ -2,6 +2,7 @@
 //! opened, empty store. `tests/conformance.rs` runs the suite on SQLite always and on
 //! PostgreSQL when `TIXBRIDGE_TEST_PG` is set (mandatory under `CI=true`).
 
+pub mod corrections;
 pub mod executions;
 pub mod lifecycle;
 pub mod privileges;

@@ -48,7 +48,13 @@ pub const CHECKS: &[&str] = &[
     "executions",
     "projections",
     "count_by_status",
+    "corrections_refuse_what_needs_an_operation",
+    "corrections_resend_changed_injected_tickets",
 ];
+
+pub use super::corrections::{
+    corrections_refuse_what_needs_an_operation, corrections_resend_changed_injected_tickets,
+};
 
 /// A fixed time, whole seconds, so every backend stores it exactly.
 pub fn at(rfc3339: &str) -> DateTime<Utc> {

@@ -6,7 +6,7 @@
 //! `sqlx::Transaction` for its whole life; dropping the session without commit hands
 //! the connection back to the pool with a rollback queued.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -15,7 +15,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 use sqlx::postgres::{PgPool, PgRow};
 use sqlx::types::Json;
-use sqlx::{Postgres, Row, Transaction};
+use sqlx::{Postgres, Row};
 
 use tixbridge_core::api::Person;
 use tixbridge_core::cause::Cause;
@@ -29,13 +29,17 @@ use tixbridge_core::status::{TicketingStatus, WalletStatus};
 use tixbridge_core::text::{LocalizedText, is_language_code};
 
 use crate::{
-    Catalog, Execution, ExecutionStart, ImportRow, ImportSession, InjectedMark, InjectionCandidate,
+    Catalog, Execution, ExecutionStart, ImportSession, InjectedMark, InjectionCandidate,
     InjectionQuery, InterfaceConfig, InterfaceUpdate, LaunchMode, MarkedBy, NewInterface,
     NewSchedule, ReplacedTicket, Result, Schedule, StoreError, StoredTicketError, TicketingStore,
-    barcode_taken,
+    merge_by_id,
 };
 
+mod import;
 mod runs;
+
+use crate::ticketing::ImportMode as Mode;
+use import::PgImport;
 
 /// Append-only: never edit a migration that has landed; add a new one. Versions carry a
 /// `ticketing_` prefix so they never collide with the wallet store's in a shared schema.
@@ -271,6 +275,16 @@ CREATE UNIQUE INDEX executions_one_running ON executions (schedule_id)
     WHERE ended_at IS NULL;
 -- The execution that marked the ticket: an interrupted execution's counts.
 ALTER TABLE processed_markers ADD COLUMN execution_id BIGINT;
+"#,
+    ),
+    (
+        "ticketing_0004_corrections",
+        r#"
+-- A correction (import --update) of a ticket already injected: the wallet's copy is out
+-- of date since then, and injection sends the ticket again.
+ALTER TABLE processed_markers ADD COLUMN corrected_at TIMESTAMPTZ;
+CREATE INDEX processed_markers_corrected ON processed_markers (ticket_id)
+    WHERE corrected_at IS NOT NULL AND function = 'INJECTION';
 "#,
     ),
 ];
@@ -551,10 +565,10 @@ async fn organization_exists(conn: &mut sqlx::PgConnection, id: i64) -> Result<(
 /// Everything injection needs in one row: the ticket, its cultural contact, and for a
 /// reprint the replaced ticket's cause and its last wallet owner. `$1` organization,
 /// `$2` after id, `$3` limit; the selection's own parameters follow.
-fn candidate_sql(selection: &str) -> String {
+fn candidate_sql(from: &str, selection: &str) -> String {
     format!(
         "SELECT {TICKET_COLUMNS}, {CONTACT_COLUMNS}, r.cause, mp.owner
-         FROM tickets t
+         FROM {from}
          JOIN products p ON p.id = t.product_id
          JOIN contacts c ON c.id = t.contact_id
          LEFT JOIN tickets r ON r.id = t.replaces_ticket_id
@@ -568,14 +582,31 @@ fn candidate_sql(selection: &str) -> String {
     )
 }
 
-const NOT_PROCESSED: &str = "NOT EXISTS (SELECT 1 FROM processed_markers m
-    WHERE m.ticket_id = t.id AND m.function = 'INJECTION')";
+/// The backlog: tickets not printed yet and not processed by injection.
+const BACKLOG: (&str, &str) = (
+    "tickets t",
+    "t.status = 'NOT_PRINTED' AND NOT EXISTS (SELECT 1 FROM processed_markers m
+         WHERE m.ticket_id = t.id AND m.function = 'INJECTION')",
+);
+/// Printed tickets corrected since their injection (`import tickets --update`): the
+/// wallet's copy is out of date, so injection sends them again. Few, found from their
+/// partial index.
+const CORRECTED: (&str, &str) = (
+    "processed_markers m JOIN tickets t ON t.id = m.ticket_id",
+    "m.function = 'INJECTION' AND m.corrected_at IS NOT NULL AND m.ticket_id > $2
+     AND t.status = 'PRINTED'",
+);
 
-/// The schedule's filters, all ANDed, with the values to bind from `$4` on. Only the
-/// filters set appear, so each combination has a plain plan; product and performance
-/// codes become ids once (an init plan) and are checked on the not-printed index.
-fn filter_selection(f: &InjectionFilters) -> (String, Vec<&str>) {
-    let mut sel = format!("t.status = 'NOT_PRINTED' AND {NOT_PROCESSED}");
+/// The selection of `source` narrowed by the schedule's filters, all ANDed, with the
+/// values to bind from `$4` on. A file number is exclusive: every other filter is
+/// ignored. Only the filters set appear, so each combination has a plain plan; product
+/// and performance codes become ids once (an init plan).
+fn filter_selection<'f>(source: (&str, &str), f: &'f InjectionFilters) -> (String, Vec<&'f str>) {
+    let mut sel = source.1.to_owned();
+    if let Some(file) = &f.file_number {
+        sel.push_str(" AND t.file_id = $4");
+        return (sel, vec![file.as_str()]);
+    }
     let mut values = Vec::new();
     // (value, SQL before the parameter number, SQL after it)
     let terms: [(&Option<String>, &str, &str); 7] = [
@@ -602,11 +633,6 @@ fn filter_selection(f: &InjectionFilters) -> (String, Vec<&str>) {
         }
     }
     (sel, values)
-}
-
-/// A file number is exclusive: every other filter is ignored.
-fn file_selection() -> String {
-    format!("t.status = 'NOT_PRINTED' AND t.file_id = $4 AND {NOT_PROCESSED}")
 }
 
 /// A force list: only those tickets, processed or not, printed or not.
@@ -725,18 +751,15 @@ impl TicketingStore for PgTicketing {
     }
 
     async fn begin_import(&self, organization_id: i64) -> Result<Box<dyn ImportSession>> {
-        let mut tx = self.pool.begin().await?;
-        organization_exists(&mut tx, organization_id).await?;
-        Ok(Box::new(PgImport {
-            tx,
-            organization_id,
-            seasons: HashSet::new(),
-            sites: HashMap::new(),
-            products: HashMap::new(),
-            performances: HashMap::new(),
-            contacts: HashMap::new(),
-            imported: 0,
-        }))
+        PgImport::begin(&self.pool, organization_id, Mode::Import).await
+    }
+
+    async fn begin_correction(
+        &self,
+        organization_id: i64,
+        at: DateTime<Utc>,
+    ) -> Result<Box<dyn ImportSession>> {
+        PgImport::begin(&self.pool, organization_id, Mode::Correct { at }).await
     }
 
     async fn catalog(&self, organization_id: i64) -> Result<Catalog> {
@@ -1202,10 +1225,10 @@ impl TicketingStore for PgTicketing {
             return Ok(Vec::new());
         }
         let limit = i64::try_from(q.limit).unwrap_or(i64::MAX);
-        let rows = if !q.force.is_empty() {
+        if !q.force.is_empty() {
             let ids: Vec<i64> = q.force.ids.iter().copied().collect();
             let taxes: Vec<&str> = q.force.tax_numbers.iter().map(String::as_str).collect();
-            sqlx::query(&candidate_sql(FORCE_SELECTION))
+            return sqlx::query(&candidate_sql("tickets t", FORCE_SELECTION))
                 .bind(organization_id)
                 .bind(q.after_id)
                 .bind(limit)
@@ -1213,17 +1236,14 @@ impl TicketingStore for PgTicketing {
                 .bind(taxes)
                 .fetch_all(&self.pool)
                 .await?
-        } else if let Some(file) = &q.filters.file_number {
-            sqlx::query(&candidate_sql(&file_selection()))
-                .bind(organization_id)
-                .bind(q.after_id)
-                .bind(limit)
-                .bind(file)
-                .fetch_all(&self.pool)
-                .await?
-        } else {
-            let (selection, values) = filter_selection(&q.filters);
-            let sql = candidate_sql(&selection);
+                .iter()
+                .map(read_candidate)
+                .collect();
+        }
+        let mut found = Vec::with_capacity(2);
+        for source in [BACKLOG, CORRECTED] {
+            let (selection, values) = filter_selection(source, &q.filters);
+            let sql = candidate_sql(source.0, &selection);
             let mut query = sqlx::query(&sql)
                 .bind(organization_id)
                 .bind(q.after_id)
@@ -1231,9 +1251,16 @@ impl TicketingStore for PgTicketing {
             for v in values {
                 query = query.bind(v);
             }
-            query.fetch_all(&self.pool).await?
-        };
-        rows.iter().map(read_candidate).collect()
+            let rows = query.fetch_all(&self.pool).await?;
+            found.push(
+                rows.iter()
+                    .map(read_candidate)
+                    .collect::<Result<Vec<_>>>()?,
+            );
+        }
+        let corrected = found.pop().unwrap_or_default();
+        let backlog = found.pop().unwrap_or_default();
+        Ok(merge_by_id(backlog, corrected, q.limit))
     }
 
     async fn mark_injected(
@@ -1277,7 +1304,13 @@ impl TicketingStore for PgTicketing {
                      schedule_id = EXCLUDED.schedule_id,
                      processed_at = EXCLUDED.processed_at,
                      cause = NULL,
-                     execution_id = EXCLUDED.execution_id
+                     execution_id = EXCLUDED.execution_id,
+                     -- Sent again: up to date, unless corrected after the execution
+                     -- started (the content sent may predate the correction).
+                     corrected_at = CASE
+                         WHEN processed_markers.corrected_at
+                              > (SELECT started_at FROM executions WHERE id = $6)
+                         THEN processed_markers.corrected_at END
              ),
              projected AS (
                  INSERT INTO mobile_projections
@@ -1374,479 +1407,5 @@ impl TicketingStore for PgTicketing {
     async fn ping(&self) -> Result<()> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
-    }
-}
-
-// ---- import ---------------------------------------------------------------------------
-
-/// An import: one transaction for its whole life, with cached catalog ids (a file names
-/// the same few products, performances and sites on every row). Contacts are cached
-/// too, but bounded, because a file may name a million of them.
-struct PgImport {
-    tx: Transaction<'static, Postgres>,
-    organization_id: i64,
-    seasons: HashSet<String>,
-    sites: HashMap<String, i64>,
-    products: HashMap<String, i64>,
-    performances: HashMap<String, i64>,
-    contacts: HashMap<String, i64>,
-    imported: u64,
-}
-
-const CONTACT_CACHE_MAX: usize = 50_000;
-
-fn id_conflict(id: i64) -> StoreError {
-    StoreError::Conflict(format!(
-        "ticket id {id} is already in the store (or earlier in this import)"
-    ))
-}
-
-fn tax_conflict(tax: &str) -> StoreError {
-    StoreError::Conflict(format!(
-        "tax number {tax:?} is already in the store (or earlier in this import)"
-    ))
-}
-
-#[async_trait]
-impl ImportSession for PgImport {
-    async fn add(&mut self, rows: Vec<ImportRow>) -> Result<()> {
-        if rows.is_empty() {
-            return Ok(());
-        }
-        // Conflicts are found before anything is written, so a refused chunk leaves no
-        // trace; the savepoint covers the other failures.
-        self.check_conflicts(&rows).await?;
-        sqlx::query("SAVEPOINT import_chunk")
-            .execute(&mut *self.tx)
-            .await?;
-        match self.insert_rows(&rows).await {
-            Ok(()) => {
-                sqlx::query("RELEASE SAVEPOINT import_chunk")
-                    .execute(&mut *self.tx)
-                    .await?;
-                self.imported += rows.len() as u64;
-                Ok(())
-            }
-            Err(e) => {
-                sqlx::query("ROLLBACK TO SAVEPOINT import_chunk")
-                    .execute(&mut *self.tx)
-                    .await?;
-                // Ids cached during this chunk may name rows that were just undone.
-                self.seasons.clear();
-                self.sites.clear();
-                self.products.clear();
-                self.performances.clear();
-                self.contacts.clear();
-                Err(e)
-            }
-        }
-    }
-
-    async fn commit(self: Box<Self>) -> Result<u64> {
-        let imported = self.imported;
-        self.tx.commit().await?;
-        Ok(imported)
-    }
-}
-
-impl PgImport {
-    /// The first row, in order, whose ticket id or tax number is already taken — in the
-    /// store, earlier in the import, or earlier in this chunk.
-    async fn check_conflicts(&mut self, rows: &[ImportRow]) -> Result<()> {
-        let ids: Vec<i64> = rows.iter().map(|r| r.ticket_id).collect();
-        let taxes: Vec<&str> = rows.iter().map(|r| r.tax_number.as_str()).collect();
-        let taken = sqlx::query(
-            "SELECT id, CASE WHEN organization_id = $3 THEN tax_number END FROM tickets
-             WHERE id = ANY($1) OR (organization_id = $3 AND tax_number = ANY($2))",
-        )
-        .bind(&ids)
-        .bind(&taxes)
-        .bind(self.organization_id)
-        .fetch_all(&mut *self.tx)
-        .await?;
-        let mut taken_ids = HashSet::new();
-        let mut taken_taxes = HashSet::new();
-        for r in &taken {
-            taken_ids.insert(r.try_get::<i64, _>(0)?);
-            if let Some(t) = r.try_get::<Option<String>, _>(1)? {
-                taken_taxes.insert(t);
-            }
-        }
-        let mut seen_ids = HashSet::with_capacity(rows.len());
-        let mut seen_taxes = HashSet::with_capacity(rows.len());
-        for r in rows {
-            if taken_ids.contains(&r.ticket_id) || !seen_ids.insert(r.ticket_id) {
-                return Err(id_conflict(r.ticket_id));
-            }
-            if taken_taxes.contains(&r.tax_number) || !seen_taxes.insert(r.tax_number.as_str()) {
-                return Err(tax_conflict(&r.tax_number));
-            }
-            if r.performance.is_some() && r.site.is_none() {
-                return Err(StoreError::Invalid(format!(
-                    "ticket {}: performance {} needs a site",
-                    r.ticket_id,
-                    r.performance
-                        .as_ref()
-                        .map(|p| p.code.as_str())
-                        .unwrap_or("")
-                )));
-            }
-        }
-        // After the ids and tax numbers, so those conflicts are named first.
-        self.check_barcodes(rows).await
-    }
-
-    /// A barcode held by a ticket of the organization (earlier chunks of this import
-    /// included) or by an earlier row of the chunk is refused naming that ticket.
-    async fn check_barcodes(&mut self, rows: &[ImportRow]) -> Result<()> {
-        let barcodes: Vec<&str> = rows.iter().map(|r| r.barcode.as_str()).collect();
-        let taken = sqlx::query(
-            "SELECT barcode, id FROM tickets WHERE organization_id = $1 AND barcode = ANY($2)",
-        )
-        .bind(self.organization_id)
-        .bind(&barcodes)
-        .fetch_all(&mut *self.tx)
-        .await?;
-        let mut holders: HashMap<String, i64> = HashMap::with_capacity(rows.len());
-        for r in &taken {
-            holders.insert(r.try_get(0)?, r.try_get(1)?);
-        }
-        for r in rows {
-            if let Some(other) = holders.get(&r.barcode) {
-                return Err(StoreError::Conflict(barcode_taken(&r.barcode, *other)));
-            }
-            holders.insert(r.barcode.clone(), r.ticket_id);
-        }
-        Ok(())
-    }
-
-    async fn insert_rows(&mut self, rows: &[ImportRow]) -> Result<()> {
-        let org = self.organization_id;
-        if self.contacts.len() > CONTACT_CACHE_MAX {
-            self.contacts.clear();
-        }
-        // Catalog entries: few per file, so one statement per new code is fine.
-        let mut product_ids = Vec::with_capacity(rows.len());
-        let mut performance_ids = Vec::with_capacity(rows.len());
-        for row in rows {
-            if let Some(s) = &row.season
-                && !self.seasons.contains(&s.code)
-            {
-                sqlx::query(
-                    "INSERT INTO seasons (organization_id, code, name, starts_at, ends_at)
-                     VALUES ($1, $2, $3, $4, $5)
-                     ON CONFLICT (organization_id, code) DO UPDATE SET
-                         name = EXCLUDED.name, starts_at = EXCLUDED.starts_at,
-                         ends_at = EXCLUDED.ends_at",
-                )
-                .bind(org)
-                .bind(&s.code)
-                .bind(&s.name)
-                .bind(s.start)
-                .bind(s.end)
-                .execute(&mut *self.tx)
-                .await?;
-                self.seasons.insert(s.code.clone());
-            }
-            let site_id = match &row.site {
-                None => None,
-                Some(s) => Some(match self.sites.get(&s.code) {
-                    Some(id) => *id,
-                    None => {
-                        let id: i64 = sqlx::query_scalar(
-                            "INSERT INTO sites (organization_id, code, name, city, zip,
-                                 country_code, line1, line2, time_zone)
-                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-                             ON CONFLICT (organization_id, code) DO UPDATE SET
-                                 name = EXCLUDED.name, city = EXCLUDED.city,
-                                 zip = EXCLUDED.zip, country_code = EXCLUDED.country_code,
-                                 line1 = EXCLUDED.line1, line2 = EXCLUDED.line2,
-                                 time_zone = COALESCE(EXCLUDED.time_zone, sites.time_zone)
-                             RETURNING id",
-                        )
-                        .bind(org)
-                        .bind(&s.code)
-                        .bind(text_json(&s.name))
-                        .bind(text_json(&s.city))
-                        .bind(&s.zip)
-                        .bind(&s.country_code)
-                        .bind(text_json(&s.line1))
-                        .bind(text_json(&s.line2))
-                        .bind(s.time_zone.map(|z| z.name()))
-                        .fetch_one(&mut *self.tx)
-                        .await?;
-                        self.sites.insert(s.code.clone(), id);
-                        id
-                    }
-                }),
-            };
-            let p = &row.product;
-            let product_id = match self.products.get(&p.code) {
-                Some(id) => *id,
-                None => {
-                    // A product without performances takes place at the row's site.
-                    let product_site = if row.performance.is_none() {
-                        site_id
-                    } else {
-                        None
-                    };
-                    let id: i64 = sqlx::query_scalar(
-                        "INSERT INTO products (organization_id, code, kind, family, name,
-                             season_code, site_id, tix_start, tix_exp, tix_act, tix_rgrp)
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
-                         ON CONFLICT (organization_id, code) DO UPDATE SET
-                             kind = EXCLUDED.kind, family = EXCLUDED.family,
-                             name = EXCLUDED.name,
-                             season_code = COALESCE(EXCLUDED.season_code, products.season_code),
-                             site_id = COALESCE(EXCLUDED.site_id, products.site_id),
-                             tix_start = EXCLUDED.tix_start, tix_exp = EXCLUDED.tix_exp,
-                             tix_act = EXCLUDED.tix_act, tix_rgrp = EXCLUDED.tix_rgrp
-                         RETURNING id",
-                    )
-                    .bind(org)
-                    .bind(&p.code)
-                    .bind(p.kind.as_str())
-                    .bind(&p.family)
-                    .bind(text_json(&p.name))
-                    .bind(row.season.as_ref().map(|s| &s.code))
-                    .bind(product_site)
-                    .bind(&p.comfort.tix_start)
-                    .bind(&p.comfort.tix_exp)
-                    .bind(&p.comfort.tix_act)
-                    .bind(&p.comfort.tix_rgrp)
-                    .fetch_one(&mut *self.tx)
-                    .await?;
-                    self.products.insert(p.code.clone(), id);
-                    id
-                }
-            };
-            let performance_id = match &row.performance {
-                None => None,
-                Some(pf) => Some(match self.performances.get(&pf.code) {
-                    Some(id) => *id,
-                    None => {
-                        let id: i64 = sqlx::query_scalar(
-                            "INSERT INTO performances (organization_id, code, product_id,
-                                 site_id, name, group_name, starts_at, ends_at)
-                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-                             ON CONFLICT (organization_id, code) DO UPDATE SET
-                                 product_id = EXCLUDED.product_id,
-                                 site_id = EXCLUDED.site_id, name = EXCLUDED.name,
-                                 group_name = EXCLUDED.group_name,
-                                 starts_at = EXCLUDED.starts_at, ends_at = EXCLUDED.ends_at
-                             RETURNING id",
-                        )
-                        .bind(org)
-                        .bind(&pf.code)
-                        .bind(product_id)
-                        // Checked in check_conflicts: a performance row has a site.
-                        .bind(site_id)
-                        .bind(text_json(&pf.name))
-                        .bind(text_json(&pf.group_name))
-                        .bind(pf.start)
-                        .bind(pf.end)
-                        .fetch_one(&mut *self.tx)
-                        .await?;
-                        self.performances.insert(pf.code.clone(), id);
-                        id
-                    }
-                }),
-            };
-            product_ids.push(product_id);
-            performance_ids.push(performance_id);
-        }
-
-        // Contacts: one multi-row upsert for the numbers not cached yet (first row of a
-        // number wins within the chunk: an upsert may not touch a row twice).
-        let mut seen = HashSet::new();
-        let new_contacts: Vec<&ImportRow> = rows
-            .iter()
-            .filter(|r| !self.contacts.contains_key(&r.contact.number))
-            .filter(|r| seen.insert(r.contact.number.as_str()))
-            .collect();
-        if !new_contacts.is_empty() {
-            let numbers: Vec<&str> = new_contacts
-                .iter()
-                .map(|r| r.contact.number.as_str())
-                .collect();
-            let emails: Vec<Option<&str>> = new_contacts
-                .iter()
-                .map(|r| r.contact.email.as_deref())
-                .collect();
-            let firsts: Vec<Option<&str>> = new_contacts
-                .iter()
-                .map(|r| r.contact.first_name.as_deref())
-                .collect();
-            let lasts: Vec<Option<&str>> = new_contacts
-                .iter()
-                .map(|r| r.contact.last_name.as_deref())
-                .collect();
-            let genders: Vec<Option<&str>> = new_contacts
-                .iter()
-                .map(|r| r.contact.gender.as_deref())
-                .collect();
-            let titles: Vec<Option<&str>> = new_contacts
-                .iter()
-                .map(|r| r.contact.title.as_deref())
-                .collect();
-            let got = sqlx::query(
-                "INSERT INTO contacts (organization_id, number, email, first_name, last_name,
-                     gender, title, temporary)
-                 SELECT $1, u.number, u.email, u.first_name, u.last_name, u.gender, u.title, FALSE
-                 FROM UNNEST($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[])
-                      AS u(number, email, first_name, last_name, gender, title)
-                 ON CONFLICT (organization_id, number) DO UPDATE SET
-                     email = EXCLUDED.email, first_name = EXCLUDED.first_name,
-                     last_name = EXCLUDED.last_name, gender = EXCLUDED.gender,
-                     title = EXCLUDED.title, temporary = FALSE
-                 RETURNING id, number",
-            )
-            .bind(org)
-            .bind(&numbers)
-            .bind(&emails)
-            .bind(&firsts)
-            .bind(&lasts)
-            .bind(&genders)
-            .bind(&titles)
-            .fetch_all(&mut *self.tx)
-            .await?;
-            for r in &got {
-                self.contacts.insert(r.try_get(1)?, r.try_get(0)?);
-            }
-        }
-
-        // Tickets: one multi-row INSERT for the chunk.
-        let n = rows.len();
-        let mut ids = Vec::with_capacity(n);
-        let mut taxes = Vec::with_capacity(n);
-        let mut barcodes = Vec::with_capacity(n);
-        let mut files = Vec::with_capacity(n);
-        let mut statuses = Vec::with_capacity(n);
-        let mut causes = Vec::with_capacity(n);
-        let mut replaces = Vec::with_capacity(n);
-        let mut shipments = Vec::with_capacity(n);
-        let mut channels = Vec::with_capacity(n);
-        let mut seasons = Vec::with_capacity(n);
-        let mut tariffs = Vec::with_capacity(n);
-        let mut categories = Vec::with_capacity(n);
-        let mut prices = Vec::with_capacity(n);
-        let mut currencies = Vec::with_capacity(n);
-        let mut purchases = Vec::with_capacity(n);
-        let mut vstarts = Vec::with_capacity(n);
-        let mut vends = Vec::with_capacity(n);
-        let mut details = Vec::with_capacity(n);
-        let mut contact_ids = Vec::with_capacity(n);
-        let mut h_first = Vec::with_capacity(n);
-        let mut h_last = Vec::with_capacity(n);
-        let mut h_birth = Vec::with_capacity(n);
-        let mut h_idnum = Vec::with_capacity(n);
-        let mut h_country = Vec::with_capacity(n);
-        let mut h_region = Vec::with_capacity(n);
-        let mut h_place = Vec::with_capacity(n);
-        let mut mains = Vec::with_capacity(n);
-        for r in rows {
-            ids.push(r.ticket_id);
-            taxes.push(r.tax_number.as_str());
-            barcodes.push(r.barcode.as_str());
-            files.push(r.file_id.as_deref());
-            statuses.push(r.status.as_str());
-            causes.push(r.cause.as_ref().map(Cause::as_str));
-            replaces.push(r.replaces_ticket_id);
-            shipments.push(r.shipment_mode.as_str());
-            channels.push(r.sales_channel.as_deref());
-            seasons.push(r.season.as_ref().map(|s| s.code.as_str()));
-            tariffs.push(r.tariff.as_deref());
-            categories.push(r.category.as_deref());
-            prices.push(r.price_cents);
-            currencies.push(r.currency.as_deref());
-            purchases.push(r.purchase_date);
-            vstarts.push(r.validity_start);
-            vends.push(r.validity_end);
-            details.push(to_json(&r.details)?);
-            contact_ids.push(*self.contacts.get(&r.contact.number).ok_or_else(|| {
-                StoreError::Backend(format!(
-                    "contact {} of ticket {} was not created",
-                    r.contact.number, r.ticket_id
-                ))
-            })?);
-            h_first.push(r.holder.first_name.as_deref());
-            h_last.push(r.holder.last_name.as_deref());
-            h_birth.push(r.holder.birth_date.as_deref());
-            h_idnum.push(r.holder.id_number.as_deref());
-            h_country.push(r.holder.country_code.as_deref());
-            h_region.push(r.holder.birth_region.as_deref());
-            h_place.push(r.holder.birth_place.as_deref());
-            mains.push(r.main_applicant);
-        }
-        let r = sqlx::query(
-            "INSERT INTO tickets (id, organization_id, tax_number, barcode, file_id, status, cause,
-                 replaces_ticket_id, shipment_mode, sales_channel, season_code, product_id,
-                 performance_id, tariff, category, price_cents, currency, purchase_date,
-                 validity_start, validity_end, details, contact_id, holder_first_name,
-                 holder_last_name, holder_birth_date, holder_id_number, holder_country_code,
-                 holder_birth_region, holder_birth_place, main_applicant)
-             SELECT u.id, $1, u.tax, u.barcode, u.file, u.status, u.cause, u.replaces,
-                 u.shipment, u.channel, u.season, u.product, u.performance, u.tariff,
-                 u.category, u.price, u.currency, u.purchase, u.vstart, u.vend,
-                 u.details::jsonb, u.contact, u.h_first, u.h_last, u.h_birth, u.h_idnum,
-                 u.h_country, u.h_region, u.h_place, u.main
-             FROM UNNEST($2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[],
-                         $7::text[], $8::bigint[], $9::text[], $10::text[], $11::text[],
-                         $12::bigint[], $13::bigint[], $14::text[], $15::text[], $16::bigint[],
-                         $17::text[], $18::timestamptz[], $19::timestamptz[],
-                         $20::timestamptz[], $21::text[], $22::bigint[], $23::text[],
-                         $24::text[], $25::text[], $26::text[], $27::text[], $28::text[],
-                         $29::text[], $30::boolean[])
-                  AS u(id, tax, barcode, file, status, cause, replaces, shipment, channel,
-                       season, product, performance, tariff, category, price, currency,
-                       purchase, vstart, vend, details, contact, h_first, h_last, h_birth,
-                       h_idnum, h_country, h_region, h_place, main)",
-        )
-        .bind(org)
-        .bind(&ids)
-        .bind(&taxes)
-        .bind(&barcodes)
-        .bind(&files)
-        .bind(&statuses)
-        .bind(&causes)
-        .bind(&replaces)
-        .bind(&shipments)
-        .bind(&channels)
-        .bind(&seasons)
-        .bind(&product_ids)
-        .bind(&performance_ids)
-        .bind(&tariffs)
-        .bind(&categories)
-        .bind(&prices)
-        .bind(&currencies)
-        .bind(&purchases)
-        .bind(&vstarts)
-        .bind(&vends)
-        .bind(&details)
-        .bind(&contact_ids)
-        .bind(&h_first)
-        .bind(&h_last)
-        .bind(&h_birth)
-        .bind(&h_idnum)
-        .bind(&h_country)
-        .bind(&h_region)
-        .bind(&h_place)
-        .bind(&mains)
-        .execute(&mut *self.tx)
-        .await;
-        match r {
-            Ok(_) => Ok(()),
-            // Only a concurrent import of the same tickets gets here: the rows were
-            // checked above.
-            Err(e) => Err(match unique_violation(&e).as_deref() {
-                Some("tickets_pkey") => StoreError::Conflict(format!(
-                    "a ticket id of this chunk was imported meanwhile by someone else: {e}"
-                )),
-                Some(_) => StoreError::Conflict(format!(
-                    "a tax number of this chunk was imported meanwhile by someone else: {e}"
-                )),
-                None => e.into(),
-            }),
-        }
     }
 }

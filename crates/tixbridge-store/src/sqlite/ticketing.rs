@@ -15,20 +15,18 @@
 //! readable with the `sqlite3` shell, ordered like the times, and of the same precision
 //! as PostgreSQL's `timestamptz`. Multilingual texts are JSON objects keyed by language.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::str::FromStr;
 use std::sync::Arc;
-use std::sync::mpsc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, SecondsFormat, Utc};
 use rusqlite::types::{FromSql, Type};
-use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
+use rusqlite::{Connection, OptionalExtension, params};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use tokio::sync::oneshot;
 
 use tixbridge_core::api::Person;
 use tixbridge_core::cause::Cause;
@@ -43,13 +41,17 @@ use tixbridge_core::text::{LocalizedText, is_language_code};
 
 use super::Db;
 use crate::{
-    Catalog, Execution, ExecutionStart, ImportRow, ImportSession, InjectedMark, InjectionCandidate,
+    Catalog, Execution, ExecutionStart, ImportSession, InjectedMark, InjectionCandidate,
     InjectionQuery, InterfaceConfig, InterfaceUpdate, LaunchMode, MarkedBy, NewInterface,
     NewSchedule, ReplacedTicket, Result, Schedule, StoreError, StoredTicketError, TicketingStore,
-    barcode_taken,
+    merge_by_id,
 };
 
+mod import;
 mod runs;
+
+use crate::ticketing::ImportMode as Mode;
+use import::SqliteImport;
 
 /// Append-only: never edit a migration that has landed; add a new one. Versions carry a
 /// `ticketing_` prefix so they never collide with the wallet store's in a shared file.
@@ -276,6 +278,16 @@ CREATE UNIQUE INDEX executions_one_running ON executions (schedule_id)
     WHERE ended_at IS NULL;
 -- The execution that marked the ticket: an interrupted execution's counts.
 ALTER TABLE processed_markers ADD COLUMN execution_id INTEGER;
+"#,
+    ),
+    (
+        "ticketing_0004_corrections",
+        r#"
+-- A correction (import --update) of a ticket already injected: the wallet's copy is out
+-- of date since then, and injection sends the ticket again.
+ALTER TABLE processed_markers ADD COLUMN corrected_at TEXT;
+CREATE INDEX processed_markers_corrected ON processed_markers (ticket_id)
+    WHERE corrected_at IS NOT NULL AND function = 'INJECTION';
 "#,
     ),
 ];
@@ -613,15 +625,14 @@ fn count(n: u64) -> i64 {
 /// Everything injection needs in one row: the ticket, its cultural contact, and for a
 /// reprint the replaced ticket's cause and its last wallet owner.
 ///
-/// `index` pins the plan: without statistics SQLite prefers walking the table by id,
+/// `from` pins the plan: without statistics SQLite prefers walking the table by id,
 /// which reads every printed ticket of the organization on each call; the not-printed
 /// index reads only the backlog. `CROSS JOIN` keeps the tickets as the outer loop, so
 /// the walk is in id order and stops at the limit.
-fn candidate_sql(index: Option<&str>, selection: &str) -> String {
-    let indexed_by = index.map(|i| format!("INDEXED BY {i}")).unwrap_or_default();
+fn candidate_sql(from: &str, selection: &str) -> String {
     format!(
         "SELECT {TICKET_COLUMNS}, {CONTACT_COLUMNS}, r.cause, mp.owner
-         FROM tickets t {indexed_by}
+         FROM {from}
          CROSS JOIN products p
          CROSS JOIN contacts c
          LEFT JOIN tickets r ON r.id = t.replaces_ticket_id
@@ -639,11 +650,39 @@ fn candidate_sql(index: Option<&str>, selection: &str) -> String {
 const NOT_PROCESSED: &str = "NOT EXISTS (SELECT 1 FROM processed_markers m
     WHERE m.ticket_id = t.id AND m.function = 'INJECTION')";
 
-/// The schedule's filters, all ANDed; only the filters set appear, so each combination
-/// is its own cached statement with a plain plan. Product and performance codes become
-/// ids once per call, compared on the not-printed index.
-fn filter_selection(f: &InjectionFilters) -> String {
-    let mut sel = format!("t.status = 'NOT_PRINTED' AND {NOT_PROCESSED}");
+/// The backlog: tickets not printed yet, walked on the not-printed index.
+const BACKLOG: (&str, &str) = (
+    "tickets t INDEXED BY tickets_not_printed",
+    "t.status = 'NOT_PRINTED'",
+);
+/// The backlog of one file (order), found on its own index.
+const FILE_BACKLOG: (&str, &str) = (
+    "tickets t INDEXED BY tickets_not_printed_file",
+    "t.status = 'NOT_PRINTED'",
+);
+/// Printed tickets corrected since their injection (`import tickets --update`): the
+/// wallet's copy is out of date, so injection sends them again. Few, on their own
+/// partial index.
+const CORRECTED: (&str, &str) = (
+    "processed_markers m INDEXED BY processed_markers_corrected CROSS JOIN tickets t",
+    "m.function = 'INJECTION' AND m.corrected_at IS NOT NULL AND m.ticket_id > :after
+     AND t.id = m.ticket_id AND t.status = 'PRINTED'",
+);
+
+/// The selection of `source` narrowed by the schedule's filters, all ANDed; only the
+/// filters set appear, so each combination is its own cached statement with a plain
+/// plan. Product and performance codes become ids once per call.
+fn filter_selection(source: (&str, &str), f: &InjectionFilters) -> String {
+    let mut sel = source.1.to_owned();
+    if source != CORRECTED {
+        sel.push_str(" AND ");
+        sel.push_str(NOT_PROCESSED);
+    }
+    if f.file_number.is_some() {
+        // A file number is exclusive: every other filter is ignored.
+        sel.push_str(" AND t.file_id = :file");
+        return sel;
+    }
     let terms = [
         (&f.sales_channel, "t.sales_channel = :sales_channel"),
         (&f.season, "t.season_code = :season"),
@@ -668,11 +707,6 @@ fn filter_selection(f: &InjectionFilters) -> String {
         }
     }
     sel
-}
-
-/// A file number is exclusive: every other filter is ignored.
-fn file_selection() -> String {
-    format!("t.status = 'NOT_PRINTED' AND t.file_id = :file AND {NOT_PROCESSED}")
 }
 
 /// A force list: only those tickets, processed or not, printed or not.
@@ -715,15 +749,17 @@ fn injection_candidates(
         (":after", &q.after_id),
         (":limit", &limit),
     ];
-    let sql = if !q.force.is_empty() {
+    if !q.force.is_empty() {
         ids = to_json(&q.force.ids)?;
         taxes = to_json(&q.force.tax_numbers)?;
         params.push((":ids", &ids));
         params.push((":taxes", &taxes));
-        candidate_sql(None, FORCE_SELECTION)
-    } else if let Some(file) = &f.file_number {
+        let sql = candidate_sql("tickets t", FORCE_SELECTION);
+        return candidates(conn, &sql, &params, q.limit);
+    }
+    let backlog = if let Some(file) = &f.file_number {
         params.push((":file", file));
-        candidate_sql(Some("tickets_not_printed_file"), &file_selection())
+        FILE_BACKLOG
     } else {
         let named = [
             (":sales_channel", &f.sales_channel),
@@ -739,11 +775,24 @@ fn injection_candidates(
                 params.push((name, v));
             }
         }
-        candidate_sql(Some("tickets_not_printed"), &filter_selection(f))
+        BACKLOG
     };
-    let mut st = conn.prepare_cached(&sql)?;
-    let rows = st.query_map(&*params, read_candidate)?;
-    let mut out = Vec::with_capacity(q.limit.min(10_000));
+    let sql = candidate_sql(backlog.0, &filter_selection(backlog, f));
+    let new = candidates(conn, &sql, &params, q.limit)?;
+    let sql = candidate_sql(CORRECTED.0, &filter_selection(CORRECTED, f));
+    let corrected = candidates(conn, &sql, &params, q.limit)?;
+    Ok(merge_by_id(new, corrected, q.limit))
+}
+
+fn candidates(
+    conn: &Connection,
+    sql: &str,
+    params: &[(&str, &dyn rusqlite::ToSql)],
+    limit: usize,
+) -> Result<Vec<InjectionCandidate>> {
+    let mut st = conn.prepare_cached(sql)?;
+    let rows = st.query_map(params, read_candidate)?;
+    let mut out = Vec::with_capacity(limit.min(10_000));
     for r in rows {
         out.push(r?);
     }
@@ -879,7 +928,15 @@ impl TicketingStore for SqliteTicketing {
     }
 
     async fn begin_import(&self, organization_id: i64) -> Result<Box<dyn ImportSession>> {
-        SqliteImport::start(self.db.clone(), organization_id).await
+        SqliteImport::start(self.db.clone(), organization_id, Mode::Import).await
+    }
+
+    async fn begin_correction(
+        &self,
+        organization_id: i64,
+        at: DateTime<Utc>,
+    ) -> Result<Box<dyn ImportSession>> {
+        SqliteImport::start(self.db.clone(), organization_id, Mode::Correct { at }).await
     }
 
     async fn catalog(&self, organization_id: i64) -> Result<Catalog> {
@@ -1405,7 +1462,13 @@ impl TicketingStore for SqliteTicketing {
                          schedule_id = excluded.schedule_id,
                          processed_at = excluded.processed_at,
                          cause = NULL,
-                         execution_id = excluded.execution_id",
+                         execution_id = excluded.execution_id,
+                         -- Sent again: up to date, unless corrected after the execution
+                         -- started (the content sent may predate the correction).
+                         corrected_at = CASE
+                             WHEN processed_markers.corrected_at
+                                  > (SELECT started_at FROM executions WHERE id = ?4)
+                             THEN processed_markers.corrected_at END",
                 )?;
                 let mut project = tx.prepare_cached(
                     "INSERT INTO mobile_projections
@@ -1509,414 +1572,5 @@ impl TicketingStore for SqliteTicketing {
                 Ok(())
             })
             .await
-    }
-}
-
-// ---- import ---------------------------------------------------------------------------
-
-/// A chunk for the import thread: the rows and their details already encoded as JSON.
-/// The reply hands the chunk back, so its memory is freed by the thread that allocated
-/// it and the writer thread spends its time writing.
-struct Chunk {
-    rows: Vec<ImportRow>,
-    details: Vec<String>,
-}
-
-enum Cmd {
-    Add(Chunk, oneshot::Sender<(Result<()>, Chunk)>),
-    Commit(oneshot::Sender<Result<u64>>),
-}
-
-/// The async face of an import: commands go to the thread that owns the transaction.
-struct SqliteImport {
-    commands: mpsc::Sender<Cmd>,
-}
-
-fn import_thread_gone() -> StoreError {
-    StoreError::Backend("the import thread stopped; nothing was imported".into())
-}
-
-impl SqliteImport {
-    async fn start(db: Db, organization_id: i64) -> Result<Box<dyn ImportSession>> {
-        let (commands, inbox) = mpsc::channel::<Cmd>();
-        let (ready_tx, ready_rx) = oneshot::channel::<Result<()>>();
-        std::thread::Builder::new()
-            .name("tixbridge-import".into())
-            .spawn(move || {
-                let mut ready = Some(ready_tx);
-                let r = db.with_writer_blocking(|conn| {
-                    import_loop(conn, organization_id, &inbox, &mut ready)
-                });
-                // Only a failure before the session was handed out is reported here;
-                // later ones went back through the command's own reply.
-                if let (Err(e), Some(ready)) = (r, ready.take()) {
-                    let _ = ready.send(Err(e));
-                }
-            })
-            .map_err(|e| StoreError::Backend(format!("cannot start the import thread: {e}")))?;
-        ready_rx.await.map_err(|_| import_thread_gone())??;
-        Ok(Box::new(SqliteImport { commands }))
-    }
-}
-
-#[async_trait]
-impl ImportSession for SqliteImport {
-    async fn add(&mut self, rows: Vec<ImportRow>) -> Result<()> {
-        let details = rows
-            .iter()
-            .map(|r| to_json(&r.details))
-            .collect::<Result<Vec<_>>>()?;
-        let (reply, answer) = oneshot::channel();
-        self.commands
-            .send(Cmd::Add(Chunk { rows, details }, reply))
-            .map_err(|_| import_thread_gone())?;
-        let (result, spent) = answer.await.map_err(|_| import_thread_gone())?;
-        drop(spent);
-        result
-    }
-
-    async fn commit(self: Box<Self>) -> Result<u64> {
-        let (reply, answer) = oneshot::channel();
-        self.commands
-            .send(Cmd::Commit(reply))
-            .map_err(|_| import_thread_gone())?;
-        answer.await.map_err(|_| import_thread_gone())?
-    }
-}
-
-/// Runs on the import thread with the writer connection: one transaction for the whole
-/// import, committed on `Commit`, rolled back when the channel closes (session dropped).
-fn import_loop(
-    conn: &mut Connection,
-    organization_id: i64,
-    inbox: &mpsc::Receiver<Cmd>,
-    ready: &mut Option<oneshot::Sender<Result<()>>>,
-) -> Result<()> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    organization_exists(&tx, organization_id)?;
-    if let Some(ready) = ready.take() {
-        let _ = ready.send(Ok(()));
-    }
-    let mut state = ImportState::new(organization_id);
-    let commit_reply = loop {
-        match inbox.recv() {
-            Ok(Cmd::Add(chunk, reply)) => {
-                let r = state.add_chunk(&tx, &chunk);
-                let _ = reply.send((r, chunk));
-            }
-            Ok(Cmd::Commit(reply)) => break reply,
-            // The session was dropped without commit: dropping `tx` rolls back.
-            Err(mpsc::RecvError) => return Ok(()),
-        }
-    };
-    let imported = state.imported;
-    let r = tx.commit().map(|()| imported).map_err(StoreError::from);
-    let _ = commit_reply.send(r);
-    Ok(())
-}
-
-/// Cached catalog ids: a file names the same few products, performances and sites on
-/// every row, so each is written once per import. Contacts are cached too, but bounded,
-/// because a file may name a million of them.
-struct ImportState {
-    organization_id: i64,
-    seasons: HashSet<String>,
-    sites: HashMap<String, i64>,
-    products: HashMap<String, i64>,
-    performances: HashMap<String, i64>,
-    contacts: HashMap<String, i64>,
-    imported: u64,
-}
-
-const CONTACT_CACHE_MAX: usize = 50_000;
-
-impl ImportState {
-    fn new(organization_id: i64) -> Self {
-        ImportState {
-            organization_id,
-            seasons: HashSet::new(),
-            sites: HashMap::new(),
-            products: HashMap::new(),
-            performances: HashMap::new(),
-            contacts: HashMap::new(),
-            imported: 0,
-        }
-    }
-
-    /// Adds a chunk atomically: on any error the chunk leaves no trace (savepoint), so a
-    /// caller that goes on after a conflict never commits half a chunk.
-    fn add_chunk(&mut self, tx: &Transaction<'_>, chunk: &Chunk) -> Result<()> {
-        tx.execute_batch("SAVEPOINT import_chunk")?;
-        match self.insert_rows(tx, &chunk.rows, &chunk.details) {
-            Ok(()) => {
-                tx.execute_batch("RELEASE import_chunk")?;
-                self.imported += chunk.rows.len() as u64;
-                Ok(())
-            }
-            Err(e) => {
-                tx.execute_batch("ROLLBACK TO import_chunk; RELEASE import_chunk")?;
-                // Ids cached during this chunk may name rows that were just undone.
-                self.seasons.clear();
-                self.sites.clear();
-                self.products.clear();
-                self.performances.clear();
-                self.contacts.clear();
-                Err(e)
-            }
-        }
-    }
-
-    fn insert_rows(
-        &mut self,
-        tx: &Transaction<'_>,
-        rows: &[ImportRow],
-        details: &[String],
-    ) -> Result<()> {
-        let org = self.organization_id;
-        if self.contacts.len() > CONTACT_CACHE_MAX {
-            self.contacts.clear();
-        }
-        let mut insert = tx.prepare_cached(
-            "INSERT INTO tickets (id, organization_id, tax_number, barcode, file_id, status, cause,
-                 replaces_ticket_id, shipment_mode, sales_channel, season_code, product_id,
-                 performance_id, tariff, category, price_cents, currency, purchase_date,
-                 validity_start, validity_end, details, contact_id, holder_first_name,
-                 holder_last_name, holder_birth_date, holder_id_number, holder_country_code,
-                 holder_birth_region, holder_birth_place, main_applicant)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,
-                     ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30)",
-        )?;
-        for (row, details) in rows.iter().zip(details) {
-            if let Some(s) = &row.season
-                && !self.seasons.contains(&s.code)
-            {
-                tx.prepare_cached(
-                    "INSERT INTO seasons (organization_id, code, name, starts_at, ends_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5)
-                     ON CONFLICT (organization_id, code) DO UPDATE SET
-                         name = excluded.name, starts_at = excluded.starts_at,
-                         ends_at = excluded.ends_at",
-                )?
-                .execute(params![org, s.code, s.name, ts(s.start), ts(s.end)])?;
-                self.seasons.insert(s.code.clone());
-            }
-            let site_id = match &row.site {
-                None => None,
-                Some(s) => Some(match self.sites.get(&s.code) {
-                    Some(id) => *id,
-                    None => {
-                        let id: i64 = tx
-                            .prepare_cached(
-                                "INSERT INTO sites (organization_id, code, name, city, zip,
-                                     country_code, line1, line2, time_zone)
-                                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
-                                 ON CONFLICT (organization_id, code) DO UPDATE SET
-                                     name = excluded.name, city = excluded.city,
-                                     zip = excluded.zip, country_code = excluded.country_code,
-                                     line1 = excluded.line1, line2 = excluded.line2,
-                                     time_zone = COALESCE(excluded.time_zone, sites.time_zone)
-                                 RETURNING id",
-                            )?
-                            .query_row(
-                                params![
-                                    org,
-                                    s.code,
-                                    text_json(&s.name),
-                                    text_json(&s.city),
-                                    s.zip,
-                                    s.country_code,
-                                    text_json(&s.line1),
-                                    text_json(&s.line2),
-                                    s.time_zone.map(|z| z.name())
-                                ],
-                                |r| r.get(0),
-                            )?;
-                        self.sites.insert(s.code.clone(), id);
-                        id
-                    }
-                }),
-            };
-            let p = &row.product;
-            let product_id = match self.products.get(&p.code) {
-                Some(id) => *id,
-                None => {
-                    // A product without performances takes place at the row's site.
-                    let product_site = if row.performance.is_none() {
-                        site_id
-                    } else {
-                        None
-                    };
-                    let id: i64 = tx
-                        .prepare_cached(
-                            "INSERT INTO products (organization_id, code, kind, family, name,
-                                 season_code, site_id, tix_start, tix_exp, tix_act, tix_rgrp)
-                             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
-                             ON CONFLICT (organization_id, code) DO UPDATE SET
-                                 kind = excluded.kind, family = excluded.family,
-                                 name = excluded.name,
-                                 season_code = COALESCE(excluded.season_code, products.season_code),
-                                 site_id = COALESCE(excluded.site_id, products.site_id),
-                                 tix_start = excluded.tix_start, tix_exp = excluded.tix_exp,
-                                 tix_act = excluded.tix_act, tix_rgrp = excluded.tix_rgrp
-                             RETURNING id",
-                        )?
-                        .query_row(
-                            params![
-                                org,
-                                p.code,
-                                p.kind.as_str(),
-                                p.family,
-                                text_json(&p.name),
-                                row.season.as_ref().map(|s| &s.code),
-                                product_site,
-                                p.comfort.tix_start,
-                                p.comfort.tix_exp,
-                                p.comfort.tix_act,
-                                p.comfort.tix_rgrp
-                            ],
-                            |r| r.get(0),
-                        )?;
-                    self.products.insert(p.code.clone(), id);
-                    id
-                }
-            };
-            let performance_id = match &row.performance {
-                None => None,
-                Some(pf) => Some(match self.performances.get(&pf.code) {
-                    Some(id) => *id,
-                    None => {
-                        let site_id = site_id.ok_or_else(|| {
-                            StoreError::Invalid(format!(
-                                "ticket {}: performance {} needs a site",
-                                row.ticket_id, pf.code
-                            ))
-                        })?;
-                        let id: i64 = tx
-                            .prepare_cached(
-                                "INSERT INTO performances (organization_id, code, product_id,
-                                     site_id, name, group_name, starts_at, ends_at)
-                                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
-                                 ON CONFLICT (organization_id, code) DO UPDATE SET
-                                     product_id = excluded.product_id,
-                                     site_id = excluded.site_id, name = excluded.name,
-                                     group_name = excluded.group_name,
-                                     starts_at = excluded.starts_at, ends_at = excluded.ends_at
-                                 RETURNING id",
-                            )?
-                            .query_row(
-                                params![
-                                    org,
-                                    pf.code,
-                                    product_id,
-                                    site_id,
-                                    text_json(&pf.name),
-                                    text_json(&pf.group_name),
-                                    ts(pf.start),
-                                    opt_ts(pf.end)
-                                ],
-                                |r| r.get(0),
-                            )?;
-                        self.performances.insert(pf.code.clone(), id);
-                        id
-                    }
-                }),
-            };
-            let ct = &row.contact;
-            let contact_id = match self.contacts.get(&ct.number) {
-                Some(id) => *id,
-                None => {
-                    let id: i64 = tx
-                        .prepare_cached(
-                            "INSERT INTO contacts (organization_id, number, email, first_name,
-                                 last_name, gender, title, temporary)
-                             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 0)
-                             ON CONFLICT (organization_id, number) DO UPDATE SET
-                                 email = excluded.email, first_name = excluded.first_name,
-                                 last_name = excluded.last_name, gender = excluded.gender,
-                                 title = excluded.title, temporary = 0
-                             RETURNING id",
-                        )?
-                        .query_row(
-                            params![
-                                org,
-                                ct.number,
-                                ct.email,
-                                ct.first_name,
-                                ct.last_name,
-                                ct.gender,
-                                ct.title
-                            ],
-                            |r| r.get(0),
-                        )?;
-                    self.contacts.insert(ct.number.clone(), id);
-                    id
-                }
-            };
-            let h = &row.holder;
-            let r = insert.execute(params![
-                row.ticket_id,
-                org,
-                row.tax_number,
-                row.barcode,
-                row.file_id,
-                row.status.as_str(),
-                row.cause.as_ref().map(Cause::as_str),
-                row.replaces_ticket_id,
-                row.shipment_mode,
-                row.sales_channel,
-                row.season.as_ref().map(|s| &s.code),
-                product_id,
-                performance_id,
-                row.tariff,
-                row.category,
-                row.price_cents,
-                row.currency,
-                opt_ts(row.purchase_date),
-                opt_ts(row.validity_start),
-                opt_ts(row.validity_end),
-                details,
-                contact_id,
-                h.first_name,
-                h.last_name,
-                h.birth_date,
-                h.id_number,
-                h.country_code,
-                h.birth_region,
-                h.birth_place,
-                row.main_applicant
-            ]);
-            match r {
-                Ok(_) => {}
-                Err(e) => {
-                    return Err(match constraint_code(&e) {
-                        Some(rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY) => {
-                            StoreError::Conflict(format!(
-                                "ticket id {} is already in the store (or earlier in this import)",
-                                row.ticket_id
-                            ))
-                        }
-                        Some(rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE) => {
-                            StoreError::Conflict(format!(
-                                "tax number {:?} is already in the store (or earlier in this import)",
-                                row.tax_number
-                            ))
-                        }
-                        _ => e.into(),
-                    });
-                }
-            }
-            // After the insert, so a ticket id or tax number conflict is named first.
-            let taken: Option<i64> = tx
-                .prepare_cached(
-                    "SELECT id FROM tickets
-                     WHERE organization_id = ?1 AND barcode = ?2 AND id <> ?3 LIMIT 1",
-                )?
-                .query_row(params![org, row.barcode, row.ticket_id], |r| r.get(0))
-                .optional()?;
-            if let Some(other) = taken {
-                return Err(StoreError::Conflict(barcode_taken(&row.barcode, other)));
-            }
-        }
-        Ok(())
     }
 }

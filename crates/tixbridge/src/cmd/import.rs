@@ -42,6 +42,13 @@ pub enum ImportCmd {
         /// organization starts in UTC.
         #[arg(long, value_parser = parse_zone)]
         time_zone: Option<Tz>,
+        /// Correct tickets already imported instead of adding new ones: each row names
+        /// an existing ticket by ticket_id and gives its whole row again (holder, seat,
+        /// contact, prices, texts, catalog fields). Status, cause, tax number, barcode,
+        /// file and replaced ticket never change this way. Changed tickets already in
+        /// the wallet are sent again by the next injection.
+        #[arg(long)]
+        update: bool,
     },
 }
 
@@ -63,6 +70,7 @@ pub async fn exec(cmd: ImportCmd) -> anyhow::Result<ExitCode> {
             language,
             delimiter,
             time_zone,
+            update,
         } => {
             if let Some(language) = &language
                 && !tixbridge_core::text::is_language_code(language)
@@ -72,6 +80,7 @@ pub async fn exec(cmd: ImportCmd) -> anyhow::Result<ExitCode> {
             let options = ImportOptions {
                 delimiter,
                 time_zone,
+                update,
             };
             // Standard input is read once into a temporary file: the import reads its
             // file twice (check, then write) and never holds it in memory.
@@ -89,6 +98,12 @@ pub async fn exec(cmd: ImportCmd) -> anyhow::Result<ExitCode> {
             let store = db.open().await?;
             let org = match org.choose_for_import(&*store, language.as_deref()).await? {
                 OrgChoice::Existing(org) => org,
+                OrgChoice::New(code) if update => {
+                    anyhow::bail!(
+                        "organization {code} does not exist: --update corrects tickets \
+                         already imported; import them first without --update"
+                    )
+                }
                 OrgChoice::New(code) => {
                     let language = language.as_deref().unwrap_or("en");
                     // A refused file must leave the store as it was: check it before the
@@ -128,13 +143,30 @@ pub async fn exec(cmd: ImportCmd) -> anyhow::Result<ExitCode> {
                 store.set_organization_time_zone(org.id, zone).await?;
             }
             let secs = started.elapsed().as_secs_f64();
-            println!(
-                "imported {} tickets from {shown} into organization {} in {:.1} s",
-                report.imported, org.code, secs
-            );
+            if update {
+                let c = report.corrections;
+                println!(
+                    "corrected organization {} from {shown} in {secs:.1} s: {} read, {} \
+                     changed, {} already in the wallet (the next injection sends them again)",
+                    org.code,
+                    count(report.imported, "row"),
+                    count(c.changed, "ticket"),
+                    c.resend
+                );
+            } else {
+                println!(
+                    "imported {} tickets from {shown} into organization {} in {:.1} s",
+                    report.imported, org.code, secs
+                );
+            }
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// `1 row`, `2 rows`.
+fn count(n: u64, what: &str) -> String {
+    format!("{n} {what}{}", if n == 1 { "" } else { "s" })
 }
 
 /// Copies standard input into a temporary file, streaming.
