@@ -13,6 +13,7 @@ pub mod counts;
 pub mod errors;
 pub mod kill;
 pub mod lease;
+pub(crate) mod pipeline;
 pub mod stop;
 
 use std::sync::Arc;
