@@ -28,13 +28,11 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use tixbridge_core::api::Person;
 use tixbridge_core::cause::Cause;
 use tixbridge_core::local_time::{Tz, parse_zone};
 use tixbridge_core::model::{
-    ComfortVariables, Contact, Counts, FunctionKind, Holder, InjectionFilters, InterfaceKind,
-    MobileProjection, Organization, Outcome, Performance, Product, ProductKind, Season, Site,
-    TicketError, TicketRow, WALLET_SHIPMENT_MODE,
+    ComfortVariables, Contact, Counts, FunctionKind, Holder, InterfaceKind, MobileProjection,
+    Organization, Outcome, Performance, Product, ProductKind, Season, Site, TicketError, TicketRow,
 };
 use tixbridge_core::status::{TicketingStatus, WalletStatus};
 use tixbridge_core::text::{LocalizedText, is_language_code};
@@ -43,11 +41,11 @@ use super::Db;
 use crate::{
     Catalog, Execution, ExecutionStart, ImportSession, InjectedMark, InjectionCandidate,
     InjectionQuery, InterfaceConfig, InterfaceUpdate, LaunchMode, MarkedBy, NewInterface,
-    NewSchedule, ReplacedTicket, Result, Schedule, StoreError, StoredTicketError, TicketingStore,
-    merge_by_id,
+    NewSchedule, Result, Schedule, StoreError, StoredTicketError, TicketingStore,
 };
 
 mod import;
+mod injection;
 mod runs;
 
 use crate::ticketing::ImportMode as Mode;
@@ -58,237 +56,19 @@ use import::SqliteImport;
 const MIGRATIONS: &[(&str, &str)] = &[
     (
         "ticketing_0001_init",
-        r#"
-CREATE TABLE organizations (
-    id INTEGER PRIMARY KEY,
-    code TEXT NOT NULL UNIQUE,
-    name TEXT NOT NULL,
-    default_language TEXT NOT NULL
-);
-
-CREATE TABLE seasons (
-    id INTEGER PRIMARY KEY,
-    organization_id INTEGER NOT NULL REFERENCES organizations(id),
-    code TEXT NOT NULL,
-    name TEXT NOT NULL,
-    starts_at TEXT NOT NULL,
-    ends_at TEXT NOT NULL,
-    UNIQUE (organization_id, code)
-);
-
-CREATE TABLE sites (
-    id INTEGER PRIMARY KEY,
-    organization_id INTEGER NOT NULL REFERENCES organizations(id),
-    code TEXT NOT NULL,
-    name TEXT NOT NULL,
-    city TEXT NOT NULL,
-    zip TEXT NOT NULL,
-    country_code TEXT NOT NULL,
-    line1 TEXT NOT NULL,
-    line2 TEXT NOT NULL,
-    UNIQUE (organization_id, code)
-);
-
-CREATE TABLE products (
-    id INTEGER PRIMARY KEY,
-    organization_id INTEGER NOT NULL REFERENCES organizations(id),
-    code TEXT NOT NULL,
-    kind TEXT NOT NULL,
-    family TEXT,
-    name TEXT NOT NULL,
-    season_code TEXT,
-    site_id INTEGER REFERENCES sites(id),
-    tix_start TEXT,
-    tix_exp TEXT,
-    tix_act TEXT,
-    tix_rgrp TEXT,
-    UNIQUE (organization_id, code)
-);
-
-CREATE TABLE performances (
-    id INTEGER PRIMARY KEY,
-    organization_id INTEGER NOT NULL REFERENCES organizations(id),
-    code TEXT NOT NULL,
-    product_id INTEGER NOT NULL REFERENCES products(id),
-    site_id INTEGER NOT NULL REFERENCES sites(id),
-    name TEXT NOT NULL,
-    group_name TEXT NOT NULL,
-    starts_at TEXT NOT NULL,
-    ends_at TEXT,
-    UNIQUE (organization_id, code)
-);
-
--- The contact number is the ticketing key of a contact; contacts created by Feedback
--- from an email only have none (NULLs never collide in a UNIQUE constraint).
-CREATE TABLE contacts (
-    id INTEGER PRIMARY KEY,
-    organization_id INTEGER NOT NULL REFERENCES organizations(id),
-    number TEXT,
-    email TEXT,
-    first_name TEXT,
-    last_name TEXT,
-    gender TEXT,
-    title TEXT,
-    temporary INTEGER NOT NULL DEFAULT 0,
-    UNIQUE (organization_id, number)
-);
-
--- The ticket id is ticketing's own id (not generated here).
-CREATE TABLE tickets (
-    id INTEGER PRIMARY KEY,
-    organization_id INTEGER NOT NULL REFERENCES organizations(id),
-    tax_number TEXT NOT NULL,
-    barcode TEXT NOT NULL,
-    file_id TEXT,
-    status TEXT NOT NULL,
-    cause TEXT,
-    replaces_ticket_id INTEGER,
-    shipment_mode TEXT NOT NULL,
-    sales_channel TEXT,
-    season_code TEXT,
-    product_id INTEGER NOT NULL REFERENCES products(id),
-    performance_id INTEGER REFERENCES performances(id),
-    tariff TEXT,
-    category TEXT,
-    price_cents INTEGER,
-    currency TEXT,
-    purchase_date TEXT,
-    validity_start TEXT,
-    validity_end TEXT,
-    details TEXT NOT NULL,
-    contact_id INTEGER NOT NULL REFERENCES contacts(id),
-    holder_first_name TEXT,
-    holder_last_name TEXT,
-    holder_birth_date TEXT,
-    holder_id_number TEXT,
-    holder_country_code TEXT,
-    holder_birth_region TEXT,
-    holder_birth_place TEXT,
-    main_applicant INTEGER NOT NULL,
-    printed_by TEXT,
-    printed_at TEXT
-);
-CREATE UNIQUE INDEX tickets_tax_number ON tickets (organization_id, tax_number);
--- Injection walks this in id order; a ticket leaves it when printed, so it only ever
--- holds the backlog and costs nothing once a ticket is in the wallet. The product and
--- performance let those filters be checked on the index, before reading the ticket.
-CREATE INDEX tickets_not_printed ON tickets (organization_id, id, product_id, performance_id)
-    WHERE status = 'NOT_PRINTED';
--- A file number (order) filter finds its few tickets without walking the backlog.
-CREATE INDEX tickets_not_printed_file ON tickets (organization_id, file_id)
-    WHERE status = 'NOT_PRINTED' AND file_id IS NOT NULL;
-
-CREATE TABLE processed_markers (
-    ticket_id INTEGER NOT NULL REFERENCES tickets(id),
-    function TEXT NOT NULL,
-    schedule_id INTEGER NOT NULL,
-    processed_at TEXT NOT NULL,
-    cause TEXT,
-    PRIMARY KEY (ticket_id, function)
-) WITHOUT ROWID;
-
-CREATE TABLE mobile_projections (
-    ticket_id INTEGER PRIMARY KEY REFERENCES tickets(id),
-    wallet_status TEXT NOT NULL,
-    owner TEXT,
-    holder TEXT,
-    transfer_level INTEGER NOT NULL,
-    updated_at TEXT NOT NULL
-);
-
--- One interface per organization: a second one would break the Push functions.
--- api_key holds the wallet API key in clear because the client must send it.
-CREATE TABLE interfaces (
-    id INTEGER PRIMARY KEY,
-    organization_id INTEGER NOT NULL UNIQUE REFERENCES organizations(id),
-    name TEXT NOT NULL UNIQUE,
-    kind TEXT NOT NULL,
-    url TEXT NOT NULL,
-    login TEXT NOT NULL,
-    api_key TEXT NOT NULL,
-    notification_emails TEXT NOT NULL,
-    custom_params TEXT NOT NULL
-);
-
-CREATE TABLE schedules (
-    id INTEGER PRIMARY KEY,
-    interface_id INTEGER NOT NULL REFERENCES interfaces(id),
-    name TEXT NOT NULL UNIQUE,
-    function TEXT NOT NULL,
-    launch_mode TEXT NOT NULL,
-    frequency_secs INTEGER,
-    starts_at TEXT,
-    ends_at TEXT,
-    batch_size INTEGER NOT NULL,
-    params TEXT NOT NULL
-);
-CREATE INDEX schedules_interface ON schedules (interface_id);
-
-CREATE TABLE executions (
-    id INTEGER PRIMARY KEY,
-    schedule_id INTEGER NOT NULL REFERENCES schedules(id),
-    started_at TEXT NOT NULL,
-    ended_at TEXT,
-    outcome TEXT,
-    selected INTEGER NOT NULL DEFAULT 0,
-    sent INTEGER NOT NULL DEFAULT 0,
-    succeeded INTEGER NOT NULL DEFAULT 0,
-    failed INTEGER NOT NULL DEFAULT 0,
-    skipped INTEGER NOT NULL DEFAULT 0,
-    message TEXT
-);
-CREATE INDEX executions_schedule ON executions (schedule_id, id);
-
-CREATE TABLE execution_errors (
-    id INTEGER PRIMARY KEY,
-    execution_id INTEGER NOT NULL REFERENCES executions(id),
-    ticket_id INTEGER,
-    tax_number TEXT,
-    code TEXT NOT NULL,
-    message TEXT NOT NULL
-);
-CREATE INDEX execution_errors_execution ON execution_errors (execution_id, id);
-"#,
+        include_str!("../../migrations/sqlite/ticketing_0001_init.sql"),
     ),
     (
         "ticketing_0002_import",
-        r#"
--- Venue time zones (IANA names): an organization's is its sites' default; stores from
--- before zones existed read their times as UTC.
-ALTER TABLE organizations ADD COLUMN time_zone TEXT NOT NULL DEFAULT 'UTC';
-ALTER TABLE sites ADD COLUMN time_zone TEXT;
--- The import refuses a barcode already held by a ticket of the organization. Not
--- UNIQUE: a store from before the rule may hold duplicates.
-CREATE INDEX tickets_barcode ON tickets (organization_id, barcode);
-"#,
+        include_str!("../../migrations/sqlite/ticketing_0002_import.sql"),
     ),
     (
         "ticketing_0003_executions",
-        r#"
-ALTER TABLE executions ADD COLUMN unsent INTEGER NOT NULL DEFAULT 0;
-ALTER TABLE executions ADD COLUMN lease_owner TEXT;
-ALTER TABLE executions ADD COLUMN lease_expires_at TEXT;
--- Executions left running before leases existed can never be told apart from live
--- ones: they are closed as interrupted, so the index below holds.
-UPDATE executions SET ended_at = started_at, outcome = 'ERROR',
-    message = 'interrupted: recorded before executions held leases and never ended'
-WHERE ended_at IS NULL;
--- At most one running execution per schedule, whatever the number of processes.
-CREATE UNIQUE INDEX executions_one_running ON executions (schedule_id)
-    WHERE ended_at IS NULL;
--- The execution that marked the ticket: an interrupted execution's counts.
-ALTER TABLE processed_markers ADD COLUMN execution_id INTEGER;
-"#,
+        include_str!("../../migrations/sqlite/ticketing_0003_executions.sql"),
     ),
     (
         "ticketing_0004_corrections",
-        r#"
--- A correction (import --update) of a ticket already injected: the wallet's copy is out
--- of date since then, and injection sends the ticket again.
-ALTER TABLE processed_markers ADD COLUMN corrected_at TEXT;
-CREATE INDEX processed_markers_corrected ON processed_markers (ticket_id)
-    WHERE corrected_at IS NOT NULL AND function = 'INJECTION';
-"#,
+        include_str!("../../migrations/sqlite/ticketing_0004_corrections.sql"),
     ),
 ];
 
@@ -618,185 +398,6 @@ fn is_unique_violation(e: &rusqlite::Error) -> bool {
 
 fn count(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
-}
-
-// ---- injection selection --------------------------------------------------------------
-
-/// Everything injection needs in one row: the ticket, its cultural contact, and for a
-/// reprint the replaced ticket's cause and its last wallet owner.
-///
-/// `from` pins the plan: without statistics SQLite prefers walking the table by id,
-/// which reads every printed ticket of the organization on each call; the not-printed
-/// index reads only the backlog. `CROSS JOIN` keeps the tickets as the outer loop, so
-/// the walk is in id order and stops at the limit.
-fn candidate_sql(from: &str, selection: &str) -> String {
-    format!(
-        "SELECT {TICKET_COLUMNS}, {CONTACT_COLUMNS}, r.cause, mp.owner
-         FROM {from}
-         CROSS JOIN products p
-         CROSS JOIN contacts c
-         LEFT JOIN tickets r ON r.id = t.replaces_ticket_id
-         LEFT JOIN mobile_projections mp ON mp.ticket_id = t.replaces_ticket_id
-         WHERE p.id = t.product_id AND c.id = t.contact_id
-           AND t.organization_id = :org AND t.id > :after
-           AND t.shipment_mode = '{WALLET_SHIPMENT_MODE}'
-           AND p.kind NOT IN ('MEMBERSHIP_CARD', 'SEASON_CARD')
-           AND {selection}
-         ORDER BY t.id
-         LIMIT :limit"
-    )
-}
-
-const NOT_PROCESSED: &str = "NOT EXISTS (SELECT 1 FROM processed_markers m
-    WHERE m.ticket_id = t.id AND m.function = 'INJECTION')";
-
-/// The backlog: tickets not printed yet, walked on the not-printed index.
-const BACKLOG: (&str, &str) = (
-    "tickets t INDEXED BY tickets_not_printed",
-    "t.status = 'NOT_PRINTED'",
-);
-/// The backlog of one file (order), found on its own index.
-const FILE_BACKLOG: (&str, &str) = (
-    "tickets t INDEXED BY tickets_not_printed_file",
-    "t.status = 'NOT_PRINTED'",
-);
-/// Printed tickets corrected since their injection (`import tickets --update`): the
-/// wallet's copy is out of date, so injection sends them again. Few, on their own
-/// partial index.
-const CORRECTED: (&str, &str) = (
-    "processed_markers m INDEXED BY processed_markers_corrected CROSS JOIN tickets t",
-    "m.function = 'INJECTION' AND m.corrected_at IS NOT NULL AND m.ticket_id > :after
-     AND t.id = m.ticket_id AND t.status = 'PRINTED'",
-);
-
-/// The selection of `source` narrowed by the schedule's filters, all ANDed; only the
-/// filters set appear, so each combination is its own cached statement with a plain
-/// plan. Product and performance codes become ids once per call.
-fn filter_selection(source: (&str, &str), f: &InjectionFilters) -> String {
-    let mut sel = source.1.to_owned();
-    if source != CORRECTED {
-        sel.push_str(" AND ");
-        sel.push_str(NOT_PROCESSED);
-    }
-    if f.file_number.is_some() {
-        // A file number is exclusive: every other filter is ignored.
-        sel.push_str(" AND t.file_id = :file");
-        return sel;
-    }
-    let terms = [
-        (&f.sales_channel, "t.sales_channel = :sales_channel"),
-        (&f.season, "t.season_code = :season"),
-        (&f.product_family, "p.family = :family"),
-        (
-            &f.product,
-            "t.product_id = (SELECT id FROM products
-                             WHERE organization_id = :org AND code = :product)",
-        ),
-        (
-            &f.performance,
-            "t.performance_id = (SELECT id FROM performances
-                                 WHERE organization_id = :org AND code = :performance)",
-        ),
-        (&f.tariff, "t.tariff = :tariff"),
-        (&f.category, "t.category = :category"),
-    ];
-    for (value, term) in terms {
-        if value.is_some() {
-            sel.push_str(" AND ");
-            sel.push_str(term);
-        }
-    }
-    sel
-}
-
-/// A force list: only those tickets, processed or not, printed or not.
-const FORCE_SELECTION: &str = "t.status IN ('NOT_PRINTED', 'PRINTED')
-    AND t.id IN (SELECT value FROM json_each(:ids)
-                 UNION
-                 SELECT x.id FROM tickets x
-                 WHERE x.organization_id = :org
-                   AND x.tax_number IN (SELECT value FROM json_each(:taxes)))";
-
-fn read_candidate(r: &rusqlite::Row<'_>) -> rusqlite::Result<InjectionCandidate> {
-    let mut c = Cur::new(r);
-    let ticket = read_ticket(&mut c)?;
-    let contact = read_contact(&mut c)?;
-    let cause = c.cause()?;
-    let last_owner: Option<Person> = c.opt_json()?;
-    let replaced = ticket.replaces_ticket_id.map(|id| ReplacedTicket {
-        ticket_id: id,
-        cause,
-        last_owner,
-    });
-    Ok(InjectionCandidate {
-        ticket,
-        contact,
-        replaced,
-    })
-}
-
-fn injection_candidates(
-    conn: &Connection,
-    organization_id: i64,
-    q: &InjectionQuery,
-) -> Result<Vec<InjectionCandidate>> {
-    let limit = i64::try_from(q.limit).unwrap_or(i64::MAX);
-    let f = &q.filters;
-    let ids;
-    let taxes;
-    let mut params: Vec<(&str, &dyn rusqlite::ToSql)> = vec![
-        (":org", &organization_id),
-        (":after", &q.after_id),
-        (":limit", &limit),
-    ];
-    if !q.force.is_empty() {
-        ids = to_json(&q.force.ids)?;
-        taxes = to_json(&q.force.tax_numbers)?;
-        params.push((":ids", &ids));
-        params.push((":taxes", &taxes));
-        let sql = candidate_sql("tickets t", FORCE_SELECTION);
-        return candidates(conn, &sql, &params, q.limit);
-    }
-    let backlog = if let Some(file) = &f.file_number {
-        params.push((":file", file));
-        FILE_BACKLOG
-    } else {
-        let named = [
-            (":sales_channel", &f.sales_channel),
-            (":season", &f.season),
-            (":family", &f.product_family),
-            (":product", &f.product),
-            (":performance", &f.performance),
-            (":tariff", &f.tariff),
-            (":category", &f.category),
-        ];
-        for (name, value) in named {
-            if let Some(v) = value {
-                params.push((name, v));
-            }
-        }
-        BACKLOG
-    };
-    let sql = candidate_sql(backlog.0, &filter_selection(backlog, f));
-    let new = candidates(conn, &sql, &params, q.limit)?;
-    let sql = candidate_sql(CORRECTED.0, &filter_selection(CORRECTED, f));
-    let corrected = candidates(conn, &sql, &params, q.limit)?;
-    Ok(merge_by_id(new, corrected, q.limit))
-}
-
-fn candidates(
-    conn: &Connection,
-    sql: &str,
-    params: &[(&str, &dyn rusqlite::ToSql)],
-    limit: usize,
-) -> Result<Vec<InjectionCandidate>> {
-    let mut st = conn.prepare_cached(sql)?;
-    let rows = st.query_map(params, read_candidate)?;
-    let mut out = Vec::with_capacity(limit.min(10_000));
-    for r in rows {
-        out.push(r?);
-    }
-    Ok(out)
 }
 
 // ---- the store ------------------------------------------------------------------------
@@ -1415,7 +1016,7 @@ impl TicketingStore for SqliteTicketing {
         }
         let q = query.clone();
         self.db
-            .read(move |c| injection_candidates(c, organization_id, &q))
+            .read(move |c| injection::candidates(c, organization_id, &q))
             .await
     }
 
@@ -1435,63 +1036,8 @@ impl TicketingStore for SqliteTicketing {
             .iter()
             .map(|m| to_json(&m.recipient))
             .collect::<Result<Vec<_>>>()?;
-        let MarkedBy {
-            schedule_id,
-            execution_id,
-        } = by;
         self.db
-            .write(move |tx| {
-                let found: bool = tx
-                    .prepare_cached("SELECT EXISTS(SELECT 1 FROM schedules WHERE id = ?1)")?
-                    .query_row([schedule_id], |r| r.get(0))?;
-                if !found {
-                    return Err(StoreError::NotFound(format!(
-                        "schedule {schedule_id} does not exist"
-                    )));
-                }
-                let at = ts(at);
-                let mut print = tx.prepare_cached(
-                    "UPDATE tickets SET status = 'PRINTED', printed_by = ?2, printed_at = ?3
-                     WHERE id = ?1 AND status IN ('NOT_PRINTED', 'PRINTED')",
-                )?;
-                let mut mark = tx.prepare_cached(
-                    "INSERT INTO processed_markers
-                         (ticket_id, function, schedule_id, processed_at, cause, execution_id)
-                     VALUES (?1, 'INJECTION', ?2, ?3, NULL, ?4)
-                     ON CONFLICT (ticket_id, function) DO UPDATE SET
-                         schedule_id = excluded.schedule_id,
-                         processed_at = excluded.processed_at,
-                         cause = NULL,
-                         execution_id = excluded.execution_id,
-                         -- Sent again: up to date, unless corrected after the execution
-                         -- started (the content sent may predate the correction).
-                         corrected_at = CASE
-                             WHEN processed_markers.corrected_at
-                                  > (SELECT started_at FROM executions WHERE id = ?4)
-                             THEN processed_markers.corrected_at END",
-                )?;
-                let mut project = tx.prepare_cached(
-                    "INSERT INTO mobile_projections
-                         (ticket_id, wallet_status, owner, holder, transfer_level, updated_at)
-                     VALUES (?1, 'INJECTED', ?2, NULL, 0, ?3)
-                     ON CONFLICT (ticket_id) DO UPDATE SET
-                         wallet_status = excluded.wallet_status,
-                         owner = excluded.owner,
-                         holder = NULL,
-                         transfer_level = 0,
-                         updated_at = excluded.updated_at
-                     -- A re-sent ticket already on a phone keeps its owner in the
-                     -- wallet, so its projection stays as Feedback left it.
-                     WHERE mobile_projections.wallet_status = 'INJECTED'",
-                )?;
-                for (m, owner) in marks.iter().zip(&owners) {
-                    if print.execute(params![m.ticket_id, pos, at])? == 1 {
-                        mark.execute(params![m.ticket_id, schedule_id, at, execution_id])?;
-                        project.execute(params![m.ticket_id, owner, at])?;
-                    }
-                }
-                Ok(())
-            })
+            .write(move |tx| injection::mark(tx, by, &pos, at, &marks, &owners))
             .await
     }
 
