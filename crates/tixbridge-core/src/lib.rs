@@ -30,6 +30,7 @@ pub mod lifecycle;
 pub mod local_time;
 pub mod model;
 pub mod money;
+pub mod operation;
 pub mod params;
 pub mod privilege;
 pub mod selection;

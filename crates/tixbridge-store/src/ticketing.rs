@@ -13,6 +13,7 @@ use tixbridge_core::model::{
     MobileProjection, Organization, Outcome, Performance, Product, ProductKind, Season, Site,
     TicketDetail, TicketError, TicketRow,
 };
+use tixbridge_core::operation::{DEFAULT_CAUSES, Operation, TicketRef, check_cause};
 use tixbridge_core::selection::TicketRefs;
 use tixbridge_core::status::TicketingStatus;
 use tixbridge_core::text::LocalizedText;
@@ -514,6 +515,118 @@ pub(crate) fn check_correction(stored: Option<&TicketIdentity>, row: &ImportRow)
     )
 }
 
+// ---- ticketing operations ------------------------------------------------------------
+
+/// An operation on tickets of an organization, as one command (issue 8): every ticket
+/// changes, with a history row each, or none does. See
+/// [`TicketingStore::apply_operation`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct OperationRequest {
+    pub organization_id: i64,
+    pub operation: Operation,
+    /// The tickets, as the operator named them; a ticket named twice is changed once.
+    pub tickets: Vec<TicketRef>,
+    /// Normalised; must be one of the organization's causes.
+    pub cause: Cause,
+    /// Who did it (a login, `cli:<user>`), for the history.
+    pub operator: String,
+    pub at: DateTime<Utc>,
+}
+
+/// A row of a ticket's ticketing history: one operation on it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OperationRecord {
+    pub id: i64,
+    pub ticket_id: i64,
+    pub operation: Operation,
+    pub at: DateTime<Utc>,
+    pub operator: String,
+    pub from_status: TicketingStatus,
+    pub to_status: TicketingStatus,
+    pub cause: Option<Cause>,
+}
+
+impl OperationRecord {
+    /// The history row `id` of `req` applied to ticket `t`.
+    pub(crate) fn applied(id: i64, req: &OperationRequest, t: FoundTicket) -> Self {
+        OperationRecord {
+            id,
+            ticket_id: t.ticket_id,
+            operation: req.operation,
+            at: req.at,
+            operator: req.operator.clone(),
+            from_status: t.status,
+            to_status: req.operation.target(),
+            cause: Some(req.cause.clone()),
+        }
+    }
+}
+
+/// A ticket a reference found: its id and status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct FoundTicket {
+    pub ticket_id: i64,
+    pub status: TicketingStatus,
+}
+
+/// Every backend's plan of an operation: each reference found (else
+/// [`crate::StoreError::NotFound`] naming every unknown one), each ticket's status
+/// allowing it (else [`crate::StoreError::Conflict`] naming every refused ticket and
+/// its status), tickets named twice kept once. The tickets to change, in order, with
+/// their current status.
+pub(crate) fn plan_operation(
+    op: Operation,
+    found: &[(TicketRef, Option<FoundTicket>)],
+) -> Result<Vec<FoundTicket>> {
+    let mut unknown = Vec::new();
+    let mut refused = Vec::new();
+    let mut plan: Vec<FoundTicket> = Vec::new();
+    for (r, f) in found {
+        match f {
+            None => unknown.push(r.to_string()),
+            Some(t) => match op.check(t.status) {
+                Err(why) => refused.push(format!("ticket {r} ({}): {why}", t.ticket_id)),
+                Ok(()) if plan.iter().any(|p| p.ticket_id == t.ticket_id) => {}
+                Ok(()) => plan.push(*t),
+            },
+        }
+    }
+    if !refused.is_empty() {
+        return Err(crate::StoreError::Conflict(format!(
+            "{} refused, nothing changed: {}",
+            op,
+            refused.join("; ")
+        )));
+    }
+    if !unknown.is_empty() {
+        return Err(crate::StoreError::NotFound(format!(
+            "no ticket {} in this organization (by ticket id, tax number or barcode); nothing changed",
+            unknown.join(", ")
+        )));
+    }
+    Ok(plan)
+}
+
+/// The organization's causes: the defaults, then the added ones.
+pub(crate) fn with_default_causes(added: Vec<Cause>) -> Vec<Cause> {
+    let mut all: Vec<Cause> = DEFAULT_CAUSES
+        .iter()
+        .filter_map(|c| Cause::parse(c))
+        .collect();
+    for c in added {
+        if !all.contains(&c) {
+            all.push(c);
+        }
+    }
+    all
+}
+
+/// Checks the request's cause against `known`: [`crate::StoreError::Invalid`] listing
+/// them when unknown.
+pub(crate) fn check_request_cause(req: &OperationRequest, known: &[Cause]) -> Result<()> {
+    check_cause(&req.cause, known).map_err(crate::StoreError::Invalid)
+}
+
 /// The ticketing side's storage. Every method is one round trip (one blocking hop on
 /// SQLite, one transaction on PostgreSQL) so batches cost per batch, not per row.
 #[async_trait]
@@ -645,6 +758,23 @@ pub trait TicketingStore: Send + Sync {
     async fn projection(&self, ticket_id: i64) -> Result<Option<MobileProjection>>;
     /// Creates or replaces a ticket's mobile projection.
     async fn put_projection(&self, projection: MobileProjection) -> Result<()>;
+
+    /// The organization's invalidation and cancellation causes: the defaults
+    /// (DOMAIN.md §2), then those added, normalised.
+    async fn causes(&self, organization_id: i64) -> Result<Vec<Cause>>;
+    /// Adds a cause to the organization's list; `false` when it was there already.
+    async fn add_cause(&self, organization_id: i64, cause: Cause) -> Result<bool>;
+    /// Applies an operation to tickets in one transaction: each ticket's status and
+    /// cause change and a history row is appended, or nothing changes. Refusals name
+    /// every ticket: an unknown cause is [`crate::StoreError::Invalid`] listing the
+    /// known ones; an unknown ticket [`crate::StoreError::NotFound`]; a status that
+    /// forbids the operation [`crate::StoreError::Conflict`] naming it.
+    async fn apply_operation(&self, request: OperationRequest) -> Result<Vec<OperationRecord>>;
+    /// A ticket's ticketing history, oldest first.
+    async fn ticket_operations(&self, ticket_id: i64) -> Result<Vec<OperationRecord>>;
+    /// The id of the ticket of the organization a reference names: by id, else by tax
+    /// number, else by barcode.
+    async fn find_ticket(&self, organization_id: i64, ticket: &TicketRef) -> Result<Option<i64>>;
 
     /// Database reachable.
     async fn ping(&self) -> Result<()>;

@@ -104,6 +104,9 @@ conformance!(
     count_by_status,
     corrections_refuse_what_needs_an_operation,
     corrections_resend_changed_injected_tickets,
+    causes_default_and_added,
+    operations_change_status_and_record_history,
+    operations_refused_change_nothing,
 );
 
 // ---- rates -------------------------------------------------------------------------

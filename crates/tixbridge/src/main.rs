@@ -54,6 +54,12 @@ enum Command {
     /// One execution: outcome, counts, times, message, errors by pages.
     #[command(subcommand)]
     Execution(cmd::executions::ExecutionCmd),
+    /// Ticketing operations on issued tickets: cancel, invalidate; a ticket's history.
+    #[command(subcommand)]
+    Ticket(cmd::ticket::TicketCmd),
+    /// The organization's invalidation and cancellation causes.
+    #[command(subcommand)]
+    Causes(cmd::ticket::CausesCmd),
     /// Ticket counts per status in ticketing.
     Status(cmd::status::Args),
     /// List the organizations of ticketing (code, name, default language).
@@ -88,6 +94,8 @@ fn main() -> ExitCode {
             Command::Run(a) => cmd::run::exec(a).await,
             Command::Executions(a) => cmd::executions::list(a).await,
             Command::Execution(c) => cmd::executions::exec(c).await,
+            Command::Ticket(c) => cmd::ticket::exec(c).await,
+            Command::Causes(c) => cmd::ticket::exec_causes(c).await,
             Command::Status(a) => cmd::status::exec(a).await,
             Command::Organizations(a) => cmd::organizations::exec(a).await,
             Command::Backup(a) => cmd::backup::exec(a).await,

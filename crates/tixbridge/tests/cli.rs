@@ -416,3 +416,81 @@ fn the_example_correction_changes_one_seat() {
         "{err}"
     );
 }
+
+/// `tixbridge ticket cancel|invalidate|history` and `tixbridge causes list|add` (issue
+/// 8): each command changes every ticket it names or none, refusals name the ticket
+/// and its status, and the history keeps each operation.
+#[test]
+fn tickets_are_cancelled_and_invalidated_with_a_cause_and_a_history() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let db = format!("sqlite:{}", dir.join("t.db").display());
+    let csv = dir.join("t.csv");
+    std::fs::write(&csv, minimal_csv()).unwrap();
+    let run = |args: &[&str]| {
+        let mut all = args.to_vec();
+        all.extend(["--db", &db]);
+        let o = tixbridge(dir, &all);
+        let (out, err) = text(&o);
+        (o.status.success(), out, err)
+    };
+    assert!(run(&["import", "tickets", csv.to_str().unwrap(), "--org", "ORG"]).0);
+
+    let (ok, _, err) = run(&["ticket", "cancel", "TX1", "--cause", "lost"]);
+    assert!(
+        !ok && err.contains("unknown cause LOST") && err.contains("REFUND"),
+        "{err}"
+    );
+    let (ok, out, err) = run(&["causes", "add", "lost"]);
+    assert!(ok && out.contains("cause LOST added"), "{out}{err}");
+    let (_, out, _) = run(&["causes", "list"]);
+    assert!(
+        out.starts_with("REFUND\nREPRINT\n") && out.ends_with("LOST\n"),
+        "{out}"
+    );
+
+    let (ok, out, err) = run(&[
+        "ticket",
+        "cancel",
+        "TX1",
+        "--cause",
+        "Lost",
+        "--operator",
+        "box:anna",
+    ]);
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("ticket 1 (tax number TX1): NOT_PRINTED -> CANCELLED, cause LOST"),
+        "{out}"
+    );
+    // BC2 is ticket 2's barcode; TX1 is cancelled already: nothing changes.
+    let refs = dir.join("refs.txt");
+    std::fs::write(&refs, "# to invalidate\nBC2\n\nTX1\n").unwrap();
+    let (ok, _, err) = run(&[
+        "ticket",
+        "invalidate",
+        "--file",
+        refs.to_str().unwrap(),
+        "--cause",
+        "theft",
+    ]);
+    assert!(
+        !ok && err.contains("ticket TX1 (1): it is already CANCELLED"),
+        "{err}"
+    );
+    let (_, out, _) = run(&["status", "--org", "ORG"]);
+    assert!(!out.contains("INVALIDATED"), "nothing half-done: {out}");
+    let (ok, out, err) = run(&["ticket", "invalidate", "id:2", "--cause", "theft"]);
+    assert!(
+        ok && out.contains("ticket 2 (tax number TX2): NOT_PRINTED -> INVALIDATED, cause THEFT"),
+        "{out}{err}"
+    );
+
+    let (ok, out, _) = run(&["ticket", "history", "TX1"]);
+    assert!(
+        ok && out.contains("\tCANCEL\tbox:anna\tNOT_PRINTED -> CANCELLED\tcause LOST"),
+        "{out}"
+    );
+    let (ok, _, err) = run(&["ticket", "history", "NOPE"]);
+    assert!(!ok && err.contains("no ticket NOPE"), "{err}");
+}

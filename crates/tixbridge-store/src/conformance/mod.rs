@@ -5,6 +5,7 @@
 pub mod corrections;
 pub mod executions;
 pub mod lifecycle;
+pub mod operations;
 pub mod privileges;
 pub mod ticketing;
 pub mod wallet;

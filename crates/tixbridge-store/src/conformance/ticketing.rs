@@ -50,10 +50,17 @@ pub const CHECKS: &[&str] = &[
     "count_by_status",
     "corrections_refuse_what_needs_an_operation",
     "corrections_resend_changed_injected_tickets",
+    "causes_default_and_added",
+    "operations_change_status_and_record_history",
+    "operations_refused_change_nothing",
 ];
 
 pub use super::corrections::{
     corrections_refuse_what_needs_an_operation, corrections_resend_changed_injected_tickets,
+};
+pub use super::operations::{
+    causes_default_and_added, operations_change_status_and_record_history,
+    operations_refused_change_nothing,
 };
 
 /// A fixed time, whole seconds, so every backend stores it exactly.

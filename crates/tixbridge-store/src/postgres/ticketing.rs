@@ -25,17 +25,20 @@ use tixbridge_core::model::{
     Organization, Outcome, Performance, Product, ProductKind, Season, Site, TicketDetail,
     TicketError, TicketRow,
 };
+use tixbridge_core::operation::TicketRef;
 use tixbridge_core::status::{TicketingStatus, WalletStatus};
 use tixbridge_core::text::{LocalizedText, is_language_code};
 
 use crate::{
     Catalog, Execution, ExecutionStart, ImportSession, InjectedMark, InjectionCandidate,
     InjectionQuery, InterfaceConfig, InterfaceUpdate, LaunchMode, MarkedBy, NewInterface,
-    NewSchedule, Result, Schedule, StoreError, StoredTicketError, TicketingStore,
+    NewSchedule, OperationRecord, OperationRequest, Result, Schedule, StoreError,
+    StoredTicketError, TicketingStore,
 };
 
 mod import;
 mod injection;
+mod operations;
 mod runs;
 
 use crate::ticketing::ImportMode as Mode;
@@ -59,6 +62,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
     (
         "ticketing_0004_corrections",
         include_str!("../../migrations/postgres/ticketing_0004_corrections.sql"),
+    ),
+    (
+        "ticketing_0005_operations",
+        include_str!("../../migrations/postgres/ticketing_0005_operations.sql"),
     ),
 ];
 
@@ -966,6 +973,30 @@ impl TicketingStore for PgTicketing {
             )));
         }
         Ok(())
+    }
+
+    async fn causes(&self, organization_id: i64) -> Result<Vec<Cause>> {
+        let mut conn = self.pool.acquire().await?;
+        operations::causes(&mut conn, organization_id).await
+    }
+
+    async fn add_cause(&self, organization_id: i64, cause: Cause) -> Result<bool> {
+        operations::add_cause(&self.pool, organization_id, &cause).await
+    }
+
+    async fn apply_operation(&self, request: OperationRequest) -> Result<Vec<OperationRecord>> {
+        operations::apply(&self.pool, &request).await
+    }
+
+    async fn find_ticket(&self, organization_id: i64, ticket: &TicketRef) -> Result<Option<i64>> {
+        let mut conn = self.pool.acquire().await?;
+        Ok(operations::find(&mut conn, organization_id, ticket)
+            .await?
+            .map(|t| t.ticket_id))
+    }
+
+    async fn ticket_operations(&self, ticket_id: i64) -> Result<Vec<OperationRecord>> {
+        operations::history(&self.pool, ticket_id).await
     }
 
     async fn ping(&self) -> Result<()> {

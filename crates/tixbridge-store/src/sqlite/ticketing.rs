@@ -34,6 +34,7 @@ use tixbridge_core::model::{
     ComfortVariables, Contact, Counts, FunctionKind, Holder, InterfaceKind, MobileProjection,
     Organization, Outcome, Performance, Product, ProductKind, Season, Site, TicketError, TicketRow,
 };
+use tixbridge_core::operation::TicketRef;
 use tixbridge_core::status::{TicketingStatus, WalletStatus};
 use tixbridge_core::text::{LocalizedText, is_language_code};
 
@@ -41,11 +42,13 @@ use super::Db;
 use crate::{
     Catalog, Execution, ExecutionStart, ImportSession, InjectedMark, InjectionCandidate,
     InjectionQuery, InterfaceConfig, InterfaceUpdate, LaunchMode, MarkedBy, NewInterface,
-    NewSchedule, Result, Schedule, StoreError, StoredTicketError, TicketingStore,
+    NewSchedule, OperationRecord, OperationRequest, Result, Schedule, StoreError,
+    StoredTicketError, TicketingStore,
 };
 
 mod import;
 mod injection;
+mod operations;
 mod runs;
 
 use crate::ticketing::ImportMode as Mode;
@@ -69,6 +72,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
     (
         "ticketing_0004_corrections",
         include_str!("../../migrations/sqlite/ticketing_0004_corrections.sql"),
+    ),
+    (
+        "ticketing_0005_operations",
+        include_str!("../../migrations/sqlite/ticketing_0005_operations.sql"),
     ),
 ];
 
@@ -1108,6 +1115,46 @@ impl TicketingStore for SqliteTicketing {
                 ])?;
                 Ok(())
             })
+            .await
+    }
+
+    async fn causes(&self, organization_id: i64) -> Result<Vec<Cause>> {
+        self.db
+            .read(move |c| {
+                organization_exists(c, organization_id)?;
+                operations::causes(c, organization_id)
+            })
+            .await
+    }
+
+    async fn add_cause(&self, organization_id: i64, cause: Cause) -> Result<bool> {
+        self.db
+            .write(move |tx| {
+                organization_exists(tx, organization_id)?;
+                operations::add_cause(tx, organization_id, &cause)
+            })
+            .await
+    }
+
+    async fn apply_operation(&self, request: OperationRequest) -> Result<Vec<OperationRecord>> {
+        self.db
+            .write(move |tx| {
+                organization_exists(tx, request.organization_id)?;
+                operations::apply(tx, &request)
+            })
+            .await
+    }
+
+    async fn find_ticket(&self, organization_id: i64, ticket: &TicketRef) -> Result<Option<i64>> {
+        let r = ticket.clone();
+        self.db
+            .read(move |c| Ok(operations::find(c, organization_id, &r)?.map(|t| t.ticket_id)))
+            .await
+    }
+
+    async fn ticket_operations(&self, ticket_id: i64) -> Result<Vec<OperationRecord>> {
+        self.db
+            .read(move |c| operations::history(c, ticket_id))
             .await
     }
 

@@ -12,6 +12,7 @@ pub mod run;
 pub mod schedule;
 pub mod simulate;
 pub mod status;
+pub mod ticket;
 pub mod wallet;
 
 use std::sync::Arc;

@@ -1,0 +1,19 @@
+-- Ticketing operations (cancel, invalidate, …): the causes an organization added to
+-- the default list, and every operation on a ticket, one row each.
+CREATE TABLE causes (
+    organization_id INTEGER NOT NULL REFERENCES organizations(id),
+    code TEXT NOT NULL,
+    PRIMARY KEY (organization_id, code)
+) WITHOUT ROWID;
+
+CREATE TABLE ticket_operations (
+    id INTEGER PRIMARY KEY,
+    ticket_id INTEGER NOT NULL REFERENCES tickets(id),
+    operation TEXT NOT NULL,
+    at TEXT NOT NULL,
+    operator TEXT NOT NULL,
+    from_status TEXT NOT NULL,
+    to_status TEXT NOT NULL,
+    cause TEXT
+);
+CREATE INDEX ticket_operations_ticket ON ticket_operations (ticket_id, id);

@@ -1,0 +1,163 @@
+//! Conformance checks of ticketing operations (issue 8): cancel and invalidate with a
+//! cause from the organization's list, one transaction per command, a history row per
+//! ticket, refusals naming every ticket. Part of the ticketing suite
+//! ([`super::ticketing::CHECKS`]).
+
+use std::sync::Arc;
+
+use tixbridge_core::cause::Cause;
+use tixbridge_core::operation::{DEFAULT_CAUSES, Operation, TicketRef};
+use tixbridge_core::status::TicketingStatus;
+
+use super::ticketing::{at, import, org, sample_row};
+use crate::{OperationRequest, StoreError, TicketingStore};
+
+type Store = Arc<dyn TicketingStore>;
+
+fn cause(c: &str) -> Cause {
+    Cause::parse(c).expect("a cause")
+}
+
+fn request(organization_id: i64, op: Operation, tickets: &[&str], c: &str) -> OperationRequest {
+    OperationRequest {
+        organization_id,
+        operation: op,
+        tickets: tickets
+            .iter()
+            .map(|t| TicketRef::parse(t).expect("a reference"))
+            .collect(),
+        cause: cause(c),
+        operator: "cli:ops".into(),
+        at: at("2026-06-01T10:00:00Z"),
+    }
+}
+
+/// The defaults come first; an added cause is normalised and listed once, per
+/// organization.
+pub async fn causes_default_and_added(store: Store) {
+    let o = org(&store, "ACME").await;
+    let other = org(&store, "OTHER").await;
+    let defaults: Vec<Cause> = DEFAULT_CAUSES.iter().map(|c| cause(c)).collect();
+    assert_eq!(store.causes(o.id).await.unwrap(), defaults);
+    assert!(store.add_cause(o.id, cause("lost ticket")).await.unwrap());
+    assert!(!store.add_cause(o.id, cause("LOSTTICKET")).await.unwrap());
+    assert!(!store.add_cause(o.id, cause("refund")).await.unwrap());
+    let mut expected = defaults.clone();
+    expected.push(cause("LOSTTICKET"));
+    assert_eq!(store.causes(o.id).await.unwrap(), expected);
+    assert_eq!(store.causes(other.id).await.unwrap(), defaults);
+    assert!(matches!(
+        store.causes(o.id + other.id + 100).await,
+        Err(StoreError::NotFound(_))
+    ));
+}
+
+/// Cancel and invalidate change status and cause and append history; tickets are named
+/// by id, tax number or barcode; a ticket named twice changes once.
+pub async fn operations_change_status_and_record_history(store: Store) {
+    let o = org(&store, "ACME").await;
+    let mut printed = sample_row(2);
+    printed.status = TicketingStatus::Printed;
+    import(&store, o.id, vec![sample_row(1), printed, sample_row(3)]).await;
+
+    let req = request(o.id, Operation::Cancel, &["id:1", "TX2", "BC1"], "refund");
+    let records = store.apply_operation(req).await.expect("cancel");
+    assert_eq!(records.len(), 2, "ticket 1 named twice changes once");
+    assert_eq!(
+        records.iter().map(|r| r.ticket_id).collect::<Vec<_>>(),
+        vec![1, 2]
+    );
+    for (id, from) in [
+        (1, TicketingStatus::NotPrinted),
+        (2, TicketingStatus::Printed),
+    ] {
+        let t = store.ticket(id).await.unwrap().unwrap();
+        assert_eq!(t.status, TicketingStatus::Cancelled, "ticket {id}");
+        assert_eq!(t.cause, Some(cause("REFUND")), "ticket {id}");
+        let h = store.ticket_operations(id).await.unwrap();
+        assert_eq!(h.len(), 1, "ticket {id}");
+        assert_eq!(h[0].operation, Operation::Cancel);
+        assert_eq!(h[0].from_status, from);
+        assert_eq!(h[0].to_status, TicketingStatus::Cancelled);
+        assert_eq!(h[0].cause, Some(cause("REFUND")));
+        assert_eq!(h[0].operator, "cli:ops");
+        assert_eq!(h[0].at, at("2026-06-01T10:00:00Z"));
+        assert_eq!(
+            h[0],
+            records.iter().find(|r| r.ticket_id == id).unwrap().clone()
+        );
+    }
+
+    let req = request(o.id, Operation::Invalidate, &["BC3"], "Theft");
+    store.apply_operation(req).await.expect("invalidate");
+    let t = store.ticket(3).await.unwrap().unwrap();
+    assert_eq!(t.status, TicketingStatus::Invalidated);
+    assert_eq!(t.cause, Some(cause("THEFT")));
+    assert!(store.ticket_operations(99).await.unwrap().is_empty());
+}
+
+/// A command with an unknown cause, an unknown ticket or a ticket whose status forbids
+/// the operation changes nothing, and the refusal names every ticket and status.
+pub async fn operations_refused_change_nothing(store: Store) {
+    let o = org(&store, "ACME").await;
+    let mut controlled = sample_row(2);
+    controlled.status = TicketingStatus::Controlled;
+    let mut cancelled = sample_row(3);
+    cancelled.status = TicketingStatus::Cancelled;
+    cancelled.cause = Some(cause("REFUND"));
+    import(&store, o.id, vec![sample_row(1), controlled, cancelled]).await;
+    let before = store.ticket(1).await.unwrap();
+
+    let r = store
+        .apply_operation(request(o.id, Operation::Cancel, &["id:1"], "lost"))
+        .await;
+    match r {
+        Err(StoreError::Invalid(m)) => {
+            assert!(m.contains("unknown cause LOST"), "{m}");
+            assert!(m.contains("REFUND, REPRINT, THEFT"), "{m}");
+        }
+        other => panic!("an unknown cause: {other:?}"),
+    }
+    let r = store
+        .apply_operation(request(
+            o.id,
+            Operation::Cancel,
+            &["id:1", "id:2", "TX3"],
+            "refund",
+        ))
+        .await;
+    match r {
+        Err(StoreError::Conflict(m)) => {
+            assert!(m.contains("ticket id:2 (2): it is CONTROLLED"), "{m}");
+            assert!(m.contains("ticket TX3 (3): it is already CANCELLED"), "{m}");
+        }
+        other => panic!("forbidden statuses: {other:?}"),
+    }
+    let r = store
+        .apply_operation(request(
+            o.id,
+            Operation::Invalidate,
+            &["id:1", "NOPE", "id:77"],
+            "theft",
+        ))
+        .await;
+    match r {
+        Err(StoreError::NotFound(m)) => assert!(m.contains("no ticket NOPE, id:77"), "{m}"),
+        other => panic!("unknown tickets: {other:?}"),
+    }
+    let other_org = org(&store, "OTHER").await;
+    let r = store
+        .apply_operation(request(
+            other_org.id,
+            Operation::Cancel,
+            &["id:1"],
+            "refund",
+        ))
+        .await;
+    assert!(
+        matches!(r, Err(StoreError::NotFound(_))),
+        "another organization's ticket: {r:?}"
+    );
+    assert_eq!(store.ticket(1).await.unwrap(), before, "nothing changed");
+    assert!(store.ticket_operations(1).await.unwrap().is_empty());
+}

@@ -1,0 +1,208 @@
+//! `tixbridge ticket cancel|invalidate|history` and `tixbridge causes list|add`:
+//! ticketing operations on issued tickets (issue 8), each command one transaction.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::Subcommand;
+use tixbridge_core::cause::Cause;
+use tixbridge_core::operation::{Operation, TicketRef};
+use tixbridge_store::{OperationRecord, OperationRequest, TicketingStore};
+
+use super::{OrgArg, TicketingDb};
+
+#[derive(Subcommand)]
+pub enum TicketCmd {
+    /// Cancel tickets (a refund, for instance): status CANCELLED with a cause. All the
+    /// tickets named change, or none does.
+    Cancel(OperationArgs),
+    /// Invalidate tickets (stolen, reseated…): status INVALIDATED with a cause. All the
+    /// tickets named change, or none does.
+    Invalidate(OperationArgs),
+    /// A ticket's ticketing history: every operation on it, oldest first.
+    History {
+        /// The ticket: `id:<ticketId>`, its tax number or its barcode.
+        ticket: String,
+        #[command(flatten)]
+        db: TicketingDb,
+        #[command(flatten)]
+        org: OrgArg,
+    },
+}
+
+#[derive(clap::Args)]
+pub struct OperationArgs {
+    /// The tickets: `id:<ticketId>`, a tax number or a barcode, one or many.
+    tickets: Vec<String>,
+    /// A file of tickets, one reference a line (blank lines and lines starting with
+    /// `#` are ignored); `-` reads standard input.
+    #[arg(long)]
+    file: Option<PathBuf>,
+    /// The cause, one of the organization's (`tixbridge causes list`); normalised
+    /// (spaces removed, upper case).
+    #[arg(long)]
+    cause: String,
+    /// Who does it, for the history. Default: `cli:` and the login name.
+    #[arg(long)]
+    operator: Option<String>,
+    #[command(flatten)]
+    db: TicketingDb,
+    #[command(flatten)]
+    org: OrgArg,
+}
+
+#[derive(Subcommand)]
+pub enum CausesCmd {
+    /// The organization's invalidation and cancellation causes: the defaults, then the
+    /// ones added.
+    List {
+        #[command(flatten)]
+        db: TicketingDb,
+        #[command(flatten)]
+        org: OrgArg,
+    },
+    /// Add a cause to the organization's list (normalised: spaces removed, upper case).
+    Add {
+        /// The cause (`lost ticket` is stored as `LOSTTICKET`).
+        cause: String,
+        #[command(flatten)]
+        db: TicketingDb,
+        #[command(flatten)]
+        org: OrgArg,
+    },
+}
+
+pub async fn exec(cmd: TicketCmd) -> anyhow::Result<ExitCode> {
+    match cmd {
+        TicketCmd::Cancel(a) => operate(Operation::Cancel, a).await,
+        TicketCmd::Invalidate(a) => operate(Operation::Invalidate, a).await,
+        TicketCmd::History { ticket, db, org } => history(&ticket, db, org).await,
+    }
+}
+
+async fn operate(op: Operation, a: OperationArgs) -> anyhow::Result<ExitCode> {
+    let cause = Cause::parse(&a.cause).context("--cause is empty")?;
+    let mut entries = a.tickets;
+    if let Some(file) = &a.file {
+        entries.extend(read_refs(file)?);
+    }
+    if entries.is_empty() {
+        anyhow::bail!("name at least one ticket (id:<ticketId>, tax number or barcode) or --file");
+    }
+    let tickets = entries
+        .iter()
+        .map(|e| TicketRef::parse(e))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| anyhow::anyhow!("ticket reference {e}"))?;
+    let store = a.db.open().await?;
+    let org = a.org.get(&*store).await?;
+    let operator = a.operator.unwrap_or_else(default_operator);
+    let records = store
+        .apply_operation(OperationRequest {
+            organization_id: org.id,
+            operation: op,
+            tickets,
+            cause,
+            operator,
+            at: chrono::Utc::now(),
+        })
+        .await?;
+    for r in &records {
+        println!("{}", line(&*store, r).await?);
+    }
+    println!(
+        "{}: {} ticket{} changed in organization {}",
+        op,
+        records.len(),
+        if records.len() == 1 { "" } else { "s" },
+        org.code
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `ticket ID (tax number TX): FROM -> TO, cause C` for one history row.
+async fn line(store: &dyn TicketingStore, r: &OperationRecord) -> anyhow::Result<String> {
+    let tax = store
+        .ticket(r.ticket_id)
+        .await?
+        .map(|t| t.tax_number)
+        .unwrap_or_default();
+    Ok(format!(
+        "ticket {} (tax number {tax}): {} -> {}, cause {}",
+        r.ticket_id,
+        r.from_status,
+        r.to_status,
+        r.cause.as_ref().map_or("-", Cause::as_str)
+    ))
+}
+
+async fn history(ticket: &str, db: TicketingDb, org: OrgArg) -> anyhow::Result<ExitCode> {
+    let r = TicketRef::parse(ticket).map_err(|e| anyhow::anyhow!("ticket reference {e}"))?;
+    let store = db.open().await?;
+    let org = org.get(&*store).await?;
+    let Some(id) = store.find_ticket(org.id, &r).await? else {
+        anyhow::bail!("no ticket {r} in organization {}", org.code);
+    };
+    let rows = store.ticket_operations(id).await?;
+    if rows.is_empty() {
+        println!("ticket {id}: no operation since it was imported");
+    }
+    for h in rows {
+        println!(
+            "{}\t{}\t{}\t{} -> {}\tcause {}",
+            h.at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            h.operation,
+            h.operator,
+            h.from_status,
+            h.to_status,
+            h.cause.as_ref().map_or("-", Cause::as_str)
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn exec_causes(cmd: CausesCmd) -> anyhow::Result<ExitCode> {
+    match cmd {
+        CausesCmd::List { db, org } => {
+            let store = db.open().await?;
+            let org = org.get(&*store).await?;
+            for c in store.causes(org.id).await? {
+                println!("{c}");
+            }
+        }
+        CausesCmd::Add { cause, db, org } => {
+            let cause = Cause::parse(&cause).context("the cause is empty")?;
+            let store = db.open().await?;
+            let org = org.get(&*store).await?;
+            if store.add_cause(org.id, cause.clone()).await? {
+                println!("cause {cause} added to organization {}", org.code);
+            } else {
+                println!("organization {} already has cause {cause}", org.code);
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The references of a file (or standard input), one a line.
+fn read_refs(path: &PathBuf) -> anyhow::Result<Vec<String>> {
+    let text = if path.as_os_str() == "-" {
+        std::io::read_to_string(std::io::stdin()).context("cannot read standard input")?
+    } else {
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?
+    };
+    Ok(text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(str::to_owned)
+        .collect())
+}
+
+fn default_operator() -> String {
+    let user = std::env::var("USER")
+        .or_else(|_| std::env::var("USERNAME"))
+        .unwrap_or_else(|_| "unknown".into());
+    format!("cli:{user}")
+}
