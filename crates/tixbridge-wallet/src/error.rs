@@ -37,6 +37,9 @@ pub enum ApiError {
     MethodNotAllowed,
     #[error("{0}")]
     Conflict(String),
+    /// A well-formed request the current state forbids, with its own code (`409`).
+    #[error("{message}")]
+    StateConflict { code: &'static str, message: String },
     #[error("{0}")]
     Unavailable(String),
     /// A lifecycle action refused by the state machine or a transfer rule.
@@ -50,6 +53,13 @@ pub enum ApiError {
 impl ApiError {
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
         Self::BadRequest {
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
+        Self::StateConflict {
             code,
             message: message.into(),
         }
@@ -109,6 +119,7 @@ impl ApiError {
                 "this method is not allowed on this path".into(),
             ),
             Self::Conflict(m) => (StatusCode::CONFLICT, "CONFLICT", m.clone()),
+            Self::StateConflict { code, message } => (StatusCode::CONFLICT, code, message.clone()),
             Self::Unavailable(m) => (StatusCode::SERVICE_UNAVAILABLE, "UNAVAILABLE", m.clone()),
             Self::Refused(r) => {
                 use tixbridge_core::lifecycle as l;
