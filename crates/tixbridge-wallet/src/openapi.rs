@@ -425,8 +425,14 @@ mod tests {
         let schemas = request_schemas(&doc);
         assert!(schemas.contains("Ticket") && schemas.contains("Unnamed"));
         for name in &schemas {
-            check(&doc["components"]["schemas"][name], name);
+            // An item's wire form (`TicketWire`, …) takes any string: what breaks the
+            // rules refuses the item alone (`KO`), not the call; its strict form
+            // (`Ticket`) states the rules and is checked here.
+            if !name.ends_with("Wire") {
+                check(&doc["components"]["schemas"][name], name);
+            }
         }
+        assert!(schemas.contains("TicketWire") && schemas.contains("UnnamedWire"));
         for (method, path, op) in operations(&doc) {
             check(&op["parameters"], &format!("{method} {path}"));
         }
