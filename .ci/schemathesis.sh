@@ -61,9 +61,11 @@ done
 echo "schemathesis $ST_VERSION against http://$ADDR (max $MAX_EXAMPLES examples per operation)"
 # From the scratch directory: schemathesis keeps a cache of past failures (replayed
 # first) in ./.schemathesis; each run starts from none, so runs repeat with the seed.
-# The hooks teach it the CSV file format the document states in prose.
+# The hooks teach it the CSV file format the document states in prose, and open a
+# spectator session (over tickets they inject) for the app operations.
 cd "$WORK"
 SCHEMATHESIS_HOOKS=schemathesis_hooks PYTHONPATH="$ROOT/.ci" \
+TIXBRIDGE_WALLET_URL="http://$ADDR" TIXBRIDGE_WALLET_KEY="$KEY" \
 "$VENV/bin/schemathesis" run "http://$ADDR/openapi.json" \
   --checks all \
   --header "X-Api-Key: $KEY" \

@@ -14,11 +14,19 @@ text, optional byte-order mark, CR LF or LF). Negative cases (a non-string, an e
 file) are still generated from the rest of the schema. The checks are untouched: a
 readable file the service refused would still fail the run.
 
-Loaded by `.ci/schemathesis.sh` through SCHEMATHESIS_HOOKS.
+The spectator app operations need a session: an auth provider opens one (sandbox
+`POST /app/session`) for a spectator to whom a few tickets are injected first, so that
+those operations are tested past their `401`.
+
+Loaded by `.ci/schemathesis.sh` through SCHEMATHESIS_HOOKS, with the service's URL and
+the organizer's key in TIXBRIDGE_WALLET_URL and TIXBRIDGE_WALLET_KEY.
 """
 
 import csv
 import io
+import json
+import os
+import urllib.request
 
 import schemathesis
 from hypothesis import strategies as st
@@ -108,10 +116,23 @@ def ticket_csv(draw):
 schemathesis.openapi.format("tickets-csv", ticket_csv())
 
 
+APP_TICKETS = ["ST-APP-1", "ST-APP-2", "ST-APP-3"]
+
+
 @schemathesis.hook
 def map_case(context, case):
-    """A file and its `delimiter` parameter agree, as the document asks: when the
-    query names a separator, the file is written with it."""
+    """Two things the schema cannot say. A file and its `delimiter` parameter agree:
+    when the query names a separator, the file is written with it. And three valid app
+    requests in four name a ticket the session owns (chosen from the generated id, so
+    runs repeat), so that the app operations act on tickets and not only answer 404."""
+    if case.operation.path.startswith("/app/tickets/{ticketId}"):
+        positive = case.meta is None or case.meta.generation.mode.is_positive
+        ticket_id = (case.path_parameters or {}).get("ticketId")
+        if positive and isinstance(ticket_id, str):
+            pick = sum(ticket_id.encode("utf-8")) % 4
+            if pick < 3:
+                case.path_parameters = {**case.path_parameters, "ticketId": APP_TICKETS[pick]}
+        return case
     if case.operation.path != "/organizer/tickets/csv" or not isinstance(case.body, str):
         return case
     delimiter = (case.query or {}).get("delimiter")
@@ -128,3 +149,62 @@ def map_case(context, case):
     rows = list(csv.reader(io.StringIO(text), delimiter=written))
     case.body = _write(rows[0], rows[1:], chosen, line_end, bom)
     return case
+
+
+WALLET = os.environ.get("TIXBRIDGE_WALLET_URL", "")
+KEY = os.environ.get("TIXBRIDGE_WALLET_KEY", "")
+SPECTATOR = "spectator@example.org"
+
+
+def _post(path, body, headers=None):
+    request = urllib.request.Request(
+        WALLET + path,
+        data=json.dumps(body).encode("utf-8"),
+        headers={"Content-Type": "application/json", **(headers or {})},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        return json.load(answer)
+
+
+def _ticket(ticket_id, rules):
+    return {
+        "ticketId": ticket_id,
+        "event": {
+            "id": "ST-E1",
+            "name": {"en": "Final", "fr": "Finale"},
+            "startTime": "2099-07-12T21:00:00+02:00",
+            "expirationDate": "2099-07-13T02:00:00+02:00",
+            "address": {"site": "Stade", "city": "Paris", "zip": "75000", "countryCode": "FR"},
+        },
+        "purchaseDetails": {"taxationNumber": "TAX-" + ticket_id},
+        "security": {"barcode": "BC-" + ticket_id},
+        "spectatorDetails": {"email": SPECTATOR},
+        "transferRules": rules,
+    }
+
+
+if WALLET and KEY:
+    # Tickets the session owns: transferable or not, for the app operations to act on.
+    _post(
+        "/organizer/tickets",
+        {
+            "tickets": [
+                _ticket("ST-APP-1", {}),
+                _ticket("ST-APP-2", {}),
+                _ticket("ST-APP-3", {"allowTransfer": False}),
+            ]
+        },
+        {"X-Api-Key": KEY},
+    )
+
+
+@schemathesis.auth().apply_to(path_regex="^/app/tickets")
+class AppSession:
+    """A sandbox session of the spectator who owns the tickets above."""
+
+    def get(self, case, context):
+        return _post("/app/session", {"email": SPECTATOR})["token"]
+
+    def set(self, case, data, context):
+        case.headers = {**(case.headers or {}), "Authorization": f"Bearer {data}"}
