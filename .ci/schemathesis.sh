@@ -10,6 +10,7 @@
 # in a few minutes on two cores. SCHEMATHESIS_MAX_EXAMPLES overrides the bound.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+ROOT="$PWD"
 
 ST_VERSION=4.32.5
 MAX_EXAMPLES="${SCHEMATHESIS_MAX_EXAMPLES:-30}"
@@ -58,6 +59,13 @@ done
 [ -n "$ADDR" ] || { echo "the wallet service did not say where it listens" >&2; exit 1; }
 
 echo "schemathesis $ST_VERSION against http://$ADDR (max $MAX_EXAMPLES examples per operation)"
+# From the scratch directory: schemathesis keeps a cache of past failures (replayed
+# first) in ./.schemathesis; each run starts from none, so runs repeat with the seed.
+# The hooks teach it the CSV file format the document states in prose, and open a
+# spectator session (over tickets they inject) for the app operations.
+cd "$WORK"
+SCHEMATHESIS_HOOKS=schemathesis_hooks PYTHONPATH="$ROOT/.ci" \
+TIXBRIDGE_WALLET_URL="http://$ADDR" TIXBRIDGE_WALLET_KEY="$KEY" \
 "$VENV/bin/schemathesis" run "http://$ADDR/openapi.json" \
   --checks all \
   --header "X-Api-Key: $KEY" \

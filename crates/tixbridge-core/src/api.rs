@@ -177,6 +177,7 @@ pub struct DetailEntry {
 pub struct TransferRules {
     pub allow_transfer: bool,
     /// −1 means no limit.
+    #[serde(deserialize_with = "json_integer")]
     pub max_number_of_transfer_per_ticket_in_group_id: i64,
     pub allow_transfer_after_activation: bool,
     pub allow_transfer_after_control: bool,
@@ -701,6 +702,36 @@ pub(crate) fn check_detail_entries<'a>(
     Ok(())
 }
 
+/// Reads an integer as JSON Schema means one: a number without a fractional part,
+/// however it is written (`3`, `3.0`, `3e0`). JSON has one number type, and a client
+/// whose language has no integer type apart may well send `3.0`; `3.5` stays an error.
+pub fn json_integer<'de, D: serde::Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+    use serde::de::{Error, Unexpected, Visitor};
+    struct Integer;
+    impl Visitor<'_> for Integer {
+        type Value = i64;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("an integer")
+        }
+        fn visit_i64<E: Error>(self, v: i64) -> Result<i64, E> {
+            Ok(v)
+        }
+        fn visit_u64<E: Error>(self, v: u64) -> Result<i64, E> {
+            i64::try_from(v).map_err(|_| E::invalid_value(Unexpected::Unsigned(v), &self))
+        }
+        fn visit_f64<E: Error>(self, v: f64) -> Result<i64, E> {
+            // i64::MIN is exactly -2^63; 2^63 itself is out of range.
+            const BOUND: f64 = 9_223_372_036_854_775_808.0;
+            if v.fract() == 0.0 && (-BOUND..BOUND).contains(&v) {
+                Ok(v as i64)
+            } else {
+                Err(E::invalid_value(Unexpected::Float(v), &self))
+            }
+        }
+    }
+    d.deserialize_any(Integer)
+}
+
 /// A deliberately loose check: something before and after one `@`, a dot in the domain,
 /// no whitespace and no control character.
 pub fn looks_like_email(s: &str) -> bool {
@@ -827,6 +858,24 @@ pub fn check_controlled_at(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_integer_may_be_written_as_an_integral_number() {
+        let rules = |n: &str| {
+            serde_json::from_str::<TransferRules>(&format!(
+                r#"{{"maxNumberOfTransferPerTicketInGroupId": {n}}}"#
+            ))
+            .map(|r| r.max_number_of_transfer_per_ticket_in_group_id)
+        };
+        assert_eq!(rules("3").ok(), Some(3));
+        assert_eq!(rules("-1").ok(), Some(-1));
+        assert_eq!(rules("4776.0").ok(), Some(4776));
+        assert_eq!(rules("3e2").ok(), Some(300));
+        assert!(rules("3.5").is_err());
+        assert!(rules("1e30").is_err());
+        assert!(rules("\"3\"").is_err());
+        assert!(rules("null").is_err());
+    }
 
     pub(crate) fn sample() -> Ticket {
         Ticket {

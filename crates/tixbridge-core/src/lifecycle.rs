@@ -549,8 +549,11 @@ pub fn apply(
                     "to must carry the recipient's email address",
                 ));
             };
+            // A state conflict, not bad input: the same call is right for another
+            // ticket, or for this one once it has changed hands (409, as every
+            // transition the current state forbids).
             if cur.owner_email().as_deref() == Some(to_email.as_str()) {
-                return Outcome::Refused(Refusal::invalid(format!(
+                return Outcome::Refused(Refusal::illegal(format!(
                     "ticket {ticket_id} already belongs to {to_email}"
                 )));
             }

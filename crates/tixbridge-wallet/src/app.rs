@@ -163,8 +163,9 @@ struct SessionRequest {
 
 /// A field that may be left out but, when present, must be an integer: `null` is a
 /// `400` naming the field, not "left out".
+/// An integral number written with a fraction (`3.0`) is the integer.
 fn integer_if_present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
-    i64::deserialize(d).map(Some)
+    tixbridge_core::api::json_integer(d).map(Some)
 }
 
 /// Answer of `POST /app/session`.

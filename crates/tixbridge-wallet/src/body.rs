@@ -34,7 +34,7 @@ use tixbridge_core::text::{INVALID_CHARACTER, check_plain_text};
 use crate::error::ApiError;
 
 /// Keys whose value the contract makes an array; an array anywhere else is refused.
-const ARRAY_FIELDS: &[&[u8]] = &[
+pub(crate) const ARRAY_FIELDS: &[&[u8]] = &[
     b"tickets",
     b"privileges",
     b"linkedTicketIds",

@@ -35,8 +35,21 @@ pub enum ApiError {
     NotFound { code: &'static str, message: String },
     #[error("method not allowed")]
     MethodNotAllowed,
+    /// The request target is longer than [`crate::connection::MAX_URI_BYTES`] (`414`).
+    #[error("the URI is too long")]
+    UriTooLong { length: usize },
+    /// The request head has too many header fields or too many bytes (`431`).
+    #[error("{0}")]
+    HeadersTooLarge(String),
+    /// The request head cannot be read as HTTP/1.1 (`400`): answered by the
+    /// connection gate before any route sees it.
+    #[error("{0}")]
+    MalformedRequest(String),
     #[error("{0}")]
     Conflict(String),
+    /// A well-formed request the current state forbids, with its own code (`409`).
+    #[error("{message}")]
+    StateConflict { code: &'static str, message: String },
     #[error("{0}")]
     Unavailable(String),
     /// A lifecycle action refused by the state machine or a transfer rule.
@@ -50,6 +63,13 @@ pub enum ApiError {
 impl ApiError {
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
         Self::BadRequest {
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
+        Self::StateConflict {
             code,
             message: message.into(),
         }
@@ -108,7 +128,22 @@ impl ApiError {
                 "METHOD_NOT_ALLOWED",
                 "this method is not allowed on this path".into(),
             ),
+            Self::UriTooLong { length } => (
+                StatusCode::URI_TOO_LONG,
+                "URI_TOO_LONG",
+                format!(
+                    "the request target is {length} bytes long; at most {} are accepted",
+                    crate::connection::MAX_URI_BYTES
+                ),
+            ),
+            Self::HeadersTooLarge(m) => (
+                StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+                "HEADERS_TOO_LARGE",
+                m.clone(),
+            ),
+            Self::MalformedRequest(m) => (StatusCode::BAD_REQUEST, "MALFORMED_REQUEST", m.clone()),
             Self::Conflict(m) => (StatusCode::CONFLICT, "CONFLICT", m.clone()),
+            Self::StateConflict { code, message } => (StatusCode::CONFLICT, code, message.clone()),
             Self::Unavailable(m) => (StatusCode::SERVICE_UNAVAILABLE, "UNAVAILABLE", m.clone()),
             Self::Refused(r) => {
                 use tixbridge_core::lifecycle as l;
@@ -126,6 +161,28 @@ impl ApiError {
                 "an internal error occurred; it has been logged, retry later".into(),
             ),
         }
+    }
+}
+
+impl ApiError {
+    /// The whole HTTP/1.1 answer as bytes, for the connection gate, which answers
+    /// before hyper and axum have a request: the same status and JSON body as
+    /// [`IntoResponse`], and `Connection: close` (the connection is not read further).
+    pub(crate) fn to_http1_bytes(&self) -> Vec<u8> {
+        let (status, code, message) = self.parts();
+        let body = serde_json::to_vec(&ErrorBody::new(code, message))
+            .unwrap_or_else(|_| br#"{"error":{"code":"INTERNAL_ERROR","message":""}}"#.to_vec());
+        let mut out = format!(
+            "HTTP/1.1 {} {}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\
+             connection: close\r\ndate: {}\r\n\r\n",
+            status.as_u16(),
+            status.canonical_reason().unwrap_or(""),
+            body.len(),
+            chrono::Utc::now().format("%a, %d %b %Y %H:%M:%S GMT"),
+        )
+        .into_bytes();
+        out.extend_from_slice(&body);
+        out
     }
 }
 

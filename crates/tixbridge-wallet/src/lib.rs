@@ -16,7 +16,10 @@
 //!   `app`: the spectator app API (sandbox sessions).
 //! - [`error`]: the one error type; every error answer is
 //!   `{"error": {"code", "message"}}`.
+//! - [`connection`]: the listener's gate and a middleware that answer what hyper would
+//!   refuse with a bare status (malformed head, URI or head too large) with that body.
 
+pub mod connection;
 pub mod error;
 pub mod metrics;
 pub mod openapi;
@@ -136,6 +139,8 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         // Every path segment and query parameter passes the character rule.
         .layer(axum::middleware::from_fn(body::check_uri))
+        // The URI and head limits, for the requests the listener's gate does not see.
+        .layer(axum::middleware::from_fn(connection::check_limits))
         .layer(axum::middleware::from_fn_with_state(
             state.metrics.clone(),
             metrics::track,
@@ -173,6 +178,9 @@ pub async fn serve_with(
         stop_rx,
     ));
     tracing::info!(%addr, sandbox = config.sandbox, "wallet service listening");
+    // Each connection's first request head is checked before hyper reads it, so that
+    // what hyper would refuse bare is answered with the JSON error body.
+    let listener = connection::GatedListener::new(listener)?;
     let served = axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown)
         .await;

@@ -356,6 +356,104 @@ mod tests {
         assert_eq!(body, DOCUMENT.as_bytes());
     }
 
+    /// The schemas a request may reach: request bodies and parameters, and every
+    /// schema they refer to.
+    fn request_schemas(doc: &Value) -> BTreeSet<String> {
+        fn walk(doc: &Value, v: &Value, seen: &mut BTreeSet<String>) {
+            match v {
+                Value::Object(map) => {
+                    if let Some(name) = map
+                        .get("$ref")
+                        .and_then(Value::as_str)
+                        .and_then(|r| r.strip_prefix("#/components/schemas/"))
+                        && seen.insert(name.to_owned())
+                    {
+                        walk(doc, &doc["components"]["schemas"][name], seen);
+                    }
+                    map.values().for_each(|v| walk(doc, v, seen));
+                }
+                Value::Array(items) => items.iter().for_each(|v| walk(doc, v, seen)),
+                _ => {}
+            }
+        }
+        let mut seen = BTreeSet::new();
+        for (_, _, op) in operations(doc) {
+            walk(doc, &op["requestBody"], &mut seen);
+            walk(doc, &op["parameters"], &mut seen);
+        }
+        seen
+    }
+
+    /// The input gate (`body.rs`) as the document states it: every string a request
+    /// carries excludes control characters (a pattern, a format, an enumeration or
+    /// one of the shared string schemas), and every request object says what it does
+    /// with the members it does not name.
+    #[test]
+    fn the_document_states_the_input_gate() {
+        fn check(v: &Value, at: &str) {
+            match v {
+                Value::Object(map) => {
+                    let is_string = map.get("type").is_some_and(|t| {
+                        t == "string" || t.as_array().is_some_and(|a| a.contains(&"string".into()))
+                    });
+                    if is_string && map.get("const").is_none() {
+                        assert!(
+                            ["pattern", "format", "enum"]
+                                .iter()
+                                .any(|k| map.contains_key(*k)),
+                            "{at}: a string without a pattern"
+                        );
+                    }
+                    if map.get("type") == Some(&"object".into()) {
+                        assert!(
+                            map.contains_key("additionalProperties"),
+                            "{at}: an object silent about unnamed members"
+                        );
+                    }
+                    for (k, v) in map {
+                        check(v, &format!("{at}/{k}"));
+                    }
+                }
+                Value::Array(items) => items
+                    .iter()
+                    .enumerate()
+                    .for_each(|(i, v)| check(v, &format!("{at}/{i}"))),
+                _ => {}
+            }
+        }
+        let doc = doc();
+        let schemas = request_schemas(&doc);
+        assert!(schemas.contains("Ticket") && schemas.contains("Unnamed"));
+        for name in &schemas {
+            // An item's wire form (`TicketWire`, …) takes any string: what breaks the
+            // rules refuses the item alone (`KO`), not the call; its strict form
+            // (`Ticket`) states the rules and is checked here.
+            if !name.ends_with("Wire") {
+                check(&doc["components"]["schemas"][name], name);
+            }
+        }
+        assert!(schemas.contains("TicketWire") && schemas.contains("UnnamedWire"));
+        for (method, path, op) in operations(&doc) {
+            check(&op["parameters"], &format!("{method} {path}"));
+        }
+        // The patterns say what check_plain_text refuses.
+        let s = &doc["components"]["schemas"];
+        assert_eq!(
+            s["OneLineString"]["pattern"],
+            "^[^\\u0000-\\u001F\\u007F]*$"
+        );
+        assert_eq!(
+            s["MultiLineString"]["pattern"],
+            "^(?:[^\\u0000-\\u0008\\u000B-\\u001F\\u007F]|\\r\\n)*$"
+        );
+        // Unnamed members: the arrays the gate accepts are the ones it names.
+        let unnamed = s["Unnamed"]["description"].as_str().expect("description");
+        for field in crate::body::ARRAY_FIELDS {
+            let field = std::str::from_utf8(field).expect("ASCII");
+            assert!(unnamed.contains(&format!("`{field}`")), "{field}");
+        }
+    }
+
     /// `docs/wallet-api.md` names every operation of the document in its table "Every
     /// operation", and names no operation the document lacks: the prose reference and
     /// the machine-readable one cannot drift apart.

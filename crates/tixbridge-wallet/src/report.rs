@@ -60,10 +60,11 @@ fn bound(name: &str, v: Option<String>) -> Result<Option<String>, ApiError> {
     }
 }
 
-/// Refuses a pagination key beyond the organizer's chain head: `400
+/// Refuses a pagination key beyond the organizer's chain head: `409
 /// INVALID_PAGINATION_KEY` with the head in the message. Such a key was handed out by a
 /// wallet whose store was since restored from an older backup; answering empty pages
-/// would hide every change made after the restore. Called when a page came back empty,
+/// would hide every change made after the restore. A conflict with the wallet's state,
+/// not a malformed key (that one is `400`): the same key was valid when it was given. Called when a page came back empty,
 /// the only case where the key can be beyond the head, so a full page costs no read.
 pub(crate) async fn refuse_key_beyond_head(
     state: &AppState,
@@ -75,7 +76,7 @@ pub(crate) async fn refuse_key_beyond_head(
     }
     let head = state.store.chain_head(organizer_id).await?;
     if after_seq > head.seq {
-        return Err(ApiError::bad_request(
+        return Err(ApiError::conflict(
             "INVALID_PAGINATION_KEY",
             format!(
                 "paginationKey {after_seq} is beyond the last change this wallet holds ({}): \

@@ -392,7 +392,7 @@ fn transfer_limits_at_their_bounds() {
             to: person("OWNER@example.org"),
         },
     ));
-    assert_eq!(r.code, INVALID_ACTION);
+    assert_eq!(r.code, ILLEGAL_TRANSITION);
     // A second transfer while one is pending, and a deleted ticket, are refused.
     for s in [PendingTransfer, DeletionPending, Deleted] {
         let r = refused(run(

@@ -814,7 +814,7 @@ pub async fn check_refusals_write_nothing(store: &dyn WalletStore) {
             Action::Download,
             ILLEGAL_TRANSITION,
         ),
-        ("F2", spectator(a), transfer(a), INVALID_ACTION),
+        ("F2", spectator(a), transfer(a), ILLEGAL_TRANSITION),
         ("F2", spectator(a), transfer("not an email"), INVALID_ACTION),
         ("F2", Caller::System, Action::TimeOut, ILLEGAL_TRANSITION),
         (

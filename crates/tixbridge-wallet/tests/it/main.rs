@@ -3,6 +3,7 @@
 //! (mandatory under `CI=true`).
 
 mod contract;
+mod http_layer;
 mod input;
 mod lifecycle;
 mod privileges;

@@ -122,7 +122,7 @@ pub async fn emails_compare_without_case(app: &TestApp) {
     );
 }
 
-/// Item 8: a key beyond the head (a wallet restored from an older backup) is a 400
+/// Item 8: a key beyond the head (a wallet restored from an older backup) is a 409
 /// naming the head, on the change feed and on the report; the head itself is fine.
 pub async fn pagination_keys_beyond_the_head_are_refused(app: &TestApp) {
     let (s, _) = body(
@@ -144,7 +144,7 @@ pub async fn pagination_keys_beyond_the_head_are_refused(app: &TestApp) {
         let (s, v) = body(app.get(&format!("{path}?paginationKey=3")).await).await;
         assert_eq!(
             (s, code(&v)),
-            (StatusCode::BAD_REQUEST, "INVALID_PAGINATION_KEY"),
+            (StatusCode::CONFLICT, "INVALID_PAGINATION_KEY"),
             "{path}: {v}"
         );
         let msg = v["error"]["message"].as_str().unwrap_or_default();
@@ -155,7 +155,7 @@ pub async fn pagination_keys_beyond_the_head_are_refused(app: &TestApp) {
                 .await,
         )
         .await;
-        assert_eq!(s, StatusCode::BAD_REQUEST, "{path}: {v}");
+        assert_eq!(s, StatusCode::CONFLICT, "{path}: {v}");
         let (s, _) = body(
             app.get_as(&app.key_b, &format!("{path}?paginationKey=0"))
                 .await,
@@ -174,7 +174,7 @@ pub async fn pagination_keys_beyond_the_head_are_refused(app: &TestApp) {
     let (s, v) = body(app.get("/organizer/tickets/diff?paginationKey=2").await).await;
     assert_eq!(
         (s, code(&v)),
-        (StatusCode::BAD_REQUEST, "INVALID_PAGINATION_KEY"),
+        (StatusCode::CONFLICT, "INVALID_PAGINATION_KEY"),
         "{v}"
     );
 }
