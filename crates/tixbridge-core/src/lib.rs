@@ -33,6 +33,7 @@ pub mod money;
 pub mod operation;
 pub mod params;
 pub mod privilege;
+pub mod push;
 pub mod selection;
 pub mod status;
 pub mod text;

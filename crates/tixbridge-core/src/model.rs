@@ -469,6 +469,28 @@ pub struct InjectionParams {
     pub simulation: bool,
 }
 
+/// A Push Cancelled schedule's parameters (DOMAIN.md §5.3).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PushCancelledParams {
+    /// The schedule's "Notify spectator" box: step 2 of the visibility rule.
+    #[serde(default)]
+    pub notify_spectator: bool,
+    /// Push only these tickets, even if pushed already (still cancelled or
+    /// invalidated, and injected).
+    #[serde(default)]
+    pub force: TicketRefs,
+    /// Never push these tickets.
+    #[serde(default)]
+    pub skip: TicketRefs,
+    /// Push again what was pushed at or after this time, as if the last success were
+    /// then (dangerous with an automatic launch: every run re-pushes).
+    #[serde(default)]
+    pub date_from: Option<DateTime<Utc>>,
+    /// Build and validate everything, send nothing, change nothing.
+    #[serde(default)]
+    pub simulation: bool,
+}
+
 fn default_main_applicant_rule() -> MainApplicantRule {
     MainApplicantRule::All
 }

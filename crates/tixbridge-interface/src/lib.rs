@@ -2,12 +2,14 @@
 //!
 //! - [`execution`]: running a schedule once and recording the execution.
 //! - [`injection`]: the tickets injection function.
+//! - `push_cancelled`: the Push Cancelled function.
 //! - [`setup`]: validated creation of interfaces and schedules.
 //! - [`import`]: CSV import of tickets into ticketing.
 
 pub mod execution;
 pub mod import;
 pub mod injection;
+mod push_cancelled;
 pub mod setup;
 
 pub use execution::{ExecutionReport, Progress, RunError, RunOptions, run_schedule};

@@ -7,7 +7,7 @@ use secrecy::SecretString;
 
 use tixbridge_core::model::{
     FunctionKind, HolderField, InjectionFilters, InjectionParams, InterfaceKind, MainApplicantRule,
-    PointOfSales, parse_email_list, validate_interface_url,
+    PointOfSales, PushCancelledParams, parse_email_list, validate_interface_url,
 };
 use tixbridge_core::params::CustomParams;
 use tixbridge_core::selection::TicketRefs;
@@ -209,13 +209,7 @@ pub async fn create_injection_schedule(
     store: &dyn TicketingStore,
     input: InjectionScheduleInput,
 ) -> anyhow::Result<Schedule> {
-    let interface = store
-        .interface_by_name(&input.interface)
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("no interface is named {:?}", input.interface))?;
-    if input.name.trim().is_empty() {
-        anyhow::bail!("the schedule name is empty");
-    }
+    let interface = schedule_interface(store, &input.interface, &input.name).await?;
     let params = InjectionParams {
         point_of_sales: parse_point_of_sales(&input.point_of_sales)?,
         filters: clean_filters(input.filters, &InjectionFilters::default()),
@@ -233,6 +227,57 @@ pub async fn create_injection_schedule(
         input.batch_size,
         input.frequency_secs,
         (input.starts_at, input.ends_at),
+        &params,
+    )?;
+    Ok(store.create_schedule(new).await?)
+}
+
+/// A Push Cancelled schedule as the operator types it (DOMAIN.md §5.3); empty strings
+/// mean "not set".
+#[derive(Debug, Clone, Default)]
+pub struct PushCancelledScheduleInput {
+    pub interface: String,
+    pub name: String,
+    pub batch_size: i64,
+    pub notify_spectator: bool,
+    pub force: String,
+    pub skip: String,
+    pub date_from: Option<DateTime<Utc>>,
+    pub simulation: bool,
+    /// Seconds between automatic runs; `None` for a manual schedule.
+    pub frequency_secs: Option<i64>,
+}
+
+/// Creates a Push Cancelled schedule after checking every field.
+pub async fn create_push_cancelled_schedule(
+    store: &dyn TicketingStore,
+    input: PushCancelledScheduleInput,
+) -> anyhow::Result<Schedule> {
+    let interface = schedule_interface(store, &input.interface, &input.name).await?;
+    let params = PushCancelledParams {
+        notify_spectator: input.notify_spectator,
+        force: parse_refs("force", &input.force)?,
+        skip: parse_refs("skip", &input.skip)?,
+        date_from: input.date_from,
+        simulation: input.simulation,
+    };
+    if params.date_from.is_some() && input.frequency_secs.is_some() {
+        tracing::warn!(
+            schedule = %input.name,
+            "an automatic schedule with a date from pushes the same tickets again at every run"
+        );
+    }
+    let timing = Timing {
+        batch_size: input.batch_size,
+        frequency_secs: input.frequency_secs,
+        window: (None, None),
+    };
+    let new = schedule_record(
+        interface.id,
+        input.name.trim().to_owned(),
+        FunctionKind::PushCancelled,
+        timing,
+        !params.force.is_empty(),
         &params,
     )?;
     Ok(store.create_schedule(new).await?)
@@ -313,9 +358,62 @@ fn injection_schedule(
     name: String,
     batch_size: i64,
     frequency_secs: Option<i64>,
-    (starts_at, ends_at): (Option<DateTime<Utc>>, Option<DateTime<Utc>>),
+    window: (Option<DateTime<Utc>>, Option<DateTime<Utc>>),
     params: &InjectionParams,
 ) -> anyhow::Result<NewSchedule> {
+    let timing = Timing {
+        batch_size,
+        frequency_secs,
+        window,
+    };
+    schedule_record(
+        interface_id,
+        name,
+        FunctionKind::Injection,
+        timing,
+        !params.force.is_empty(),
+        params,
+    )
+}
+
+/// The interface a new schedule belongs to, once its name is not empty.
+async fn schedule_interface(
+    store: &dyn TicketingStore,
+    interface: &str,
+    schedule_name: &str,
+) -> anyhow::Result<tixbridge_store::InterfaceConfig> {
+    if schedule_name.trim().is_empty() {
+        anyhow::bail!("the schedule name is empty");
+    }
+    store
+        .interface_by_name(interface)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("no interface is named {interface:?}"))
+}
+
+/// When and how much a schedule runs.
+struct Timing {
+    batch_size: i64,
+    frequency_secs: Option<i64>,
+    window: (Option<DateTime<Utc>>, Option<DateTime<Utc>>),
+}
+
+/// The stored form of a schedule of any function, after the checks that concern the
+/// whole schedule (batch size, frequency; a warning for a force list on an automatic
+/// schedule).
+fn schedule_record(
+    interface_id: i64,
+    name: String,
+    function: FunctionKind,
+    timing: Timing,
+    forced: bool,
+    params: &impl serde::Serialize,
+) -> anyhow::Result<NewSchedule> {
+    let Timing {
+        batch_size,
+        frequency_secs,
+        window: (starts_at, ends_at),
+    } = timing;
     if batch_size < 1 {
         anyhow::bail!("batch size {batch_size}: must be at least 1");
     }
@@ -324,7 +422,7 @@ fn injection_schedule(
     {
         anyhow::bail!("frequency {f}: must be at least one second");
     }
-    if !params.force.is_empty() && frequency_secs.is_some() {
+    if forced && frequency_secs.is_some() {
         tracing::warn!(
             schedule = %name,
             "an automatic schedule with a force list sends those tickets again at every run"
@@ -333,7 +431,7 @@ fn injection_schedule(
     Ok(NewSchedule {
         interface_id,
         name,
-        function: FunctionKind::Injection,
+        function,
         launch_mode: if frequency_secs.is_some() {
             LaunchMode::Automatic
         } else {

@@ -1199,3 +1199,147 @@ async fn a_wallet_restart_of_a_few_seconds_does_not_fail_the_execution() {
     assert_eq!(wallet.status_of(300).await.as_deref(), Some("INJECTED"));
     wallet.stop().await;
 }
+
+/// Push Cancelled (issue 8, DOMAIN.md §5.3) through the real wallet, on both backends:
+/// cancelled and invalidated tickets that were injected are deleted with their cause as
+/// reason and the visibility flag of the three-step rule; a ticket cancelled before it
+/// was ever injected is never pushed; the skip list holds; a pushed ticket is not
+/// pushed again, but a force list pushes it again with the schedule's visibility.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn push_cancelled_deletes_with_the_cause_and_the_visibility_rule() {
+    use tixbridge_core::operation::{Operation, TicketRef};
+    use tixbridge_interface::setup::{PushCancelledScheduleInput, create_push_cancelled_schedule};
+    use tixbridge_store::OperationRequest;
+
+    each_backend(|store, dir| async move {
+        let mut wallet = Wallet::start(dir.path()).await;
+        let org = seed(
+            &*store,
+            (1..=7)
+                .map(|i| row(i, "P1", Some("a@example.org")))
+                .collect(),
+        )
+        .await;
+        configure(
+            &*store,
+            org,
+            &wallet.url,
+            &wallet.key,
+            "ticketIterationSize=2\noverrideVisibilityFlagForInvalidationReasons=THEFT",
+            sched("inj", 1000),
+        )
+        .await;
+        let operate = |op: Operation, refs: &[&str], cause: &str| {
+            let store = store.clone();
+            let request = OperationRequest {
+                organization_id: org,
+                operation: op,
+                tickets: refs.iter().map(|r| TicketRef::parse(r).unwrap()).collect(),
+                cause: Cause::parse(cause).unwrap(),
+                operator: "test".into(),
+                at: Utc::now(),
+            };
+            async move { store.apply_operation(request).await.unwrap() }
+        };
+        // Cancelled before injection: never injected, never pushed.
+        operate(Operation::Cancel, &["id:7"], "refund").await;
+        let r = run_schedule(store.clone(), "inj", fast()).await.unwrap();
+        assert_eq!(r.counts.succeeded, 6);
+        operate(Operation::Cancel, &["TX1", "TX2", "TX4"], "refund").await;
+        operate(Operation::Invalidate, &["TX3"], "theft").await;
+        let pc = |name: &str, notify: bool, force: &str, skip: &str| PushCancelledScheduleInput {
+            interface: "tixngo".into(),
+            name: name.into(),
+            batch_size: 1000,
+            notify_spectator: notify,
+            force: force.into(),
+            skip: skip.into(),
+            ..Default::default()
+        };
+        create_push_cancelled_schedule(&*store, pc("pc", false, "", "TX4"))
+            .await
+            .unwrap();
+
+        let r = run_schedule(store.clone(), "pc", fast()).await.unwrap();
+        assert_eq!(r.outcome, Outcome::Ok, "{:?}", r.message);
+        assert_eq!(
+            (r.counts.selected, r.counts.skipped),
+            (4, 1),
+            "1, 2, 3 and the skipped 4"
+        );
+        assert_eq!((r.counts.sent, r.counts.succeeded), (3, 3));
+        let deletion = |id: i64| {
+            let w = wallet.store.clone();
+            let organizer = wallet.organizer;
+            async move {
+                let t = w.ticket(organizer, &id.to_string()).await.unwrap().unwrap();
+                let d = t.state.deletion.clone();
+                (t.state.status, d.map(|d| (d.reason, d.show_deleted_ticket)))
+            }
+        };
+        for (id, reason, shown) in [
+            (1, "REFUND", false),
+            (2, "REFUND", false),
+            (3, "THEFT", true),
+        ] {
+            let (status, d) = deletion(id).await;
+            assert!(
+                status.starts_with("DELETION_PENDING") || status == "DELETED",
+                "{id}: {status}"
+            );
+            assert_eq!(d, Some((reason.to_owned(), shown)), "ticket {id}");
+            let p = store.projection(id).await.unwrap().unwrap();
+            assert_eq!(
+                p.wallet_status,
+                WalletStatus::DeletionPending,
+                "ticket {id}"
+            );
+            assert!(
+                store
+                    .processed_at(id, FunctionKind::PushCancelled)
+                    .await
+                    .unwrap()
+                    .is_some()
+            );
+            assert_eq!(
+                status_of_ticketing(&*store, id).await.1,
+                Some(reason.to_owned())
+            );
+        }
+        assert_eq!(
+            wallet.status_of(4).await.as_deref(),
+            Some("INJECTED"),
+            "skipped"
+        );
+        assert_eq!(
+            wallet.status_of(7).await,
+            None,
+            "never injected, never pushed"
+        );
+
+        // Pushed once: nothing new (only the skipped ticket is selected again).
+        let r = run_schedule(store.clone(), "pc", fast()).await.unwrap();
+        assert_eq!((r.counts.selected, r.counts.sent), (1, 0));
+
+        // A force list pushes again, here with the schedule's notify-spectator box.
+        create_push_cancelled_schedule(&*store, pc("pc-force", true, "TX1", ""))
+            .await
+            .unwrap();
+        let r = run_schedule(store.clone(), "pc-force", fast())
+            .await
+            .unwrap();
+        assert_eq!((r.counts.selected, r.counts.succeeded), (1, 1));
+        assert_eq!(deletion(1).await.1, Some(("REFUND".to_owned(), true)));
+        wallet.stop().await;
+    })
+    .await;
+}
+
+/// The ticketing status and cause of a ticket.
+async fn status_of_ticketing(
+    store: &dyn TicketingStore,
+    id: i64,
+) -> (TicketingStatus, Option<String>) {
+    let t = store.ticket(id).await.unwrap().unwrap();
+    (t.status, t.cause.map(|c| c.as_str().to_owned()))
+}

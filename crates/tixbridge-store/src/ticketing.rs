@@ -515,6 +515,42 @@ pub(crate) fn check_correction(stored: Option<&TicketIdentity>, row: &ImportRow)
     )
 }
 
+// ---- push cancelled ---------------------------------------------------------------------
+
+/// Push Cancelled's selection (DOMAIN.md §5.3): `CANCELLED` and `INVALIDATED` tickets
+/// of the wallet shipment mode that were injected and not pushed yet, or pushed with
+/// another cause (a change from one resale cause to another only when
+/// `exclude_ticket_resale`), or pushed at or after `date_from`; or, with a force list,
+/// only those tickets. In ticket id order, ids greater than `after_id`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PushCancelledQuery {
+    pub force: TicketRefs,
+    pub date_from: Option<DateTime<Utc>>,
+    pub exclude_ticket_resale: bool,
+    pub after_id: i64,
+    pub limit: usize,
+}
+
+/// A ticket to delete from the wallet.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PushCancelledCandidate {
+    pub ticket_id: i64,
+    pub tax_number: String,
+    pub status: TicketingStatus,
+    /// The ticket's cause now.
+    pub cause: Option<Cause>,
+    /// The cause last pushed, if it was.
+    pub pushed_cause: Option<Cause>,
+}
+
+/// A deletion the wallet accepted: marked processed by Push Cancelled with the cause
+/// pushed; the mobile projection becomes `DELETION_PENDING`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PushedCancelled {
+    pub ticket_id: i64,
+    pub cause: Option<Cause>,
+}
+
 // ---- ticketing operations ------------------------------------------------------------
 
 /// An operation on tickets of an organization, as one command (issue 8): every ticket
@@ -758,6 +794,22 @@ pub trait TicketingStore: Send + Sync {
     async fn projection(&self, ticket_id: i64) -> Result<Option<MobileProjection>>;
     /// Creates or replaces a ticket's mobile projection.
     async fn put_projection(&self, projection: MobileProjection) -> Result<()>;
+
+    /// A page of Push Cancelled's candidates (see [`PushCancelledQuery`]).
+    async fn push_cancelled_candidates(
+        &self,
+        organization_id: i64,
+        query: &PushCancelledQuery,
+    ) -> Result<Vec<PushCancelledCandidate>>;
+    /// Marks deletions the wallet accepted, in one transaction: processed marker
+    /// `PUSH_CANCELLED` with the cause pushed (replacing an earlier one), projection
+    /// `DELETION_PENDING`. [`crate::StoreError::NotFound`] for an unknown schedule.
+    async fn mark_pushed_cancelled(
+        &self,
+        by: MarkedBy,
+        at: DateTime<Utc>,
+        marks: Vec<PushedCancelled>,
+    ) -> Result<()>;
 
     /// The organization's invalidation and cancellation causes: the defaults
     /// (DOMAIN.md §2), then those added, normalised.

@@ -23,7 +23,9 @@ use chrono::Utc;
 use tokio_util::sync::CancellationToken;
 
 use tixbridge_client::{ClientOptions, WalletClient};
-use tixbridge_core::model::{Counts, FunctionKind, InjectionParams, Outcome, TicketError};
+use tixbridge_core::model::{
+    Counts, FunctionKind, InjectionParams, Outcome, PushCancelledParams, TicketError,
+};
 use tixbridge_core::params::CustomParams;
 use tixbridge_store::{ExecutionStart, InterfaceConfig, Schedule, StoreError, TicketingStore};
 
@@ -239,29 +241,42 @@ pub async fn run(
 async fn run_function(ctx: &mut ExecutionContext) -> anyhow::Result<StepOutcome> {
     match ctx.schedule.function {
         FunctionKind::Injection => {
-            let inj: InjectionParams = serde_json::from_value(ctx.schedule.params.clone())
-                .map_err(|e| {
-                    anyhow::anyhow!(
-                        "schedule {}: its injection parameters are not valid: {e}",
-                        ctx.schedule.name
-                    )
-                })?;
-            let client = if inj.simulation {
-                None
-            } else {
-                let i = &ctx.interface;
-                let c =
-                    WalletClient::new(&i.url, &i.login, i.api_key.clone(), ctx.opts.client.clone())
-                        .map_err(|e| anyhow::anyhow!("interface {}: {e}", i.name))?;
-                Some(c)
-            };
-            crate::injection::run(ctx, inj, client).await
+            let params: InjectionParams = schedule_params(ctx)?;
+            let client = wallet_client(ctx, params.simulation)?;
+            crate::injection::run(ctx, params, client).await
+        }
+        FunctionKind::PushCancelled => {
+            let params: PushCancelledParams = schedule_params(ctx)?;
+            let client = wallet_client(ctx, params.simulation)?;
+            crate::push_cancelled::run(ctx, params, client).await
         }
         other => Err(anyhow::anyhow!(
             "the {} function is not available in this version",
             other.label()
         )),
     }
+}
+
+/// The schedule's parameters, as its function reads them.
+fn schedule_params<T: serde::de::DeserializeOwned>(ctx: &ExecutionContext) -> anyhow::Result<T> {
+    serde_json::from_value(ctx.schedule.params.clone()).map_err(|e| {
+        anyhow::anyhow!(
+            "schedule {}: its {} parameters are not valid: {e}",
+            ctx.schedule.name,
+            ctx.schedule.function.label()
+        )
+    })
+}
+
+/// The wallet client of the interface; none in simulation.
+fn wallet_client(ctx: &ExecutionContext, simulation: bool) -> anyhow::Result<Option<WalletClient>> {
+    if simulation {
+        return Ok(None);
+    }
+    let i = &ctx.interface;
+    let c = WalletClient::new(&i.url, &i.login, i.api_key.clone(), ctx.opts.client.clone())
+        .map_err(|e| anyhow::anyhow!("interface {}: {e}", i.name))?;
+    Ok(Some(c))
 }
 
 /// The outcome and message of an execution: the function's result, why it stopped,

@@ -17,3 +17,8 @@ CREATE TABLE ticket_operations (
     cause TEXT
 );
 CREATE INDEX ticket_operations_ticket ON ticket_operations (ticket_id, id);
+
+-- Push Cancelled walks the cancelled and invalidated tickets of an organization in id
+-- order, never the live ones.
+CREATE INDEX tickets_cancelled ON tickets (organization_id, id)
+    WHERE status IN ('CANCELLED', 'INVALIDATED');

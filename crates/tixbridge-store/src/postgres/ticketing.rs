@@ -32,13 +32,14 @@ use tixbridge_core::text::{LocalizedText, is_language_code};
 use crate::{
     Catalog, Execution, ExecutionStart, ImportSession, InjectedMark, InjectionCandidate,
     InjectionQuery, InterfaceConfig, InterfaceUpdate, LaunchMode, MarkedBy, NewInterface,
-    NewSchedule, OperationRecord, OperationRequest, Result, Schedule, StoreError,
-    StoredTicketError, TicketingStore,
+    NewSchedule, OperationRecord, OperationRequest, PushCancelledCandidate, PushCancelledQuery,
+    PushedCancelled, Result, Schedule, StoreError, StoredTicketError, TicketingStore,
 };
 
 mod import;
 mod injection;
 mod operations;
+mod push;
 mod runs;
 
 use crate::ticketing::ImportMode as Mode;
@@ -973,6 +974,29 @@ impl TicketingStore for PgTicketing {
             )));
         }
         Ok(())
+    }
+
+    async fn push_cancelled_candidates(
+        &self,
+        organization_id: i64,
+        query: &PushCancelledQuery,
+    ) -> Result<Vec<PushCancelledCandidate>> {
+        if query.limit == 0 {
+            return Ok(Vec::new());
+        }
+        push::candidates(&self.pool, organization_id, query).await
+    }
+
+    async fn mark_pushed_cancelled(
+        &self,
+        by: MarkedBy,
+        at: DateTime<Utc>,
+        marks: Vec<PushedCancelled>,
+    ) -> Result<()> {
+        if marks.is_empty() {
+            return Ok(());
+        }
+        push::mark(&self.pool, by, at, marks).await
     }
 
     async fn causes(&self, organization_id: i64) -> Result<Vec<Cause>> {

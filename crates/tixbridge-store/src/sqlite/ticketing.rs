@@ -42,13 +42,14 @@ use super::Db;
 use crate::{
     Catalog, Execution, ExecutionStart, ImportSession, InjectedMark, InjectionCandidate,
     InjectionQuery, InterfaceConfig, InterfaceUpdate, LaunchMode, MarkedBy, NewInterface,
-    NewSchedule, OperationRecord, OperationRequest, Result, Schedule, StoreError,
-    StoredTicketError, TicketingStore,
+    NewSchedule, OperationRecord, OperationRequest, PushCancelledCandidate, PushCancelledQuery,
+    PushedCancelled, Result, Schedule, StoreError, StoredTicketError, TicketingStore,
 };
 
 mod import;
 mod injection;
 mod operations;
+mod push;
 mod runs;
 
 use crate::ticketing::ImportMode as Mode;
@@ -408,6 +409,20 @@ fn count(n: u64) -> i64 {
 }
 
 // ---- the store ------------------------------------------------------------------------
+
+/// `NotFound` unless the schedule exists.
+fn schedule_exists(conn: &Connection, schedule_id: i64) -> Result<()> {
+    let found: bool = conn
+        .prepare_cached("SELECT EXISTS(SELECT 1 FROM schedules WHERE id = ?1)")?
+        .query_row([schedule_id], |r| r.get(0))?;
+    if found {
+        Ok(())
+    } else {
+        Err(StoreError::NotFound(format!(
+            "schedule {schedule_id} does not exist"
+        )))
+    }
+}
 
 fn organization_exists(conn: &Connection, id: i64) -> Result<()> {
     let found: bool = conn
@@ -1114,6 +1129,37 @@ impl TicketingStore for SqliteTicketing {
                     ts(p.updated_at)
                 ])?;
                 Ok(())
+            })
+            .await
+    }
+
+    async fn push_cancelled_candidates(
+        &self,
+        organization_id: i64,
+        query: &PushCancelledQuery,
+    ) -> Result<Vec<PushCancelledCandidate>> {
+        if query.limit == 0 {
+            return Ok(Vec::new());
+        }
+        let q = query.clone();
+        self.db
+            .read(move |c| push::candidates(c, organization_id, &q))
+            .await
+    }
+
+    async fn mark_pushed_cancelled(
+        &self,
+        by: MarkedBy,
+        at: DateTime<Utc>,
+        marks: Vec<PushedCancelled>,
+    ) -> Result<()> {
+        if marks.is_empty() {
+            return Ok(());
+        }
+        self.db
+            .write(move |tx| {
+                schedule_exists(tx, by.schedule_id)?;
+                push::mark(tx, by, at, &marks)
             })
             .await
     }

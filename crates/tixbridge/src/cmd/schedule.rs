@@ -1,4 +1,4 @@
-//! `tixbridge schedule create-injection|list|show|update|delete`.
+//! `tixbridge schedule create-injection|create-push-cancelled|list|show|update|delete`.
 
 use std::process::ExitCode;
 
@@ -9,8 +9,8 @@ use chrono::Utc;
 use super::TicketingDb;
 use tixbridge_core::model::{FunctionKind, InjectionFilters, InjectionParams};
 use tixbridge_interface::setup::{
-    InjectionScheduleChange, InjectionScheduleInput, create_injection_schedule,
-    update_injection_schedule,
+    InjectionScheduleChange, InjectionScheduleInput, PushCancelledScheduleInput,
+    create_injection_schedule, create_push_cancelled_schedule, update_injection_schedule,
 };
 use tixbridge_store::{Execution, Schedule, TicketingStore};
 
@@ -18,6 +18,9 @@ use tixbridge_store::{Execution, Schedule, TicketingStore};
 pub enum ScheduleCmd {
     /// Create a tickets injection schedule.
     CreateInjection(Box<InjectionArgs>),
+    /// Create a Push Cancelled schedule: deletes from the wallet the tickets cancelled
+    /// or invalidated in ticketing (again when their cause changed).
+    CreatePushCancelled(PushCancelledArgs),
     /// List the schedules of an interface: function, filters, frequency, simulation
     /// flag and last execution.
     List {
@@ -180,8 +183,68 @@ pub struct InjectionArgs {
     every_secs: Option<i64>,
 }
 
+#[derive(clap::Args)]
+pub struct PushCancelledArgs {
+    #[command(flatten)]
+    db: TicketingDb,
+    /// The interface it belongs to.
+    #[arg(long)]
+    interface: String,
+    /// Schedule name (unique).
+    #[arg(long)]
+    name: String,
+    /// Tickets per execution.
+    #[arg(long, default_value_t = 1000)]
+    batch_size: i64,
+    /// Keep deleted tickets visible in the spectators' apps (the "Notify spectator"
+    /// box; causes listed in overrideVisibilityFlagForInvalidationReasons always are).
+    #[arg(long)]
+    notify_spectator: bool,
+    /// Push only these tickets, even if pushed already (id:<ticketId> or tax numbers).
+    #[arg(long, default_value = "")]
+    force: String,
+    /// Never push these tickets (id:<ticketId> or tax numbers).
+    #[arg(long, default_value = "")]
+    skip: String,
+    /// Push again what was pushed at or after this time (RFC 3339), as if the last
+    /// success were then.
+    #[arg(long)]
+    date_from: Option<chrono::DateTime<Utc>>,
+    /// Build and validate everything, send nothing, change nothing.
+    #[arg(long)]
+    simulation: bool,
+    /// Automatic launch every this many seconds (manual when absent).
+    #[arg(long)]
+    every_secs: Option<i64>,
+}
+
 pub async fn exec(cmd: ScheduleCmd) -> anyhow::Result<ExitCode> {
     match cmd {
+        ScheduleCmd::CreatePushCancelled(a) => {
+            let store = a.db.open().await?;
+            let s = create_push_cancelled_schedule(
+                &*store,
+                PushCancelledScheduleInput {
+                    interface: a.interface,
+                    name: a.name,
+                    batch_size: a.batch_size,
+                    notify_spectator: a.notify_spectator,
+                    force: a.force,
+                    skip: a.skip,
+                    date_from: a.date_from,
+                    simulation: a.simulation,
+                    frequency_secs: a.every_secs,
+                },
+            )
+            .await?;
+            println!(
+                "schedule {} created: {}, batch size {}",
+                s.name,
+                s.function.label(),
+                s.batch_size
+            );
+            Ok(ExitCode::SUCCESS)
+        }
         ScheduleCmd::CreateInjection(a) => {
             let a = *a;
             let store = a.db.open().await?;
@@ -216,7 +279,7 @@ pub async fn exec(cmd: ScheduleCmd) -> anyhow::Result<ExitCode> {
             )
             .await?;
             println!(
-                "schedule {} created: {} , batch size {}",
+                "schedule {} created: {}, batch size {}",
                 s.name,
                 s.function.label(),
                 s.batch_size

@@ -10,8 +10,7 @@ use tixbridge_core::model::{InjectionFilters, WALLET_SHIPMENT_MODE};
 
 use super::{CONTACT_COLUMNS, Cur, TICKET_COLUMNS, read_contact, read_ticket, to_json, ts};
 use crate::{
-    InjectedMark, InjectionCandidate, InjectionQuery, MarkedBy, ReplacedTicket, Result, StoreError,
-    merge_by_id,
+    InjectedMark, InjectionCandidate, InjectionQuery, MarkedBy, ReplacedTicket, Result, merge_by_id,
 };
 
 /// Everything injection needs in one row: the ticket, its cultural contact, and for a
@@ -205,14 +204,7 @@ pub(super) fn mark(
         schedule_id,
         execution_id,
     } = by;
-    let found: bool = tx
-        .prepare_cached("SELECT EXISTS(SELECT 1 FROM schedules WHERE id = ?1)")?
-        .query_row([schedule_id], |r| r.get(0))?;
-    if !found {
-        return Err(StoreError::NotFound(format!(
-            "schedule {schedule_id} does not exist"
-        )));
-    }
+    super::schedule_exists(tx, schedule_id)?;
     let at = ts(at);
     let mut print = tx.prepare_cached(
         "UPDATE tickets SET status = 'PRINTED', printed_by = ?2, printed_at = ?3

@@ -1,0 +1,145 @@
+//! Push Cancelled ("Push cancelled and invalidated tickets", DOMAIN.md §5.3): one
+//! implementation of the push pipeline ([`crate::execution::pipeline`]).
+//!
+//! Its own rules: the selection (cancelled and invalidated tickets that were injected
+//! and not pushed yet, or pushed with another cause — see
+//! `tixbridge_store::PushCancelledQuery` —, or the force list), the skip list, the
+//! deletion's reason (the normalised cause) and visibility flag (the three-step rule,
+//! `tixbridge_core::push`), and the marking (processed with the cause pushed, mobile
+//! projection `DELETION_PENDING`). No ticketing status changes.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+
+use tixbridge_client::{ClientError, WalletClient};
+use tixbridge_core::api::{DeleteTicket, ItemResult};
+use tixbridge_core::model::PushCancelledParams;
+use tixbridge_core::params::CustomParams;
+use tixbridge_core::push::{deletion_reason, show_deleted_ticket};
+use tixbridge_store::{
+    MarkedBy, PushCancelledCandidate, PushCancelledQuery, PushedCancelled, TicketingStore,
+};
+
+use crate::execution::pipeline::{self, Builder, Built, Plan, Push, Ready};
+use crate::execution::{ExecutionContext, StepOutcome};
+
+/// Runs one Push Cancelled execution's work (see [`crate::injection::run`]).
+pub(crate) async fn run(
+    ctx: &mut ExecutionContext,
+    params: PushCancelledParams,
+    client: Option<WalletClient>,
+) -> anyhow::Result<StepOutcome> {
+    let client = if params.simulation { None } else { client };
+    let push = Arc::new(PushCancelled {
+        store: ctx.store.clone(),
+        organization_id: ctx.interface.organization_id,
+        query: PushCancelledQuery {
+            force: params.force.clone(),
+            date_from: params.date_from,
+            exclude_ticket_resale: ctx.custom.exclude_ticket_resale,
+            ..PushCancelledQuery::default()
+        },
+        by: MarkedBy::execution(ctx.schedule.id, ctx.execution_id),
+    });
+    let custom = ctx.custom.clone();
+    let mut builder = DeletionBuilder {
+        params: &params,
+        custom: &custom,
+    };
+    let plan = Plan {
+        iteration: ctx.custom.ticket_iteration_size,
+        batch: ctx.schedule.batch_size.max(0) as u64,
+        client,
+    };
+    let end = pipeline::run(ctx, push, &mut builder, plan).await?;
+    Ok(StepOutcome {
+        fatal: end.fatal,
+        warning: false,
+        simulation: end.simulation,
+        messages: end.messages,
+    })
+}
+
+/// Push Cancelled's reading, sending and marking.
+struct PushCancelled {
+    store: Arc<dyn TicketingStore>,
+    organization_id: i64,
+    /// The selection; its keyset and limit are set per page.
+    query: PushCancelledQuery,
+    by: MarkedBy,
+}
+
+impl Push for PushCancelled {
+    type Candidate = PushCancelledCandidate;
+    type Item = DeleteTicket;
+    type Mark = PushedCancelled;
+
+    async fn page(
+        &self,
+        after_id: i64,
+        limit: usize,
+    ) -> anyhow::Result<Vec<PushCancelledCandidate>> {
+        let query = PushCancelledQuery {
+            after_id,
+            limit,
+            ..self.query.clone()
+        };
+        Ok(self
+            .store
+            .push_cancelled_candidates(self.organization_id, &query)
+            .await?)
+    }
+
+    fn ticket_id(candidate: &PushCancelledCandidate) -> i64 {
+        candidate.ticket_id
+    }
+
+    async fn send(
+        &self,
+        client: &WalletClient,
+        items: Vec<DeleteTicket>,
+    ) -> Result<Vec<ItemResult>, ClientError> {
+        client.delete(&items).await
+    }
+
+    async fn mark(
+        &self,
+        at: DateTime<Utc>,
+        marks: Vec<PushedCancelled>,
+    ) -> tixbridge_store::Result<()> {
+        self.store.mark_pushed_cancelled(self.by, at, marks).await
+    }
+}
+
+/// Push Cancelled's screening (the skip list) and building of one deletion.
+struct DeletionBuilder<'a> {
+    params: &'a PushCancelledParams,
+    custom: &'a CustomParams,
+}
+
+impl Builder<PushCancelled> for DeletionBuilder<'_> {
+    fn build(&mut self, c: PushCancelledCandidate) -> Built<DeleteTicket, PushedCancelled> {
+        if self.params.skip.contains(c.ticket_id, &c.tax_number) {
+            return Built::Skipped;
+        }
+        let cause = c.cause.as_ref();
+        Built::Ready(Ready {
+            ticket_id: c.ticket_id,
+            tax_number: c.tax_number.clone(),
+            item: DeleteTicket {
+                ticket_id: c.ticket_id.to_string(),
+                reason: deletion_reason(cause, c.status),
+                show_deleted_ticket: show_deleted_ticket(
+                    cause,
+                    self.params.notify_spectator,
+                    self.custom,
+                ),
+            },
+            mark: PushedCancelled {
+                ticket_id: c.ticket_id,
+                cause: c.cause,
+            },
+        })
+    }
+}
