@@ -116,8 +116,9 @@ pub struct UpdateArgs {
     manual: bool,
 }
 
+/// What every `schedule create-…` takes.
 #[derive(clap::Args)]
-pub struct InjectionArgs {
+pub struct CreateCommon {
     #[command(flatten)]
     db: TicketingDb,
     /// The interface it belongs to.
@@ -129,6 +130,25 @@ pub struct InjectionArgs {
     /// Tickets per execution.
     #[arg(long, default_value_t = 1000)]
     batch_size: i64,
+    /// Process only these tickets, even if processed already (id:<ticketId> or tax
+    /// numbers).
+    #[arg(long, default_value = "")]
+    force: String,
+    /// Never process these tickets (id:<ticketId> or tax numbers).
+    #[arg(long, default_value = "")]
+    skip: String,
+    /// Build and validate everything, send nothing, change nothing.
+    #[arg(long)]
+    simulation: bool,
+    /// Automatic launch every this many seconds (manual when absent).
+    #[arg(long)]
+    every_secs: Option<i64>,
+}
+
+#[derive(clap::Args)]
+pub struct InjectionArgs {
+    #[command(flatten)]
+    common: CreateCommon,
     /// Point of sales that prints: salesChannelCode;posCode.
     #[arg(long)]
     pos: String,
@@ -169,71 +189,39 @@ pub struct InjectionArgs {
     /// ALL, ONLY_MAIN_APPLICANT or FIRST_OF_FILE.
     #[arg(long, default_value = "ALL")]
     main_applicant: String,
-    /// Process only these tickets, even if processed (id:<ticketId> or tax numbers).
-    #[arg(long, default_value = "")]
-    force: String,
-    /// Never process these tickets (id:<ticketId> or tax numbers).
-    #[arg(long, default_value = "")]
-    skip: String,
-    /// Build and validate everything, send nothing, change nothing.
-    #[arg(long)]
-    simulation: bool,
-    /// Automatic launch every this many seconds (manual when absent).
-    #[arg(long)]
-    every_secs: Option<i64>,
 }
 
 #[derive(clap::Args)]
 pub struct PushCancelledArgs {
     #[command(flatten)]
-    db: TicketingDb,
-    /// The interface it belongs to.
-    #[arg(long)]
-    interface: String,
-    /// Schedule name (unique).
-    #[arg(long)]
-    name: String,
-    /// Tickets per execution.
-    #[arg(long, default_value_t = 1000)]
-    batch_size: i64,
+    common: CreateCommon,
     /// Keep deleted tickets visible in the spectators' apps (the "Notify spectator"
     /// box; causes listed in overrideVisibilityFlagForInvalidationReasons always are).
     #[arg(long)]
     notify_spectator: bool,
-    /// Push only these tickets, even if pushed already (id:<ticketId> or tax numbers).
-    #[arg(long, default_value = "")]
-    force: String,
-    /// Never push these tickets (id:<ticketId> or tax numbers).
-    #[arg(long, default_value = "")]
-    skip: String,
     /// Push again what was pushed at or after this time (RFC 3339), as if the last
     /// success were then.
     #[arg(long)]
     date_from: Option<chrono::DateTime<Utc>>,
-    /// Build and validate everything, send nothing, change nothing.
-    #[arg(long)]
-    simulation: bool,
-    /// Automatic launch every this many seconds (manual when absent).
-    #[arg(long)]
-    every_secs: Option<i64>,
 }
 
 pub async fn exec(cmd: ScheduleCmd) -> anyhow::Result<ExitCode> {
     match cmd {
         ScheduleCmd::CreatePushCancelled(a) => {
-            let store = a.db.open().await?;
+            let c = a.common;
+            let store = c.db.open().await?;
             let s = create_push_cancelled_schedule(
                 &*store,
                 PushCancelledScheduleInput {
-                    interface: a.interface,
-                    name: a.name,
-                    batch_size: a.batch_size,
+                    interface: c.interface,
+                    name: c.name,
+                    batch_size: c.batch_size,
                     notify_spectator: a.notify_spectator,
-                    force: a.force,
-                    skip: a.skip,
+                    force: c.force,
+                    skip: c.skip,
                     date_from: a.date_from,
-                    simulation: a.simulation,
-                    frequency_secs: a.every_secs,
+                    simulation: c.simulation,
+                    frequency_secs: c.every_secs,
                 },
             )
             .await?;
@@ -247,13 +235,14 @@ pub async fn exec(cmd: ScheduleCmd) -> anyhow::Result<ExitCode> {
         }
         ScheduleCmd::CreateInjection(a) => {
             let a = *a;
-            let store = a.db.open().await?;
+            let c = a.common;
+            let store = c.db.open().await?;
             let s = create_injection_schedule(
                 &*store,
                 InjectionScheduleInput {
-                    interface: a.interface,
-                    name: a.name,
-                    batch_size: a.batch_size,
+                    interface: c.interface,
+                    name: c.name,
+                    batch_size: c.batch_size,
                     point_of_sales: a.pos,
                     filters: InjectionFilters {
                         sales_channel: a.sales_channel,
@@ -269,10 +258,10 @@ pub async fn exec(cmd: ScheduleCmd) -> anyhow::Result<ExitCode> {
                     barcode_suffix: a.barcode_suffix,
                     mandatory_holder_fields: a.mandatory_holder_fields,
                     main_applicant_rule: a.main_applicant,
-                    force: a.force,
-                    skip: a.skip,
-                    simulation: a.simulation,
-                    frequency_secs: a.every_secs,
+                    force: c.force,
+                    skip: c.skip,
+                    simulation: c.simulation,
+                    frequency_secs: c.every_secs,
                     starts_at: None,
                     ends_at: None,
                 },
