@@ -1,7 +1,7 @@
 //! Ticketing operations (DOMAIN.md §2; issue 8): what an operator does to tickets
 //! already issued, which statuses allow it, and the causes it is given.
 //!
-//! Cancel and invalidate are built; reprint, control and resale follow the same shape
+//! Cancel, invalidate and reprint are built; control and resale follow the same shape
 //! (one transaction per command, a history row per ticket).
 
 use std::fmt;
@@ -32,6 +32,11 @@ pub enum Operation {
     Cancel,
     /// Invalidates the ticket (stolen, reseated…): `INVALIDATED` with a cause.
     Invalidate,
+    /// Reprints the ticket (DOMAIN.md §2): the old one becomes `INVALIDATED` (cause
+    /// `REPRINT` unless another is given) and a new `NOT_PRINTED` ticket replaces it,
+    /// same seat, contact and catalog entries, with a new ticket id, tax number and
+    /// barcode.
+    Reprint,
 }
 
 impl Operation {
@@ -39,6 +44,7 @@ impl Operation {
         match self {
             Operation::Cancel => "CANCEL",
             Operation::Invalidate => "INVALIDATE",
+            Operation::Reprint => "REPRINT",
         }
     }
 
@@ -46,23 +52,27 @@ impl Operation {
     pub fn target(self) -> TicketingStatus {
         match self {
             Operation::Cancel => TicketingStatus::Cancelled,
-            Operation::Invalidate => TicketingStatus::Invalidated,
+            Operation::Invalidate | Operation::Reprint => TicketingStatus::Invalidated,
         }
     }
 
     /// Whether a ticket in `status` allows the operation: only a live ticket
-    /// (`NOT_PRINTED` or `PRINTED`) is cancelled or invalidated. The refusal says why,
-    /// in the words a box-office operator needs.
+    /// (`NOT_PRINTED` or `PRINTED`) is cancelled, invalidated or reprinted. The refusal
+    /// says why, in the words a box-office operator needs.
     pub fn check(self, status: TicketingStatus) -> Result<(), String> {
         let verb = match self {
             Operation::Cancel => "cancelled",
             Operation::Invalidate => "invalidated",
+            Operation::Reprint => "reprinted",
         };
         match status {
             TicketingStatus::NotPrinted | TicketingStatus::Printed => Ok(()),
             TicketingStatus::Controlled => Err(format!(
                 "it is CONTROLLED: it was scanned at the gate and cannot be {verb}"
             )),
+            TicketingStatus::Cancelled if self == Operation::Reprint => {
+                Err("it is CANCELLED: a cancelled ticket cannot be reprinted".into())
+            }
             TicketingStatus::Cancelled | TicketingStatus::Invalidated => {
                 Err(format!("it is already {status}"))
             }
@@ -83,6 +93,7 @@ impl FromStr for Operation {
         match s {
             "CANCEL" => Ok(Operation::Cancel),
             "INVALIDATE" => Ok(Operation::Invalidate),
+            "REPRINT" => Ok(Operation::Reprint),
             other => Err(format!("unknown operation {other:?}")),
         }
     }
@@ -154,6 +165,12 @@ mod tests {
         }
         assert_eq!(Operation::Cancel.target(), TicketingStatus::Cancelled);
         assert_eq!(Operation::Invalidate.target(), TicketingStatus::Invalidated);
+        assert_eq!(Operation::Reprint.target(), TicketingStatus::Invalidated);
+        let e = Operation::Reprint
+            .check(TicketingStatus::Cancelled)
+            .unwrap_err();
+        assert_eq!(e, "it is CANCELLED: a cancelled ticket cannot be reprinted");
+        assert_eq!("REPRINT".parse::<Operation>(), Ok(Operation::Reprint));
     }
 
     #[test]

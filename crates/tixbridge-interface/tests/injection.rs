@@ -1343,3 +1343,99 @@ async fn status_of_ticketing(
     let t = store.ticket(id).await.unwrap().unwrap();
     (t.status, t.cause.map(|c| c.as_str().to_owned()))
 }
+
+/// A reprint reaches the wallet through the two functions (issue 8): Push Cancelled
+/// deletes the old ticket with the reason `REPRINT`, and injection sends the new one,
+/// same seat, to the old one's owner; both backends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reprint_deletes_the_old_ticket_and_injects_the_new_one() {
+    use tixbridge_core::operation::TicketRef;
+    use tixbridge_interface::setup::{PushCancelledScheduleInput, create_push_cancelled_schedule};
+    use tixbridge_store::ReprintRequest;
+
+    each_backend(|store, dir| async move {
+        let mut wallet = Wallet::start(dir.path()).await;
+        let org = seed(
+            &*store,
+            (1..=2)
+                .map(|i| row(i, "P1", Some("a@example.org")))
+                .collect(),
+        )
+        .await;
+        configure(
+            &*store,
+            org,
+            &wallet.url,
+            &wallet.key,
+            "",
+            sched("inj", 1000),
+        )
+        .await;
+        create_push_cancelled_schedule(
+            &*store,
+            PushCancelledScheduleInput {
+                interface: "tixngo".into(),
+                name: "pc".into(),
+                batch_size: 1000,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            run_schedule(store.clone(), "inj", fast())
+                .await
+                .unwrap()
+                .counts
+                .succeeded,
+            2
+        );
+        let done = store
+            .reprint(ReprintRequest {
+                organization_id: org,
+                ticket: TicketRef::parse("TX1").unwrap(),
+                cause: Cause::parse("REPRINT").unwrap(),
+                operator: "test".into(),
+                at: Utc::now(),
+                new_ticket_id: None,
+                new_tax_number: None,
+                new_barcode: None,
+            })
+            .await
+            .unwrap();
+        let new_id = done.new_ticket.id;
+        assert_eq!(new_id, 3);
+        let r = run_schedule(store.clone(), "pc", fast()).await.unwrap();
+        assert_eq!((r.counts.selected, r.counts.succeeded), (1, 1));
+        let old = wallet
+            .store
+            .ticket(wallet.organizer, "1")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            old.state.deletion.map(|d| d.reason).as_deref(),
+            Some("REPRINT")
+        );
+        let r = run_schedule(store.clone(), "inj", fast()).await.unwrap();
+        assert_eq!(
+            (r.counts.selected, r.counts.succeeded),
+            (1, 1),
+            "only the new ticket"
+        );
+        let new = wallet
+            .store
+            .ticket(wallet.organizer, "3")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(new.state.status, "INJECTED");
+        assert_eq!(
+            new.state.owner.and_then(|o| o.email).as_deref(),
+            Some("a@example.org")
+        );
+        assert_eq!(status(&*store, 3).await, TicketingStatus::Printed);
+        wallet.stop().await;
+    })
+    .await;
+}

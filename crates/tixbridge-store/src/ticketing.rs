@@ -580,22 +580,87 @@ pub struct OperationRecord {
     pub from_status: TicketingStatus,
     pub to_status: TicketingStatus,
     pub cause: Option<Cause>,
+    /// A reprint: the new ticket that replaces this one.
+    pub related_ticket_id: Option<i64>,
 }
 
 impl OperationRecord {
-    /// The history row `id` of `req` applied to ticket `t`.
-    pub(crate) fn applied(id: i64, req: &OperationRequest, t: FoundTicket) -> Self {
+    /// The history row `id` of `operation` applied to ticket `t`.
+    pub(crate) fn applied(
+        id: i64,
+        operation: Operation,
+        at: DateTime<Utc>,
+        operator: &str,
+        cause: &Cause,
+        t: FoundTicket,
+    ) -> Self {
         OperationRecord {
             id,
             ticket_id: t.ticket_id,
-            operation: req.operation,
-            at: req.at,
-            operator: req.operator.clone(),
+            operation,
+            at,
+            operator: operator.to_owned(),
             from_status: t.status,
-            to_status: req.operation.target(),
-            cause: Some(req.cause.clone()),
+            to_status: operation.target(),
+            cause: Some(cause.clone()),
+            related_ticket_id: None,
         }
     }
+}
+
+/// A reprint (issue 8; DOMAIN.md §2): see [`TicketingStore::reprint`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReprintRequest {
+    pub organization_id: i64,
+    /// The ticket to reprint.
+    pub ticket: TicketRef,
+    /// The old ticket's cause; `REPRINT` unless the operator gives another.
+    pub cause: Cause,
+    pub operator: String,
+    pub at: DateTime<Utc>,
+    /// The new ticket's id; default: one above the highest ticket id.
+    pub new_ticket_id: Option<i64>,
+    /// The new ticket's tax number; default: its ticket id, written out.
+    pub new_tax_number: Option<String>,
+    /// The new ticket's barcode; default: 16 random digits no ticket of the
+    /// organization ever held.
+    pub new_barcode: Option<String>,
+}
+
+/// What a reprint did: the old ticket's history row (naming the new ticket) and the
+/// new ticket.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reprinted {
+    pub record: OperationRecord,
+    pub new_ticket: TicketRow,
+}
+
+/// The columns a reprint copies from the old ticket to the new one: the seat, the
+/// contact, the catalog entries, the holder.
+pub(crate) const REPRINT_COPIED: &str = "file_id, shipment_mode, sales_channel, season_code,
+    product_id, performance_id, tariff, category, price_cents, currency, purchase_date,
+    validity_start, validity_end, details, contact_id, holder_first_name,
+    holder_last_name, holder_birth_date, holder_id_number, holder_country_code,
+    holder_birth_region, holder_birth_place, main_applicant";
+
+/// A barcode candidate for a reprint: 16 random digits (the caller checks no ticket of
+/// the organization ever held it).
+pub(crate) fn random_barcode() -> String {
+    rand::random_range(1_000_000_000_000_000u64..10_000_000_000_000_000).to_string()
+}
+
+/// The refusals of a reprint's new identifiers.
+pub(crate) fn reprint_taken(what: &str, value: &str, option: &str) -> crate::StoreError {
+    crate::StoreError::Conflict(format!(
+        "the new ticket's {what} {value} is already taken; give another with {option}"
+    ))
+}
+
+/// The refusal of a second reprint of one ticket.
+pub(crate) fn already_replaced(old: i64, by: i64) -> crate::StoreError {
+    crate::StoreError::Conflict(format!(
+        "ticket {old} is already replaced by ticket {by}: a ticket is reprinted once"
+    ))
 }
 
 /// A ticket a reference found: its id and status.
@@ -822,6 +887,15 @@ pub trait TicketingStore: Send + Sync {
     /// known ones; an unknown ticket [`crate::StoreError::NotFound`]; a status that
     /// forbids the operation [`crate::StoreError::Conflict`] naming it.
     async fn apply_operation(&self, request: OperationRequest) -> Result<Vec<OperationRecord>>;
+    /// Reprints a ticket in one transaction (DOMAIN.md §2): the old ticket becomes
+    /// `INVALIDATED` with the cause and a history row naming the new ticket; the new
+    /// ticket is `NOT_PRINTED`, with the old one's seat, contact, catalog entries and
+    /// holder, `replaces_ticket_id` set, and new identifiers ([`ReprintRequest`]).
+    /// Refusals, nothing changed: an unknown cause ([`crate::StoreError::Invalid`]),
+    /// an unknown ticket ([`crate::StoreError::NotFound`]), a status that forbids it, a
+    /// ticket already replaced, or a new identifier already taken
+    /// ([`crate::StoreError::Conflict`]).
+    async fn reprint(&self, request: ReprintRequest) -> Result<Reprinted>;
     /// A ticket's ticketing history, oldest first.
     async fn ticket_operations(&self, ticket_id: i64) -> Result<Vec<OperationRecord>>;
     /// The id of the ticket of the organization a reference names: by id, else by tax

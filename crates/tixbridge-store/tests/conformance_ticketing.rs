@@ -107,6 +107,7 @@ conformance!(
     causes_default_and_added,
     operations_change_status_and_record_history,
     operations_refused_change_nothing,
+    reprint_replaces_the_ticket_once,
 );
 
 // ---- rates -------------------------------------------------------------------------

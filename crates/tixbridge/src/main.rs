@@ -54,7 +54,8 @@ enum Command {
     /// One execution: outcome, counts, times, message, errors by pages.
     #[command(subcommand)]
     Execution(cmd::executions::ExecutionCmd),
-    /// Ticketing operations on issued tickets: cancel, invalidate; a ticket's history.
+    /// Ticketing operations on issued tickets: cancel, invalidate, reprint; a ticket's
+    /// history.
     #[command(subcommand)]
     Ticket(cmd::ticket::TicketCmd),
     /// The organization's invalidation and cancellation causes.

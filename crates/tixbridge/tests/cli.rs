@@ -417,17 +417,13 @@ fn the_example_correction_changes_one_seat() {
     );
 }
 
-/// `tixbridge ticket cancel|invalidate|history` and `tixbridge causes list|add` (issue
-/// 8): each command changes every ticket it names or none, refusals name the ticket
-/// and its status, and the history keeps each operation.
-#[test]
-fn tickets_are_cancelled_and_invalidated_with_a_cause_and_a_history() {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path();
+/// A store with the two tickets of [`minimal_csv`] in organization ORG, and a runner
+/// of commands on it: (success, standard output, standard error).
+fn two_tickets_of_org(dir: &Path) -> impl Fn(&[&str]) -> (bool, String, String) + '_ {
     let db = format!("sqlite:{}", dir.join("t.db").display());
     let csv = dir.join("t.csv");
     std::fs::write(&csv, minimal_csv()).unwrap();
-    let run = |args: &[&str]| {
+    let run = move |args: &[&str]| {
         let mut all = args.to_vec();
         all.extend(["--db", &db]);
         let o = tixbridge(dir, &all);
@@ -435,6 +431,16 @@ fn tickets_are_cancelled_and_invalidated_with_a_cause_and_a_history() {
         (o.status.success(), out, err)
     };
     assert!(run(&["import", "tickets", csv.to_str().unwrap(), "--org", "ORG"]).0);
+    run
+}
+
+/// `tixbridge ticket cancel|invalidate|history` and `tixbridge causes list|add` (issue
+/// 8): each command changes every ticket it names or none, refusals name the ticket
+/// and its status, and the history keeps each operation.
+#[test]
+fn tickets_are_cancelled_and_invalidated_with_a_cause_and_a_history() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = two_tickets_of_org(tmp.path());
 
     let (ok, _, err) = run(&["ticket", "cancel", "TX1", "--cause", "lost"]);
     assert!(
@@ -464,7 +470,7 @@ fn tickets_are_cancelled_and_invalidated_with_a_cause_and_a_history() {
         "{out}"
     );
     // BC2 is ticket 2's barcode; TX1 is cancelled already: nothing changes.
-    let refs = dir.join("refs.txt");
+    let refs = tmp.path().join("refs.txt");
     std::fs::write(&refs, "# to invalidate\nBC2\n\nTX1\n").unwrap();
     let (ok, _, err) = run(&[
         "ticket",
@@ -493,4 +499,30 @@ fn tickets_are_cancelled_and_invalidated_with_a_cause_and_a_history() {
     );
     let (ok, _, err) = run(&["ticket", "history", "NOPE"]);
     assert!(!ok && err.contains("no ticket NOPE"), "{err}");
+}
+
+/// `tixbridge ticket reprint` (issue 8): the old ticket invalidated, a new one issued
+/// with new identifiers, named in the history; a ticket is reprinted once.
+#[test]
+fn a_ticket_is_reprinted_once_with_new_identifiers() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = two_tickets_of_org(tmp.path());
+    let (ok, out, err) = run(&["ticket", "reprint", "BC1", "--new-tax-number", "TX1-R"]);
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("ticket 1 (tax number TX1): NOT_PRINTED -> INVALIDATED, cause REPRINT"),
+        "{out}"
+    );
+    assert!(
+        out.contains("new ticket 3 (tax number TX1-R, barcode "),
+        "{out}"
+    );
+    assert!(out.contains("NOT_PRINTED, replaces ticket 1"), "{out}");
+    let (_, out, _) = run(&["ticket", "history", "TX1"]);
+    assert!(
+        out.contains("\tREPRINT\t") && out.contains("\treplaced by ticket 3"),
+        "{out}"
+    );
+    let (ok, _, err) = run(&["ticket", "reprint", "TX1"]);
+    assert!(!ok && err.contains("it is already INVALIDATED"), "{err}");
 }

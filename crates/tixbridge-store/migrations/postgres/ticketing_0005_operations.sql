@@ -14,7 +14,9 @@ CREATE TABLE ticket_operations (
     operator TEXT NOT NULL,
     from_status TEXT NOT NULL,
     to_status TEXT NOT NULL,
-    cause TEXT
+    cause TEXT,
+    -- A reprint: the new ticket.
+    related_ticket_id BIGINT
 );
 CREATE INDEX ticket_operations_ticket ON ticket_operations (ticket_id, id);
 

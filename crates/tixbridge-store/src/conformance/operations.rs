@@ -161,3 +161,118 @@ pub async fn operations_refused_change_nothing(store: Store) {
     assert_eq!(store.ticket(1).await.unwrap(), before, "nothing changed");
     assert!(store.ticket_operations(1).await.unwrap().is_empty());
 }
+
+fn reprint_request(organization_id: i64, ticket: &str) -> crate::ReprintRequest {
+    crate::ReprintRequest {
+        organization_id,
+        ticket: TicketRef::parse(ticket).expect("a reference"),
+        cause: cause("REPRINT"),
+        operator: "box:anna".into(),
+        at: at("2026-06-02T09:00:00Z"),
+        new_ticket_id: None,
+        new_tax_number: None,
+        new_barcode: None,
+    }
+}
+
+/// A reprint invalidates the old ticket and issues the new one in one transaction:
+/// same seat, contact and catalog entries, new identifiers, `replaces_ticket_id`; a
+/// ticket is reprinted once; a cancelled one is not; a taken identifier is refused and
+/// nothing changes.
+pub async fn reprint_replaces_the_ticket_once(store: Store) {
+    let o = org(&store, "ACME").await;
+    let mut printed = sample_row(2);
+    printed.status = TicketingStatus::Printed;
+    let mut cancelled = sample_row(3);
+    cancelled.status = TicketingStatus::Cancelled;
+    import(&store, o.id, vec![sample_row(1), printed, cancelled]).await;
+    let old = store.ticket(2).await.unwrap().unwrap();
+
+    // A taken tax number or barcode: refused, nothing changed.
+    let mut req = reprint_request(o.id, "TX2");
+    req.new_tax_number = Some("TX1".into());
+    assert!(
+        matches!(store.reprint(req).await, Err(StoreError::Conflict(m)) if m.contains("tax number TX1"))
+    );
+    let mut req = reprint_request(o.id, "TX2");
+    req.new_barcode = Some("BC1".into());
+    assert!(
+        matches!(store.reprint(req).await, Err(StoreError::Conflict(m)) if m.contains("barcode BC1"))
+    );
+    assert_eq!(
+        store.ticket(2).await.unwrap().unwrap(),
+        old,
+        "nothing changed"
+    );
+
+    let done = store
+        .reprint(reprint_request(o.id, "BC2"))
+        .await
+        .expect("reprint");
+    let new = &done.new_ticket;
+    assert_eq!(new.id, 4, "one above the highest ticket id");
+    assert_eq!(new.tax_number, "4");
+    assert_eq!(new.barcode.len(), 16, "{}", new.barcode);
+    assert_ne!(new.barcode, old.barcode);
+    assert_eq!(new.status, TicketingStatus::NotPrinted);
+    assert_eq!(new.replaces_ticket_id, Some(2));
+    assert_eq!(
+        (
+            new.performance_id,
+            new.contact_id,
+            &new.details,
+            &new.holder,
+            new.price_cents
+        ),
+        (
+            old.performance_id,
+            old.contact_id,
+            &old.details,
+            &old.holder,
+            old.price_cents
+        ),
+        "same seat, contact and catalog entries"
+    );
+    let replaced = store.ticket(2).await.unwrap().unwrap();
+    assert_eq!(replaced.status, TicketingStatus::Invalidated);
+    assert_eq!(replaced.cause, Some(cause("REPRINT")));
+    assert_eq!(done.record.related_ticket_id, Some(4));
+    assert_eq!(
+        store.ticket_operations(2).await.unwrap(),
+        vec![done.record.clone()]
+    );
+
+    // Once only; never a cancelled ticket; the chosen identifiers are used.
+    let again = store.reprint(reprint_request(o.id, "id:2")).await;
+    assert!(matches!(again, Err(StoreError::Conflict(m)) if m.contains("already INVALIDATED")));
+    let r = store.reprint(reprint_request(o.id, "TX3")).await;
+    assert!(
+        matches!(r, Err(StoreError::Conflict(m)) if m.contains("a cancelled ticket cannot be reprinted"))
+    );
+    let mut req = reprint_request(o.id, "TX1");
+    req.cause = cause("theft");
+    req.new_ticket_id = Some(50);
+    req.new_tax_number = Some("TX50".into());
+    req.new_barcode = Some("BC50".into());
+    let done = store
+        .reprint(req)
+        .await
+        .expect("reprint with chosen identifiers");
+    assert_eq!(
+        (
+            done.new_ticket.id,
+            done.new_ticket.tax_number.as_str(),
+            done.new_ticket.barcode.as_str()
+        ),
+        (50, "TX50", "BC50")
+    );
+    assert_eq!(
+        store.ticket(1).await.unwrap().unwrap().cause,
+        Some(cause("THEFT"))
+    );
+    let mut req = reprint_request(o.id, "id:4");
+    req.new_ticket_id = Some(50);
+    assert!(
+        matches!(store.reprint(req).await, Err(StoreError::Conflict(m)) if m.contains("ticket id 50"))
+    );
+}

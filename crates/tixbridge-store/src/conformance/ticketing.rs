@@ -53,6 +53,7 @@ pub const CHECKS: &[&str] = &[
     "causes_default_and_added",
     "operations_change_status_and_record_history",
     "operations_refused_change_nothing",
+    "reprint_replaces_the_ticket_once",
 ];
 
 pub use super::corrections::{
@@ -60,7 +61,7 @@ pub use super::corrections::{
 };
 pub use super::operations::{
     causes_default_and_added, operations_change_status_and_record_history,
-    operations_refused_change_nothing,
+    operations_refused_change_nothing, reprint_replaces_the_ticket_once,
 };
 
 /// A fixed time, whole seconds, so every backend stores it exactly.

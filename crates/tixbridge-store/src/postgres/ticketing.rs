@@ -33,7 +33,8 @@ use crate::{
     Catalog, Execution, ExecutionStart, ImportSession, InjectedMark, InjectionCandidate,
     InjectionQuery, InterfaceConfig, InterfaceUpdate, LaunchMode, MarkedBy, NewInterface,
     NewSchedule, OperationRecord, OperationRequest, PushCancelledCandidate, PushCancelledQuery,
-    PushedCancelled, Result, Schedule, StoreError, StoredTicketError, TicketingStore,
+    PushedCancelled, ReprintRequest, Reprinted, Result, Schedule, StoreError, StoredTicketError,
+    TicketingStore,
 };
 
 mod import;
@@ -1017,6 +1018,10 @@ impl TicketingStore for PgTicketing {
         Ok(operations::find(&mut conn, organization_id, ticket)
             .await?
             .map(|t| t.ticket_id))
+    }
+
+    async fn reprint(&self, request: ReprintRequest) -> Result<Reprinted> {
+        operations::reprint(&self.pool, &request).await
     }
 
     async fn ticket_operations(&self, ticket_id: i64) -> Result<Vec<OperationRecord>> {

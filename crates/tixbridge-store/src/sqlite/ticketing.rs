@@ -43,7 +43,8 @@ use crate::{
     Catalog, Execution, ExecutionStart, ImportSession, InjectedMark, InjectionCandidate,
     InjectionQuery, InterfaceConfig, InterfaceUpdate, LaunchMode, MarkedBy, NewInterface,
     NewSchedule, OperationRecord, OperationRequest, PushCancelledCandidate, PushCancelledQuery,
-    PushedCancelled, Result, Schedule, StoreError, StoredTicketError, TicketingStore,
+    PushedCancelled, ReprintRequest, Reprinted, Result, Schedule, StoreError, StoredTicketError,
+    TicketingStore,
 };
 
 mod import;
@@ -1195,6 +1196,15 @@ impl TicketingStore for SqliteTicketing {
         let r = ticket.clone();
         self.db
             .read(move |c| Ok(operations::find(c, organization_id, &r)?.map(|t| t.ticket_id)))
+            .await
+    }
+
+    async fn reprint(&self, request: ReprintRequest) -> Result<Reprinted> {
+        self.db
+            .write(move |tx| {
+                organization_exists(tx, request.organization_id)?;
+                operations::reprint(tx, &request)
+            })
             .await
     }
 

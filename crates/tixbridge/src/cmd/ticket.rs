@@ -1,4 +1,4 @@
-//! `tixbridge ticket cancel|invalidate|history` and `tixbridge causes list|add`:
+//! `tixbridge ticket cancel|invalidate|reprint|history` and `tixbridge causes list|add`:
 //! ticketing operations on issued tickets (issue 8), each command one transaction.
 
 use std::path::PathBuf;
@@ -8,7 +8,7 @@ use anyhow::Context;
 use clap::Subcommand;
 use tixbridge_core::cause::Cause;
 use tixbridge_core::operation::{Operation, TicketRef};
-use tixbridge_store::{OperationRecord, OperationRequest, TicketingStore};
+use tixbridge_store::{OperationRecord, OperationRequest, ReprintRequest, TicketingStore};
 
 use super::{OrgArg, TicketingDb};
 
@@ -20,6 +20,11 @@ pub enum TicketCmd {
     /// Invalidate tickets (stolen, reseated…): status INVALIDATED with a cause. All the
     /// tickets named change, or none does.
     Invalidate(OperationArgs),
+    /// Reprint a ticket: the old one becomes INVALIDATED (cause REPRINT unless another
+    /// is given) and a new NOT_PRINTED ticket replaces it, same seat, contact and
+    /// catalog entries, with a new ticket id, tax number and barcode. Injection sends
+    /// the new one; Push Cancelled deletes the old one from the wallet.
+    Reprint(ReprintArgs),
     /// A ticket's ticketing history: every operation on it, oldest first.
     History {
         /// The ticket: `id:<ticketId>`, its tax number or its barcode.
@@ -43,6 +48,31 @@ pub struct OperationArgs {
     /// (spaces removed, upper case).
     #[arg(long)]
     cause: String,
+    /// Who does it, for the history. Default: `cli:` and the login name.
+    #[arg(long)]
+    operator: Option<String>,
+    #[command(flatten)]
+    db: TicketingDb,
+    #[command(flatten)]
+    org: OrgArg,
+}
+
+#[derive(clap::Args)]
+pub struct ReprintArgs {
+    /// The ticket: `id:<ticketId>`, its tax number or its barcode.
+    ticket: String,
+    /// The old ticket's cause (default REPRINT), one of the organization's.
+    #[arg(long, default_value = "REPRINT")]
+    cause: String,
+    /// The new ticket's id (default: one above the highest ticket id).
+    #[arg(long)]
+    new_ticket_id: Option<i64>,
+    /// The new ticket's tax number (default: its ticket id).
+    #[arg(long)]
+    new_tax_number: Option<String>,
+    /// The new ticket's barcode (default: 16 random digits no ticket ever held).
+    #[arg(long)]
+    new_barcode: Option<String>,
     /// Who does it, for the history. Default: `cli:` and the login name.
     #[arg(long)]
     operator: Option<String>,
@@ -77,6 +107,7 @@ pub async fn exec(cmd: TicketCmd) -> anyhow::Result<ExitCode> {
     match cmd {
         TicketCmd::Cancel(a) => operate(Operation::Cancel, a).await,
         TicketCmd::Invalidate(a) => operate(Operation::Invalidate, a).await,
+        TicketCmd::Reprint(a) => reprint(a).await,
         TicketCmd::History { ticket, db, org } => history(&ticket, db, org).await,
     }
 }
@@ -121,6 +152,33 @@ async fn operate(op: Operation, a: OperationArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+async fn reprint(a: ReprintArgs) -> anyhow::Result<ExitCode> {
+    let ticket =
+        TicketRef::parse(&a.ticket).map_err(|e| anyhow::anyhow!("ticket reference {e}"))?;
+    let cause = Cause::parse(&a.cause).context("--cause is empty")?;
+    let store = a.db.open().await?;
+    let org = a.org.get(&*store).await?;
+    let done = store
+        .reprint(ReprintRequest {
+            organization_id: org.id,
+            ticket,
+            cause,
+            operator: a.operator.unwrap_or_else(default_operator),
+            at: chrono::Utc::now(),
+            new_ticket_id: a.new_ticket_id,
+            new_tax_number: a.new_tax_number,
+            new_barcode: a.new_barcode,
+        })
+        .await?;
+    println!("{}", line(&*store, &done.record).await?);
+    let t = &done.new_ticket;
+    println!(
+        "new ticket {} (tax number {}, barcode {}): {}, replaces ticket {}",
+        t.id, t.tax_number, t.barcode, t.status, done.record.ticket_id
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
 /// `ticket ID (tax number TX): FROM -> TO, cause C` for one history row.
 async fn line(store: &dyn TicketingStore, r: &OperationRecord) -> anyhow::Result<String> {
     let tax = store
@@ -149,8 +207,12 @@ async fn history(ticket: &str, db: TicketingDb, org: OrgArg) -> anyhow::Result<E
         println!("ticket {id}: no operation since it was imported");
     }
     for h in rows {
+        let replaced_by = h
+            .related_ticket_id
+            .map(|id| format!("\treplaced by ticket {id}"))
+            .unwrap_or_default();
         println!(
-            "{}\t{}\t{}\t{} -> {}\tcause {}",
+            "{}\t{}\t{}\t{} -> {}\tcause {}{replaced_by}",
             h.at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
             h.operation,
             h.operator,

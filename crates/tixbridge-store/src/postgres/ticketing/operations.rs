@@ -8,12 +8,18 @@ use sqlx::{PgConnection, PgPool};
 use tixbridge_core::cause::Cause;
 use tixbridge_core::operation::TicketRef;
 
-use super::{Cur, organization_exists};
-use crate::ticketing::{FoundTicket, check_request_cause, plan_operation, with_default_causes};
-use crate::{OperationRecord, OperationRequest, Result};
+use chrono::{DateTime, Utc};
+use tixbridge_core::operation::{Operation, check_cause};
+
+use super::{Cur, TICKET_COLUMNS, organization_exists, read_ticket};
+use crate::ticketing::{
+    FoundTicket, REPRINT_COPIED, already_replaced, check_request_cause, plan_operation,
+    random_barcode, reprint_taken, with_default_causes,
+};
+use crate::{OperationRecord, OperationRequest, ReprintRequest, Reprinted, Result, StoreError};
 
 const RECORD_COLUMNS: &str =
-    "id, ticket_id, operation, at, operator, from_status, to_status, cause";
+    "id, ticket_id, operation, at, operator, from_status, to_status, cause, related_ticket_id";
 
 fn read_record(r: &PgRow) -> Result<OperationRecord> {
     let mut c = Cur::new(r);
@@ -26,6 +32,7 @@ fn read_record(r: &PgRow) -> Result<OperationRecord> {
         from_status: c.parsed()?,
         to_status: c.parsed()?,
         cause: c.cause()?,
+        related_ticket_id: c.get()?,
     })
 }
 
@@ -102,13 +109,36 @@ pub(super) async fn apply(pool: &PgPool, req: &OperationRequest) -> Result<Vec<O
     for r in &req.tickets {
         found.push((r.clone(), find(&mut tx, req.organization_id, r).await?));
     }
-    let to = req.operation.target();
+    let plan = plan_operation(req.operation, &found)?;
+    let records = apply_planned(
+        &mut tx,
+        req.at,
+        &req.operator,
+        req.operation,
+        &req.cause,
+        &plan,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(records)
+}
+
+/// Changes the planned tickets' status and cause and appends their history rows.
+async fn apply_planned(
+    tx: &mut PgConnection,
+    at: DateTime<Utc>,
+    operator: &str,
+    operation: Operation,
+    cause: &Cause,
+    plan: &[FoundTicket],
+) -> Result<Vec<OperationRecord>> {
+    let to = operation.target();
     let mut records = Vec::new();
-    for t in plan_operation(req.operation, &found)? {
+    for t in plan {
         sqlx::query("UPDATE tickets SET status = $2, cause = $3 WHERE id = $1")
             .bind(t.ticket_id)
             .bind(to.as_str())
-            .bind(req.cause.as_str())
+            .bind(cause.as_str())
             .execute(&mut *tx)
             .await?;
         let id: i64 = sqlx::query_scalar(
@@ -117,18 +147,129 @@ pub(super) async fn apply(pool: &PgPool, req: &OperationRequest) -> Result<Vec<O
              VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
         )
         .bind(t.ticket_id)
-        .bind(req.operation.as_str())
-        .bind(req.at)
-        .bind(&req.operator)
+        .bind(operation.as_str())
+        .bind(at)
+        .bind(operator)
         .bind(t.status.as_str())
         .bind(to.as_str())
-        .bind(req.cause.as_str())
+        .bind(cause.as_str())
         .fetch_one(&mut *tx)
         .await?;
-        records.push(OperationRecord::applied(id, req, t));
+        records.push(OperationRecord::applied(
+            id, operation, at, operator, cause, *t,
+        ));
     }
-    tx.commit().await?;
     Ok(records)
+}
+
+/// Whether `sql` (`$1` organization, `$2` the value) finds the value taken.
+async fn taken<'q, T>(tx: &mut PgConnection, sql: &'q str, org: i64, value: T) -> Result<bool>
+where
+    T: 'q + Send + sqlx::Encode<'q, sqlx::Postgres> + sqlx::Type<sqlx::Postgres>,
+{
+    Ok(sqlx::query_scalar(sql)
+        .bind(org)
+        .bind(value)
+        .fetch_one(&mut *tx)
+        .await?)
+}
+
+/// Reprints in one transaction (see `TicketingStore::reprint`).
+pub(super) async fn reprint(pool: &PgPool, req: &ReprintRequest) -> Result<Reprinted> {
+    let org = req.organization_id;
+    let mut tx = pool.begin().await?;
+    check_cause(&req.cause, &causes(&mut tx, org).await?).map_err(StoreError::Invalid)?;
+    let found = find(&mut tx, org, &req.ticket).await?;
+    let old = plan_operation(Operation::Reprint, &[(req.ticket.clone(), found)])?[0];
+    let replacing: Option<i64> =
+        sqlx::query_scalar("SELECT id FROM tickets WHERE replaces_ticket_id = $1 LIMIT 1")
+            .bind(old.ticket_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+    if let Some(by) = replacing {
+        return Err(already_replaced(old.ticket_id, by));
+    }
+    let new_id: i64 = match req.new_ticket_id {
+        Some(id) => id,
+        None => {
+            sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) + 1 FROM tickets")
+                .fetch_one(&mut *tx)
+                .await?
+        }
+    };
+    let id_taken: bool = sqlx::query_scalar("SELECT EXISTS(SELECT 1 FROM tickets WHERE id = $1)")
+        .bind(new_id)
+        .fetch_one(&mut *tx)
+        .await?;
+    if id_taken {
+        return Err(reprint_taken(
+            "ticket id",
+            &new_id.to_string(),
+            "--new-ticket-id",
+        ));
+    }
+    let tax = req
+        .new_tax_number
+        .clone()
+        .unwrap_or_else(|| new_id.to_string());
+    let tax_sql =
+        "SELECT EXISTS(SELECT 1 FROM tickets WHERE organization_id = $1 AND tax_number = $2)";
+    if taken(&mut tx, tax_sql, org, tax.as_str()).await? {
+        return Err(reprint_taken("tax number", &tax, "--new-tax-number"));
+    }
+    let barcode_sql =
+        "SELECT EXISTS(SELECT 1 FROM tickets WHERE organization_id = $1 AND barcode = $2)";
+    let barcode = match &req.new_barcode {
+        Some(b) => {
+            if taken(&mut tx, barcode_sql, org, b.as_str()).await? {
+                return Err(reprint_taken("barcode", b, "--new-barcode"));
+            }
+            b.clone()
+        }
+        None => loop {
+            let b = random_barcode();
+            if !taken(&mut tx, barcode_sql, org, b.as_str()).await? {
+                break b;
+            }
+        },
+    };
+    sqlx::query(&format!(
+        "INSERT INTO tickets (id, organization_id, tax_number, barcode, status, cause,
+             replaces_ticket_id, {REPRINT_COPIED})
+         SELECT $1, organization_id, $2, $3, 'NOT_PRINTED', NULL, id, {REPRINT_COPIED}
+         FROM tickets WHERE id = $4"
+    ))
+    .bind(new_id)
+    .bind(&tax)
+    .bind(&barcode)
+    .bind(old.ticket_id)
+    .execute(&mut *tx)
+    .await?;
+    let mut records = apply_planned(
+        &mut tx,
+        req.at,
+        &req.operator,
+        Operation::Reprint,
+        &req.cause,
+        &[old],
+    )
+    .await?;
+    let mut record = records.remove(0);
+    sqlx::query("UPDATE ticket_operations SET related_ticket_id = $2 WHERE id = $1")
+        .bind(record.id)
+        .bind(new_id)
+        .execute(&mut *tx)
+        .await?;
+    record.related_ticket_id = Some(new_id);
+    let row = sqlx::query(&format!(
+        "SELECT {TICKET_COLUMNS} FROM tickets t WHERE t.id = $1"
+    ))
+    .bind(new_id)
+    .fetch_one(&mut *tx)
+    .await?;
+    let new_ticket = read_ticket(&mut Cur::new(&row))?;
+    tx.commit().await?;
+    Ok(Reprinted { record, new_ticket })
 }
 
 /// A ticket's history, oldest first.

@@ -7,12 +7,17 @@ use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use tixbridge_core::cause::Cause;
 use tixbridge_core::operation::TicketRef;
 
-use super::{Cur, ts};
-use crate::ticketing::{FoundTicket, check_request_cause, plan_operation, with_default_causes};
-use crate::{OperationRecord, OperationRequest, Result};
+use tixbridge_core::operation::{Operation, check_cause};
+
+use super::{Cur, TICKET_COLUMNS, read_ticket, ts};
+use crate::ticketing::{
+    FoundTicket, REPRINT_COPIED, already_replaced, check_request_cause, plan_operation,
+    random_barcode, reprint_taken, with_default_causes,
+};
+use crate::{OperationRecord, OperationRequest, ReprintRequest, Reprinted, Result, StoreError};
 
 const RECORD_COLUMNS: &str =
-    "id, ticket_id, operation, at, operator, from_status, to_status, cause";
+    "id, ticket_id, operation, at, operator, from_status, to_status, cause, related_ticket_id";
 
 fn read_record(r: &rusqlite::Row<'_>) -> rusqlite::Result<OperationRecord> {
     let mut c = Cur::new(r);
@@ -25,6 +30,7 @@ fn read_record(r: &rusqlite::Row<'_>) -> rusqlite::Result<OperationRecord> {
         from_status: c.parsed()?,
         to_status: c.parsed()?,
         cause: c.cause()?,
+        related_ticket_id: c.get()?,
     })
 }
 
@@ -93,11 +99,24 @@ pub(super) fn apply(tx: &Transaction<'_>, req: &OperationRequest) -> Result<Vec<
         .iter()
         .map(|r| Ok((r.clone(), find(tx, req.organization_id, r)?)))
         .collect::<Result<Vec<_>>>()?;
-    let to = req.operation.target();
+    let plan = plan_operation(req.operation, &found)?;
+    apply_planned(tx, req.at, &req.operator, req.operation, &req.cause, &plan)
+}
+
+/// Changes the planned tickets' status and cause and appends their history rows.
+fn apply_planned(
+    tx: &Transaction<'_>,
+    at: chrono::DateTime<chrono::Utc>,
+    operator: &str,
+    operation: Operation,
+    cause: &Cause,
+    plan: &[FoundTicket],
+) -> Result<Vec<OperationRecord>> {
+    let to = operation.target();
     let mut records = Vec::new();
-    for t in plan_operation(req.operation, &found)? {
+    for t in plan {
         tx.prepare_cached("UPDATE tickets SET status = ?2, cause = ?3 WHERE id = ?1")?
-            .execute(params![t.ticket_id, to.as_str(), req.cause.as_str()])?;
+            .execute(params![t.ticket_id, to.as_str(), cause.as_str()])?;
         let id: i64 = tx
             .prepare_cached(
                 "INSERT INTO ticket_operations
@@ -107,16 +126,18 @@ pub(super) fn apply(tx: &Transaction<'_>, req: &OperationRequest) -> Result<Vec<
             .query_row(
                 params![
                     t.ticket_id,
-                    req.operation.as_str(),
-                    ts(req.at),
-                    req.operator,
+                    operation.as_str(),
+                    ts(at),
+                    operator,
                     t.status.as_str(),
                     to.as_str(),
-                    req.cause.as_str()
+                    cause.as_str()
                 ],
                 |r| r.get(0),
             )?;
-        records.push(OperationRecord::applied(id, req, t));
+        records.push(OperationRecord::applied(
+            id, operation, at, operator, cause, *t,
+        ));
     }
     Ok(records)
 }
@@ -128,4 +149,95 @@ pub(super) fn history(conn: &Connection, ticket_id: i64) -> Result<Vec<Operation
     ))?;
     let rows = st.query_map([ticket_id], read_record)?;
     Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+}
+
+/// Reprints in the caller's transaction (see `TicketingStore::reprint`).
+pub(super) fn reprint(tx: &Transaction<'_>, req: &ReprintRequest) -> Result<Reprinted> {
+    let org = req.organization_id;
+    check_cause(&req.cause, &causes(tx, org)?).map_err(StoreError::Invalid)?;
+    let found = find(tx, org, &req.ticket)?;
+    let old = plan_operation(Operation::Reprint, &[(req.ticket.clone(), found)])?[0];
+    let replacing: Option<i64> = tx
+        .query_row(
+            "SELECT id FROM tickets WHERE replaces_ticket_id = ?1 LIMIT 1",
+            [old.ticket_id],
+            |r| r.get(0),
+        )
+        .optional()?;
+    if let Some(by) = replacing {
+        return Err(already_replaced(old.ticket_id, by));
+    }
+    let new_id = match req.new_ticket_id {
+        Some(id) => id,
+        None => tx.query_row("SELECT COALESCE(MAX(id), 0) + 1 FROM tickets", [], |r| {
+            r.get(0)
+        })?,
+    };
+    let taken = |sql: &str, value: &dyn rusqlite::ToSql| -> Result<bool> {
+        Ok(tx.query_row(sql, params![org, value], |r| r.get(0))?)
+    };
+    let id_taken: bool = tx.query_row(
+        "SELECT EXISTS(SELECT 1 FROM tickets WHERE id = ?1)",
+        [new_id],
+        |r| r.get(0),
+    )?;
+    if id_taken {
+        return Err(reprint_taken(
+            "ticket id",
+            &new_id.to_string(),
+            "--new-ticket-id",
+        ));
+    }
+    let tax = req
+        .new_tax_number
+        .clone()
+        .unwrap_or_else(|| new_id.to_string());
+    let tax_sql =
+        "SELECT EXISTS(SELECT 1 FROM tickets WHERE organization_id = ?1 AND tax_number = ?2)";
+    if taken(tax_sql, &tax)? {
+        return Err(reprint_taken("tax number", &tax, "--new-tax-number"));
+    }
+    let barcode_sql =
+        "SELECT EXISTS(SELECT 1 FROM tickets WHERE organization_id = ?1 AND barcode = ?2)";
+    let barcode = match &req.new_barcode {
+        Some(b) if taken(barcode_sql, b)? => {
+            return Err(reprint_taken("barcode", b, "--new-barcode"));
+        }
+        Some(b) => b.clone(),
+        None => loop {
+            let b = random_barcode();
+            if !taken(barcode_sql, &b)? {
+                break b;
+            }
+        },
+    };
+    tx.execute(
+        &format!(
+            "INSERT INTO tickets (id, organization_id, tax_number, barcode, status, cause,
+                 replaces_ticket_id, {REPRINT_COPIED})
+             SELECT ?1, organization_id, ?2, ?3, 'NOT_PRINTED', NULL, id, {REPRINT_COPIED}
+             FROM tickets WHERE id = ?4"
+        ),
+        params![new_id, tax, barcode, old.ticket_id],
+    )?;
+    let mut records = apply_planned(
+        tx,
+        req.at,
+        &req.operator,
+        Operation::Reprint,
+        &req.cause,
+        &[old],
+    )?;
+    let mut record = records.remove(0);
+    tx.execute(
+        "UPDATE ticket_operations SET related_ticket_id = ?2 WHERE id = ?1",
+        params![record.id, new_id],
+    )?;
+    record.related_ticket_id = Some(new_id);
+    let new_ticket = tx.query_row(
+        &format!("SELECT {TICKET_COLUMNS} FROM tickets t WHERE t.id = ?1"),
+        [new_id],
+        |r| read_ticket(&mut Cur::new(r)),
+    )?;
+    Ok(Reprinted { record, new_ticket })
 }
