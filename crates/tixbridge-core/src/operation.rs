@@ -7,6 +7,7 @@
 use std::fmt;
 use std::str::FromStr;
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::cause::Cause;
@@ -37,6 +38,8 @@ pub enum Operation {
     /// same seat, contact and catalog entries, with a new ticket id, tax number and
     /// barcode.
     Reprint,
+    /// A gate scan: `CONTROLLED` at the scan time (see [`judge_scan`]).
+    Control,
 }
 
 impl Operation {
@@ -45,6 +48,7 @@ impl Operation {
             Operation::Cancel => "CANCEL",
             Operation::Invalidate => "INVALIDATE",
             Operation::Reprint => "REPRINT",
+            Operation::Control => "CONTROL",
         }
     }
 
@@ -53,6 +57,7 @@ impl Operation {
         match self {
             Operation::Cancel => TicketingStatus::Cancelled,
             Operation::Invalidate | Operation::Reprint => TicketingStatus::Invalidated,
+            Operation::Control => TicketingStatus::Controlled,
         }
     }
 
@@ -64,6 +69,7 @@ impl Operation {
             Operation::Cancel => "cancelled",
             Operation::Invalidate => "invalidated",
             Operation::Reprint => "reprinted",
+            Operation::Control => "controlled again",
         };
         match status {
             TicketingStatus::NotPrinted | TicketingStatus::Printed => Ok(()),
@@ -94,6 +100,7 @@ impl FromStr for Operation {
             "CANCEL" => Ok(Operation::Cancel),
             "INVALIDATE" => Ok(Operation::Invalidate),
             "REPRINT" => Ok(Operation::Reprint),
+            "CONTROL" => Ok(Operation::Control),
             other => Err(format!("unknown operation {other:?}")),
         }
     }
@@ -135,6 +142,95 @@ impl fmt::Display for TicketRef {
     }
 }
 
+/// A ticket as a gate scan finds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScannedTicket {
+    pub ticket_id: i64,
+    pub status: TicketingStatus,
+    pub cause: Option<Cause>,
+    /// The code of its performance, if it has one.
+    pub performance: Option<String>,
+    /// Its recorded scan time, when controlled.
+    pub controlled_at: Option<DateTime<Utc>>,
+}
+
+/// What a gate scan does (issue 8): the answer a gate operator, or the report of an
+/// uploaded scan file, gives for one scan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ScanOutcome {
+    /// The ticket becomes `CONTROLLED`, scanned at the scan time.
+    Controlled,
+    /// A later scan of a controlled ticket: the first scan's time stays.
+    AlreadyControlled { first_scan: DateTime<Utc> },
+    /// An earlier scan than the recorded one (a file uploaded late, out of order): the
+    /// earliest scan wins.
+    EarlierScan { replaced: DateTime<Utc> },
+    /// A file's scan of a ticket cancelled or invalidated meanwhile (an offline gate
+    /// admitted it): recorded and reported, the ticket not made controlled.
+    AdmittedWhileCancelled {
+        status: TicketingStatus,
+        cause: Option<Cause>,
+    },
+    /// No entry: the reason, as a gate operator needs it.
+    Refused { reason: String },
+}
+
+/// Judges one scan of `barcode` at `at`, at a gate of `gate_performance` when known.
+/// `live` is a scan at a gate now (refuse entry to a cancelled ticket or a second
+/// entry); a scan from a file (`live` false) reports what the gate did instead.
+pub fn judge_scan(
+    barcode: &str,
+    at: DateTime<Utc>,
+    gate_performance: Option<&str>,
+    ticket: Option<&ScannedTicket>,
+    live: bool,
+) -> ScanOutcome {
+    let refused = |reason: String| ScanOutcome::Refused { reason };
+    let Some(t) = ticket else {
+        return refused(format!("unknown barcode {barcode}: no ticket holds it"));
+    };
+    if let Some(gate) = gate_performance
+        && t.performance.as_deref() != Some(gate)
+    {
+        let of = t.performance.as_deref().unwrap_or("no performance");
+        return refused(format!(
+            "ticket {} is for {of}, not for this gate's performance {gate}",
+            t.ticket_id
+        ));
+    }
+    match t.status {
+        TicketingStatus::NotPrinted | TicketingStatus::Printed => ScanOutcome::Controlled,
+        TicketingStatus::Controlled => match t.controlled_at {
+            Some(first) if at < first && !live => ScanOutcome::EarlierScan { replaced: first },
+            Some(first) if live => refused(format!(
+                "ticket {} was already scanned at {}: no second entry",
+                t.ticket_id,
+                first.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            )),
+            Some(first) => ScanOutcome::AlreadyControlled { first_scan: first },
+            // Controlled by an import, without a scan time: this scan gives it one.
+            None => ScanOutcome::EarlierScan { replaced: at },
+        },
+        TicketingStatus::Cancelled | TicketingStatus::Invalidated if live => {
+            let cause = t
+                .cause
+                .as_ref()
+                .map_or(String::new(), |c| format!(" ({c})"));
+            refused(format!(
+                "ticket {} is {}{cause}: no entry",
+                t.ticket_id, t.status
+            ))
+        }
+        TicketingStatus::Cancelled | TicketingStatus::Invalidated => {
+            ScanOutcome::AdmittedWhileCancelled {
+                status: t.status,
+                cause: t.cause.clone(),
+            }
+        }
+    }
+}
+
 /// Checks a cause against the organization's list (`known`, normalised): an unknown
 /// cause is refused listing the known ones.
 pub fn check_cause(cause: &Cause, known: &[Cause]) -> Result<(), String> {
@@ -171,6 +267,55 @@ mod tests {
             .unwrap_err();
         assert_eq!(e, "it is CANCELLED: a cancelled ticket cannot be reprinted");
         assert_eq!("REPRINT".parse::<Operation>(), Ok(Operation::Reprint));
+    }
+
+    #[test]
+    fn scans_are_judged_as_a_gate_needs() {
+        let t0 = DateTime::parse_from_rfc3339("2026-07-19T19:00:00Z")
+            .unwrap()
+            .to_utc();
+        let t1 = t0 + chrono::Duration::minutes(5);
+        let mut t = ScannedTicket {
+            ticket_id: 7,
+            status: TicketingStatus::Printed,
+            cause: None,
+            performance: Some("M64".into()),
+            controlled_at: None,
+        };
+        let judge = |t: &ScannedTicket, at, gate, live| judge_scan("BC7", at, gate, Some(t), live);
+        assert_eq!(judge(&t, t1, Some("M64"), true), ScanOutcome::Controlled);
+        let other = judge(&t, t1, Some("M63"), true);
+        assert!(
+            matches!(other, ScanOutcome::Refused { reason } if reason.contains("is for M64, not for this gate's performance M63"))
+        );
+        t.status = TicketingStatus::Controlled;
+        t.controlled_at = Some(t1);
+        let again = judge(&t, t1, None, true);
+        assert!(
+            matches!(again, ScanOutcome::Refused { reason } if reason.contains("already scanned at 2026-07-19T19:05:00Z"))
+        );
+        assert_eq!(
+            judge(&t, t0, None, false),
+            ScanOutcome::EarlierScan { replaced: t1 }
+        );
+        assert_eq!(
+            judge(&t, t1, None, false),
+            ScanOutcome::AlreadyControlled { first_scan: t1 }
+        );
+        t.status = TicketingStatus::Cancelled;
+        t.cause = Cause::parse("REFUND");
+        let no = judge(&t, t1, None, true);
+        assert!(
+            matches!(no, ScanOutcome::Refused { reason } if reason == "ticket 7 is CANCELLED (REFUND): no entry")
+        );
+        assert!(matches!(
+            judge(&t, t1, None, false),
+            ScanOutcome::AdmittedWhileCancelled { .. }
+        ));
+        let unknown = judge_scan("NOPE", t1, None, None, true);
+        assert!(
+            matches!(unknown, ScanOutcome::Refused { reason } if reason.starts_with("unknown barcode NOPE"))
+        );
     }
 
     #[test]

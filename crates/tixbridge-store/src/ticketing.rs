@@ -13,7 +13,7 @@ use tixbridge_core::model::{
     MobileProjection, Organization, Outcome, Performance, Product, ProductKind, Season, Site,
     TicketDetail, TicketError, TicketRow,
 };
-use tixbridge_core::operation::{DEFAULT_CAUSES, Operation, TicketRef, check_cause};
+use tixbridge_core::operation::{DEFAULT_CAUSES, Operation, ScanOutcome, TicketRef, check_cause};
 use tixbridge_core::selection::TicketRefs;
 use tixbridge_core::status::TicketingStatus;
 use tixbridge_core::text::LocalizedText;
@@ -663,6 +663,51 @@ pub(crate) fn already_replaced(old: i64, by: i64) -> crate::StoreError {
     ))
 }
 
+/// One gate scan (issue 8): a barcode scanned at a time, at a gate of a performance
+/// when the access-control system says which.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GateScan {
+    pub barcode: String,
+    pub scanned_at: DateTime<Utc>,
+    /// The gate's performance code.
+    pub performance: Option<String>,
+}
+
+/// The answer to one scan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScanResult {
+    /// The ticket the barcode names, when one does.
+    pub ticket_id: Option<i64>,
+    pub outcome: ScanOutcome,
+}
+
+/// What a backend does for a judged scan: the ticket's new status and scan time, if
+/// they change, and whether a history row (operation `CONTROL`, at the scan time) is
+/// appended.
+pub(crate) struct ScanEffect {
+    pub set: Option<(TicketingStatus, DateTime<Utc>)>,
+    pub history: bool,
+}
+
+/// The effect of a scan's outcome on the ticket (see
+/// [`tixbridge_core::operation::judge_scan`]).
+pub(crate) fn scan_effect(outcome: &ScanOutcome, at: DateTime<Utc>) -> ScanEffect {
+    match outcome {
+        ScanOutcome::Controlled | ScanOutcome::EarlierScan { .. } => ScanEffect {
+            set: Some((TicketingStatus::Controlled, at)),
+            history: true,
+        },
+        ScanOutcome::AdmittedWhileCancelled { .. } => ScanEffect {
+            set: None,
+            history: true,
+        },
+        ScanOutcome::AlreadyControlled { .. } | ScanOutcome::Refused { .. } => ScanEffect {
+            set: None,
+            history: false,
+        },
+    }
+}
+
 /// A ticket a reference found: its id and status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct FoundTicket {
@@ -896,6 +941,18 @@ pub trait TicketingStore: Send + Sync {
     /// ticket already replaced, or a new identifier already taken
     /// ([`crate::StoreError::Conflict`]).
     async fn reprint(&self, request: ReprintRequest) -> Result<Reprinted>;
+    /// Records gate scans in one transaction, in the order given (a file's scans are
+    /// sorted by time first, so the earliest wins), each judged by
+    /// [`tixbridge_core::operation::judge_scan`] (`live`: a gate scanning now, else an
+    /// uploaded file); a scan that controls a ticket, or reports one admitted while
+    /// cancelled, appends a `CONTROL` history row at the scan time.
+    async fn record_scans(
+        &self,
+        organization_id: i64,
+        scans: Vec<GateScan>,
+        live: bool,
+        operator: &str,
+    ) -> Result<Vec<ScanResult>>;
     /// A ticket's ticketing history, oldest first.
     async fn ticket_operations(&self, ticket_id: i64) -> Result<Vec<OperationRecord>>;
     /// The id of the ticket of the organization a reference names: by id, else by tax

@@ -108,6 +108,7 @@ conformance!(
     operations_change_status_and_record_history,
     operations_refused_change_nothing,
     reprint_replaces_the_ticket_once,
+    gate_scans_control_tickets,
 );
 
 // ---- rates -------------------------------------------------------------------------

@@ -526,3 +526,60 @@ fn a_ticket_is_reprinted_once_with_new_identifiers() {
     let (ok, _, err) = run(&["ticket", "reprint", "TX1"]);
     assert!(!ok && err.contains("it is already INVALIDATED"), "{err}");
 }
+
+/// `tixbridge ticket control` (issue 8): a live scan controls the ticket or refuses
+/// entry with the reason (exit 1); a file of scans, late and out of order with a
+/// duplicate, a malformed time and a cancelled ticket, is answered line by line.
+#[test]
+fn gate_scans_are_answered_live_and_from_a_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = two_tickets_of_org(tmp.path());
+    let (ok, out, _) = run(&[
+        "ticket",
+        "control",
+        "BC1",
+        "--at",
+        "2026-06-14T18:30:00Z",
+        "--performance",
+        "P1",
+    ]);
+    assert!(
+        ok && out.contains("BC1 at 2026-06-14T18:30:00Z: ticket 1 CONTROLLED"),
+        "{out}"
+    );
+    let (ok, out, _) = run(&["ticket", "control", "BC1"]);
+    assert!(
+        !ok && out.contains("REFUSED: ticket 1 was already scanned at 2026-06-14T18:30:00Z"),
+        "{out}"
+    );
+    let (ok, out, _) = run(&["ticket", "control", "BC2", "--performance", "P9"]);
+    assert!(
+        !ok && out.contains("not for this gate's performance P9"),
+        "{out}"
+    );
+
+    let bad = tmp.path().join("bad.csv");
+    std::fs::write(&bad, "barcode;scanned_at\nBC2;yesterday\n").unwrap();
+    let (ok, _, err) = run(&["ticket", "control", "--file", bad.to_str().unwrap()]);
+    assert!(
+        !ok && err.contains("line 2, scanned_at \"yesterday\""),
+        "{err}"
+    );
+    assert!(run(&["ticket", "cancel", "TX2", "--cause", "refund"]).0);
+    let scans = tmp.path().join("scans.csv");
+    std::fs::write(
+        &scans,
+        "barcode;scanned_at\nBC1;2026-06-14T18:45:00Z\nBC1;2026-06-14T18:10:00Z\nBC2;2026-06-14T18:20:00Z\nNOPE;2026-06-14T18:21:00Z\n",
+    )
+    .unwrap();
+    let (ok, out, err) = run(&["ticket", "control", "--file", scans.to_str().unwrap()]);
+    assert!(ok, "{err}");
+    assert!(out.contains("line 2: BC1 at 2026-06-14T18:45:00Z: duplicate: ticket 1 was first scanned at 2026-06-14T18:10:00Z"), "{out}");
+    assert!(out.contains("line 3: BC1 at 2026-06-14T18:10:00Z: ticket 1 CONTROLLED at this earlier time (was 2026-06-14T18:30:00Z)"), "{out}");
+    assert!(out.contains("line 4: BC2 at 2026-06-14T18:20:00Z: ADMITTED WHILE CANCELLED: ticket 2 is CANCELLED (REFUND); not controlled"), "{out}");
+    assert!(
+        out.contains("line 5: NOPE at 2026-06-14T18:21:00Z: REFUSED: unknown barcode NOPE"),
+        "{out}"
+    );
+    assert!(out.contains("4 scans, 1 refused"), "{out}");
+}

@@ -24,3 +24,6 @@ CREATE INDEX ticket_operations_ticket ON ticket_operations (ticket_id, id);
 -- order, never the live ones.
 CREATE INDEX tickets_cancelled ON tickets (organization_id, id)
     WHERE status IN ('CANCELLED', 'INVALIDATED');
+
+-- A controlled ticket's gate scan time (the earliest scan).
+ALTER TABLE tickets ADD COLUMN controlled_at TEXT;

@@ -276,3 +276,126 @@ pub async fn reprint_replaces_the_ticket_once(store: Store) {
         matches!(store.reprint(req).await, Err(StoreError::Conflict(m)) if m.contains("ticket id 50"))
     );
 }
+
+fn scan(barcode: &str, at_: &str, performance: Option<&str>) -> crate::GateScan {
+    crate::GateScan {
+        barcode: barcode.into(),
+        scanned_at: at(at_),
+        performance: performance.map(str::to_owned),
+    }
+}
+
+/// Gate scans: a live scan controls a live ticket and refuses a second entry, another
+/// performance, an unknown or cancelled barcode; a file's scans keep the earliest time
+/// and report a ticket admitted while cancelled without controlling it.
+pub async fn gate_scans_control_tickets(store: Store) {
+    use tixbridge_core::operation::ScanOutcome;
+    let o = org(&store, "ACME").await;
+    let mut cancelled = sample_row(3);
+    cancelled.status = TicketingStatus::Cancelled;
+    cancelled.cause = Some(cause("REFUND"));
+    import(
+        &store,
+        o.id,
+        vec![sample_row(1), sample_row(2), cancelled, sample_row(4)],
+    )
+    .await;
+
+    let live = store
+        .record_scans(
+            o.id,
+            vec![
+                scan("BC1", "2026-07-19T18:30:00Z", Some("M64")),
+                scan("BC1", "2026-07-19T18:31:00Z", Some("M64")),
+                scan("BC2", "2026-07-19T18:32:00Z", Some("M63")),
+                scan("BC3", "2026-07-19T18:33:00Z", None),
+                scan("NOPE", "2026-07-19T18:34:00Z", None),
+            ],
+            true,
+            "gate:north",
+        )
+        .await
+        .unwrap();
+    assert_eq!(live[0].outcome, ScanOutcome::Controlled);
+    assert_eq!(live[0].ticket_id, Some(1));
+    let reasons: Vec<String> = live[1..]
+        .iter()
+        .map(|r| match &r.outcome {
+            ScanOutcome::Refused { reason } => reason.clone(),
+            other => panic!("expected a refusal: {other:?}"),
+        })
+        .collect();
+    assert!(
+        reasons[0].contains("already scanned at 2026-07-19T18:30:00Z"),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons[1].contains("not for this gate's performance M63"),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons[2].contains("CANCELLED (REFUND): no entry"),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons[3].starts_with("unknown barcode NOPE"),
+        "{reasons:?}"
+    );
+    assert_eq!(
+        store.ticket(1).await.unwrap().unwrap().status,
+        TicketingStatus::Controlled
+    );
+    assert_eq!(
+        store.ticket(2).await.unwrap().unwrap().status,
+        TicketingStatus::NotPrinted
+    );
+
+    // A file uploaded late, out of order, with duplicates.
+    let file = store
+        .record_scans(
+            o.id,
+            vec![
+                scan("BC1", "2026-07-19T18:10:00Z", None),
+                scan("BC4", "2026-07-19T18:40:00Z", None),
+                scan("BC4", "2026-07-19T18:45:00Z", None),
+                scan("BC3", "2026-07-19T18:20:00Z", None),
+            ],
+            false,
+            "upload",
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        file[0].outcome,
+        ScanOutcome::EarlierScan {
+            replaced: at("2026-07-19T18:30:00Z")
+        }
+    );
+    assert_eq!(file[1].outcome, ScanOutcome::Controlled);
+    assert_eq!(
+        file[2].outcome,
+        ScanOutcome::AlreadyControlled {
+            first_scan: at("2026-07-19T18:40:00Z")
+        }
+    );
+    assert!(matches!(
+        file[3].outcome,
+        ScanOutcome::AdmittedWhileCancelled { .. }
+    ));
+    assert_eq!(
+        store.ticket(3).await.unwrap().unwrap().status,
+        TicketingStatus::Cancelled
+    );
+    let h1 = store.ticket_operations(1).await.unwrap();
+    assert_eq!(
+        h1.iter().map(|h| (h.operation, h.at)).collect::<Vec<_>>(),
+        vec![
+            (Operation::Control, at("2026-07-19T18:30:00Z")),
+            (Operation::Control, at("2026-07-19T18:10:00Z"))
+        ],
+        "each scan that counts, at its scan time"
+    );
+    let h3 = store.ticket_operations(3).await.unwrap();
+    assert_eq!(h3.len(), 1, "admitted while cancelled is recorded");
+    assert_eq!(h3[0].to_status, TicketingStatus::Cancelled);
+}

@@ -54,14 +54,16 @@ pub const CHECKS: &[&str] = &[
     "operations_change_status_and_record_history",
     "operations_refused_change_nothing",
     "reprint_replaces_the_ticket_once",
+    "gate_scans_control_tickets",
 ];
 
 pub use super::corrections::{
     corrections_refuse_what_needs_an_operation, corrections_resend_changed_injected_tickets,
 };
 pub use super::operations::{
-    causes_default_and_added, operations_change_status_and_record_history,
-    operations_refused_change_nothing, reprint_replaces_the_ticket_once,
+    causes_default_and_added, gate_scans_control_tickets,
+    operations_change_status_and_record_history, operations_refused_change_nothing,
+    reprint_replaces_the_ticket_once,
 };
 
 /// A fixed time, whole seconds, so every backend stores it exactly.

@@ -30,11 +30,11 @@ use tixbridge_core::status::{TicketingStatus, WalletStatus};
 use tixbridge_core::text::{LocalizedText, is_language_code};
 
 use crate::{
-    Catalog, Execution, ExecutionStart, ImportSession, InjectedMark, InjectionCandidate,
+    Catalog, Execution, ExecutionStart, GateScan, ImportSession, InjectedMark, InjectionCandidate,
     InjectionQuery, InterfaceConfig, InterfaceUpdate, LaunchMode, MarkedBy, NewInterface,
     NewSchedule, OperationRecord, OperationRequest, PushCancelledCandidate, PushCancelledQuery,
-    PushedCancelled, ReprintRequest, Reprinted, Result, Schedule, StoreError, StoredTicketError,
-    TicketingStore,
+    PushedCancelled, ReprintRequest, Reprinted, Result, ScanResult, Schedule, StoreError,
+    StoredTicketError, TicketingStore,
 };
 
 mod import;
@@ -1022,6 +1022,16 @@ impl TicketingStore for PgTicketing {
 
     async fn reprint(&self, request: ReprintRequest) -> Result<Reprinted> {
         operations::reprint(&self.pool, &request).await
+    }
+
+    async fn record_scans(
+        &self,
+        organization_id: i64,
+        scans: Vec<GateScan>,
+        live: bool,
+        operator: &str,
+    ) -> Result<Vec<ScanResult>> {
+        operations::record_scans(&self.pool, organization_id, &scans, live, operator).await
     }
 
     async fn ticket_operations(&self, ticket_id: i64) -> Result<Vec<OperationRecord>> {

@@ -40,11 +40,11 @@ use tixbridge_core::text::{LocalizedText, is_language_code};
 
 use super::Db;
 use crate::{
-    Catalog, Execution, ExecutionStart, ImportSession, InjectedMark, InjectionCandidate,
+    Catalog, Execution, ExecutionStart, GateScan, ImportSession, InjectedMark, InjectionCandidate,
     InjectionQuery, InterfaceConfig, InterfaceUpdate, LaunchMode, MarkedBy, NewInterface,
     NewSchedule, OperationRecord, OperationRequest, PushCancelledCandidate, PushCancelledQuery,
-    PushedCancelled, ReprintRequest, Reprinted, Result, Schedule, StoreError, StoredTicketError,
-    TicketingStore,
+    PushedCancelled, ReprintRequest, Reprinted, Result, ScanResult, Schedule, StoreError,
+    StoredTicketError, TicketingStore,
 };
 
 mod import;
@@ -1204,6 +1204,22 @@ impl TicketingStore for SqliteTicketing {
             .write(move |tx| {
                 organization_exists(tx, request.organization_id)?;
                 operations::reprint(tx, &request)
+            })
+            .await
+    }
+
+    async fn record_scans(
+        &self,
+        organization_id: i64,
+        scans: Vec<GateScan>,
+        live: bool,
+        operator: &str,
+    ) -> Result<Vec<ScanResult>> {
+        let operator = operator.to_owned();
+        self.db
+            .write(move |tx| {
+                organization_exists(tx, organization_id)?;
+                operations::record_scans(tx, organization_id, &scans, live, &operator)
             })
             .await
     }

@@ -1,4 +1,4 @@
-//! `tixbridge ticket cancel|invalidate|reprint|history` and `tixbridge causes list|add`:
+//! `tixbridge ticket cancel|invalidate|reprint|control|history` and `tixbridge causes list|add`:
 //! ticketing operations on issued tickets (issue 8), each command one transaction.
 
 use std::path::PathBuf;
@@ -7,8 +7,11 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::Subcommand;
 use tixbridge_core::cause::Cause;
-use tixbridge_core::operation::{Operation, TicketRef};
-use tixbridge_store::{OperationRecord, OperationRequest, ReprintRequest, TicketingStore};
+use tixbridge_core::operation::{Operation, ScanOutcome, TicketRef};
+use tixbridge_core::{csv_dialect, local_time, text};
+use tixbridge_store::{
+    GateScan, OperationRecord, OperationRequest, ReprintRequest, ScanResult, TicketingStore,
+};
 
 use super::{OrgArg, TicketingDb};
 
@@ -25,6 +28,14 @@ pub enum TicketCmd {
     /// catalog entries, with a new ticket id, tax number and barcode. Injection sends
     /// the new one; Push Cancelled deletes the old one from the wallet.
     Reprint(ReprintArgs),
+    /// Record gate scans. A barcode alone is a gate scanning now (or at --at): the
+    /// ticket becomes CONTROLLED, or entry is refused with the reason (unknown,
+    /// cancelled, already scanned, another performance; exit 1). --file takes the scans
+    /// an access-control system exported (barcode,scanned_at[,performance], any order,
+    /// duplicates included): each line is answered, the earliest scan of a ticket wins,
+    /// and a scan of a ticket cancelled meanwhile is reported as admitted while
+    /// cancelled without controlling it.
+    Control(ControlArgs),
     /// A ticket's ticketing history: every operation on it, oldest first.
     History {
         /// The ticket: `id:<ticketId>`, its tax number or its barcode.
@@ -82,6 +93,30 @@ pub struct ReprintArgs {
     org: OrgArg,
 }
 
+#[derive(clap::Args)]
+pub struct ControlArgs {
+    /// The barcode scanned (or --file).
+    barcode: Option<String>,
+    /// When it was scanned: RFC 3339, or a local time in the organization's zone.
+    /// Default: now.
+    #[arg(long)]
+    at: Option<String>,
+    /// The gate's performance code: a ticket of another performance is refused.
+    #[arg(long)]
+    performance: Option<String>,
+    /// A CSV file of scans: barcode,scanned_at[,performance] (a header line naming
+    /// barcode is skipped; separator detected); `-` reads standard input.
+    #[arg(long)]
+    file: Option<PathBuf>,
+    /// Who scanned, for the history. Default: `cli:` and the login name.
+    #[arg(long)]
+    operator: Option<String>,
+    #[command(flatten)]
+    db: TicketingDb,
+    #[command(flatten)]
+    org: OrgArg,
+}
+
 #[derive(Subcommand)]
 pub enum CausesCmd {
     /// The organization's invalidation and cancellation causes: the defaults, then the
@@ -108,6 +143,7 @@ pub async fn exec(cmd: TicketCmd) -> anyhow::Result<ExitCode> {
         TicketCmd::Cancel(a) => operate(Operation::Cancel, a).await,
         TicketCmd::Invalidate(a) => operate(Operation::Invalidate, a).await,
         TicketCmd::Reprint(a) => reprint(a).await,
+        TicketCmd::Control(a) => control(a).await,
         TicketCmd::History { ticket, db, org } => history(&ticket, db, org).await,
     }
 }
@@ -179,6 +215,136 @@ async fn reprint(a: ReprintArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+async fn control(a: ControlArgs) -> anyhow::Result<ExitCode> {
+    let store = a.db.open().await?;
+    let org = a.org.get(&*store).await?;
+    let operator = a.operator.unwrap_or_else(default_operator);
+    let (scans, live) = match (&a.file, &a.barcode) {
+        (Some(file), None) => {
+            let text = read_text(file)?;
+            let zone = org.time_zone;
+            (read_scans(&text, zone, a.performance.as_deref())?, false)
+        }
+        (None, Some(barcode)) => {
+            let scanned_at = match &a.at {
+                Some(t) => local_time::parse_time(t, org.time_zone)
+                    .map_err(|e| anyhow::anyhow!("--at {t:?}: {e}"))?,
+                None => chrono::Utc::now(),
+            };
+            let scan = GateScan {
+                barcode: barcode.clone(),
+                scanned_at,
+                performance: a.performance.clone(),
+            };
+            (vec![(1, scan)], true)
+        }
+        _ => anyhow::bail!("give either one barcode or --file"),
+    };
+    // The earliest scan of a ticket wins: the store sees them in time order.
+    let mut ordered = scans;
+    ordered.sort_by_key(|(line, s)| (s.scanned_at, *line));
+    let sent = ordered.iter().map(|(_, s)| s.clone()).collect();
+    let results = store.record_scans(org.id, sent, live, &operator).await?;
+    let mut answered: Vec<(usize, GateScan, ScanResult)> = ordered
+        .into_iter()
+        .zip(results)
+        .map(|((line, scan), r)| (line, scan, r))
+        .collect();
+    answered.sort_by_key(|(line, _, _)| *line);
+    let mut refused = 0;
+    for (line, scan, r) in &answered {
+        refused += usize::from(matches!(r.outcome, ScanOutcome::Refused { .. }));
+        let at = scan
+            .scanned_at
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        let prefix = if live {
+            String::new()
+        } else {
+            format!("line {line}: ")
+        };
+        println!("{prefix}{} at {at}: {}", scan.barcode, outcome_text(r));
+    }
+    if live {
+        return Ok(if refused == 0 {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        });
+    }
+    println!("{} scans, {refused} refused", answered.len());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// What a gate operator reads for one scan.
+fn outcome_text(r: &ScanResult) -> String {
+    let t = r
+        .ticket_id
+        .map_or(String::new(), |id| format!("ticket {id} "));
+    let time =
+        |t: &chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    match &r.outcome {
+        ScanOutcome::Controlled => format!("{t}CONTROLLED"),
+        ScanOutcome::AlreadyControlled { first_scan } => {
+            format!("duplicate: {t}was first scanned at {}", time(first_scan))
+        }
+        ScanOutcome::EarlierScan { replaced } => {
+            format!(
+                "{t}CONTROLLED at this earlier time (was {})",
+                time(replaced)
+            )
+        }
+        ScanOutcome::AdmittedWhileCancelled { status, cause } => format!(
+            "ADMITTED WHILE CANCELLED: {t}is {status}{}; not controlled",
+            cause.as_ref().map_or(String::new(), |c| format!(" ({c})"))
+        ),
+        ScanOutcome::Refused { reason } => format!("REFUSED: {reason}"),
+    }
+}
+
+/// The scans of a file, numbered by line (1 = the first line of the file). A bad line
+/// refuses the whole file, naming it: nothing is recorded.
+fn read_scans(
+    text: &str,
+    zone: local_time::Tz,
+    gate: Option<&str>,
+) -> anyhow::Result<Vec<(usize, GateScan)>> {
+    let delimiter = csv_dialect::resolve(text.as_bytes(), None);
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .trim(csv::Trim::All)
+        .delimiter(delimiter.byte())
+        .from_reader(csv_dialect::strip_bom(text.as_bytes()));
+    let mut scans = Vec::new();
+    for (i, record) in reader.records().enumerate() {
+        let line = i + 1;
+        let record = record.map_err(|e| anyhow::anyhow!("line {line}: {e}"))?;
+        let cell = |k: usize| record.get(k).filter(|v| !v.is_empty());
+        let Some(barcode) = cell(0) else { continue };
+        if line == 1 && barcode.eq_ignore_ascii_case("barcode") {
+            continue;
+        }
+        text::check_plain_text("barcode", barcode, false)
+            .map_err(|e| anyhow::anyhow!("line {line}: {}", e.message))?;
+        let at = cell(1).ok_or_else(|| anyhow::anyhow!("line {line}: scanned_at is missing"))?;
+        let scanned_at = local_time::parse_time(at, zone)
+            .map_err(|e| anyhow::anyhow!("line {line}, scanned_at {at:?}: {e}"))?;
+        let performance = cell(2).or(gate).map(str::to_owned);
+        scans.push((
+            line,
+            GateScan {
+                barcode: barcode.to_owned(),
+                scanned_at,
+                performance,
+            },
+        ));
+    }
+    if scans.is_empty() {
+        anyhow::bail!("the file holds no scan (barcode,scanned_at[,performance])");
+    }
+    Ok(scans)
+}
+
 /// `ticket ID (tax number TX): FROM -> TO, cause C` for one history row.
 async fn line(store: &dyn TicketingStore, r: &OperationRecord) -> anyhow::Result<String> {
     let tax = store
@@ -247,13 +413,18 @@ pub async fn exec_causes(cmd: CausesCmd) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// A file's text, or standard input's for `-`.
+fn read_text(path: &PathBuf) -> anyhow::Result<String> {
+    if path.as_os_str() == "-" {
+        std::io::read_to_string(std::io::stdin()).context("cannot read standard input")
+    } else {
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))
+    }
+}
+
 /// The references of a file (or standard input), one a line.
 fn read_refs(path: &PathBuf) -> anyhow::Result<Vec<String>> {
-    let text = if path.as_os_str() == "-" {
-        std::io::read_to_string(std::io::stdin()).context("cannot read standard input")?
-    } else {
-        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?
-    };
+    let text = read_text(path)?;
     Ok(text
         .lines()
         .map(str::trim)

@@ -9,14 +9,17 @@ use tixbridge_core::cause::Cause;
 use tixbridge_core::operation::TicketRef;
 
 use chrono::{DateTime, Utc};
-use tixbridge_core::operation::{Operation, check_cause};
+use tixbridge_core::operation::{Operation, ScannedTicket, check_cause, judge_scan};
 
 use super::{Cur, TICKET_COLUMNS, organization_exists, read_ticket};
 use crate::ticketing::{
     FoundTicket, REPRINT_COPIED, already_replaced, check_request_cause, plan_operation,
-    random_barcode, reprint_taken, with_default_causes,
+    random_barcode, reprint_taken, scan_effect, with_default_causes,
 };
-use crate::{OperationRecord, OperationRequest, ReprintRequest, Reprinted, Result, StoreError};
+use crate::{
+    GateScan, OperationRecord, OperationRequest, ReprintRequest, Reprinted, Result, ScanResult,
+    StoreError,
+};
 
 const RECORD_COLUMNS: &str =
     "id, ticket_id, operation, at, operator, from_status, to_status, cause, related_ticket_id";
@@ -283,4 +286,83 @@ pub(super) async fn history(pool: &PgPool, ticket_id: i64) -> Result<Vec<Operati
     .iter()
     .map(read_record)
     .collect()
+}
+
+/// Records gate scans in one transaction (see `TicketingStore::record_scans`).
+pub(super) async fn record_scans(
+    pool: &PgPool,
+    organization_id: i64,
+    scans: &[GateScan],
+    live: bool,
+    operator: &str,
+) -> Result<Vec<ScanResult>> {
+    let mut tx = pool.begin().await?;
+    organization_exists(&mut tx, organization_id).await?;
+    let mut results = Vec::with_capacity(scans.len());
+    for scan in scans {
+        let row = sqlx::query(
+            "SELECT t.id, t.status, t.cause, pf.code, t.controlled_at
+             FROM tickets t LEFT JOIN performances pf ON pf.id = t.performance_id
+             WHERE t.organization_id = $1 AND t.barcode = $2
+             ORDER BY t.id DESC LIMIT 1
+             FOR UPDATE OF t",
+        )
+        .bind(organization_id)
+        .bind(&scan.barcode)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let ticket = row
+            .map(|r| {
+                let mut c = Cur::new(&r);
+                Ok::<_, crate::StoreError>(ScannedTicket {
+                    ticket_id: c.get()?,
+                    status: c.parsed()?,
+                    cause: c.cause()?,
+                    performance: c.get()?,
+                    controlled_at: c.get()?,
+                })
+            })
+            .transpose()?;
+        let at = scan.scanned_at;
+        let outcome = judge_scan(
+            &scan.barcode,
+            at,
+            scan.performance.as_deref(),
+            ticket.as_ref(),
+            live,
+        );
+        if let Some(t) = &ticket {
+            let effect = scan_effect(&outcome, at);
+            let to = effect.set.map_or(t.status, |(s, _)| s);
+            if let Some((status, at)) = effect.set {
+                sqlx::query("UPDATE tickets SET status = $2, controlled_at = $3 WHERE id = $1")
+                    .bind(t.ticket_id)
+                    .bind(status.as_str())
+                    .bind(at)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            if effect.history {
+                sqlx::query(
+                    "INSERT INTO ticket_operations
+                         (ticket_id, operation, at, operator, from_status, to_status, cause)
+                     VALUES ($1, 'CONTROL', $2, $3, $4, $5, $6)",
+                )
+                .bind(t.ticket_id)
+                .bind(at)
+                .bind(operator)
+                .bind(t.status.as_str())
+                .bind(to.as_str())
+                .bind(t.cause.as_ref().map(Cause::as_str))
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
+        results.push(ScanResult {
+            ticket_id: ticket.map(|t| t.ticket_id),
+            outcome,
+        });
+    }
+    tx.commit().await?;
+    Ok(results)
 }

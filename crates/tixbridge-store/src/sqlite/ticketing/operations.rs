@@ -7,14 +7,17 @@ use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use tixbridge_core::cause::Cause;
 use tixbridge_core::operation::TicketRef;
 
-use tixbridge_core::operation::{Operation, check_cause};
+use tixbridge_core::operation::{Operation, ScannedTicket, check_cause, judge_scan};
 
 use super::{Cur, TICKET_COLUMNS, read_ticket, ts};
 use crate::ticketing::{
     FoundTicket, REPRINT_COPIED, already_replaced, check_request_cause, plan_operation,
-    random_barcode, reprint_taken, with_default_causes,
+    random_barcode, reprint_taken, scan_effect, with_default_causes,
 };
-use crate::{OperationRecord, OperationRequest, ReprintRequest, Reprinted, Result, StoreError};
+use crate::{
+    GateScan, OperationRecord, OperationRequest, ReprintRequest, Reprinted, Result, ScanResult,
+    StoreError,
+};
 
 const RECORD_COLUMNS: &str =
     "id, ticket_id, operation, at, operator, from_status, to_status, cause, related_ticket_id";
@@ -240,4 +243,73 @@ pub(super) fn reprint(tx: &Transaction<'_>, req: &ReprintRequest) -> Result<Repr
         |r| read_ticket(&mut Cur::new(r)),
     )?;
     Ok(Reprinted { record, new_ticket })
+}
+
+/// Records gate scans in the caller's transaction (see `TicketingStore::record_scans`).
+pub(super) fn record_scans(
+    tx: &Transaction<'_>,
+    organization_id: i64,
+    scans: &[GateScan],
+    live: bool,
+    operator: &str,
+) -> Result<Vec<ScanResult>> {
+    let mut results = Vec::with_capacity(scans.len());
+    for scan in scans {
+        let ticket = tx
+            .prepare_cached(
+                "SELECT t.id, t.status, t.cause, pf.code, t.controlled_at
+                 FROM tickets t LEFT JOIN performances pf ON pf.id = t.performance_id
+                 WHERE t.organization_id = ?1 AND t.barcode = ?2
+                 ORDER BY t.id DESC LIMIT 1",
+            )?
+            .query_row(params![organization_id, scan.barcode], |r| {
+                let mut c = Cur::new(r);
+                Ok(ScannedTicket {
+                    ticket_id: c.get()?,
+                    status: c.parsed()?,
+                    cause: c.cause()?,
+                    performance: c.get()?,
+                    controlled_at: c.opt_time()?,
+                })
+            })
+            .optional()?;
+        let at = scan.scanned_at;
+        let outcome = judge_scan(
+            &scan.barcode,
+            at,
+            scan.performance.as_deref(),
+            ticket.as_ref(),
+            live,
+        );
+        if let Some(t) = &ticket {
+            let effect = scan_effect(&outcome, at);
+            let to = effect.set.map_or(t.status, |(s, _)| s);
+            if let Some((status, at)) = effect.set {
+                tx.prepare_cached(
+                    "UPDATE tickets SET status = ?2, controlled_at = ?3 WHERE id = ?1",
+                )?
+                .execute(params![t.ticket_id, status.as_str(), ts(at)])?;
+            }
+            if effect.history {
+                tx.prepare_cached(
+                    "INSERT INTO ticket_operations
+                         (ticket_id, operation, at, operator, from_status, to_status, cause)
+                     VALUES (?1, 'CONTROL', ?2, ?3, ?4, ?5, ?6)",
+                )?
+                .execute(params![
+                    t.ticket_id,
+                    ts(at),
+                    operator,
+                    t.status.as_str(),
+                    to.as_str(),
+                    t.cause.as_ref().map(Cause::as_str)
+                ])?;
+            }
+        }
+        results.push(ScanResult {
+            ticket_id: ticket.map(|t| t.ticket_id),
+            outcome,
+        });
+    }
+    Ok(results)
 }
