@@ -491,6 +491,24 @@ pub struct PushCancelledParams {
     pub simulation: bool,
 }
 
+/// A Push Controlled schedule's parameters (DOMAIN.md §5.4).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PushControlledParams {
+    /// Push only these tickets, even if pushed already (still controlled, and
+    /// injected).
+    #[serde(default)]
+    pub force: TicketRefs,
+    /// Never push these tickets.
+    #[serde(default)]
+    pub skip: TicketRefs,
+    /// Push again what was pushed at or after this time.
+    #[serde(default)]
+    pub date_from: Option<DateTime<Utc>>,
+    /// Build and validate everything, send nothing, change nothing.
+    #[serde(default)]
+    pub simulation: bool,
+}
+
 fn default_main_applicant_rule() -> MainApplicantRule {
     MainApplicantRule::All
 }

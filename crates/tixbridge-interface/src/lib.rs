@@ -2,7 +2,8 @@
 //!
 //! - [`execution`]: running a schedule once and recording the execution.
 //! - [`injection`]: the tickets injection function.
-//! - `push_cancelled`: the Push Cancelled function.
+//! - `push_cancelled`, `push_controlled`: the Push Cancelled and Push Controlled
+//!   functions.
 //! - [`setup`]: validated creation of interfaces and schedules.
 //! - [`import`]: CSV import of tickets into ticketing.
 
@@ -10,6 +11,7 @@ pub mod execution;
 pub mod import;
 pub mod injection;
 mod push_cancelled;
+mod push_controlled;
 pub mod setup;
 
 pub use execution::{ExecutionReport, Progress, RunError, RunOptions, run_schedule};

@@ -3,7 +3,7 @@
 //!
 //! Its own rules: the selection (cancelled and invalidated tickets that were injected
 //! and not pushed yet, or pushed with another cause — see
-//! `tixbridge_store::PushCancelledQuery` —, or the force list), the skip list, the
+//! `tixbridge_store::PushQuery` —, or the force list), the skip list, the
 //! deletion's reason (the normalised cause) and visibility flag (the three-step rule,
 //! `tixbridge_core::push`), and the marking (processed with the cause pushed, mobile
 //! projection `DELETION_PENDING`). No ticketing status changes.
@@ -18,10 +18,10 @@ use tixbridge_core::model::PushCancelledParams;
 use tixbridge_core::params::CustomParams;
 use tixbridge_core::push::{deletion_reason, show_deleted_ticket};
 use tixbridge_store::{
-    MarkedBy, PushCancelledCandidate, PushCancelledQuery, PushedCancelled, TicketingStore,
+    MarkedBy, PushCancelledCandidate, PushQuery, PushedCancelled, TicketingStore,
 };
 
-use crate::execution::pipeline::{self, Builder, Built, Plan, Push, Ready};
+use crate::execution::pipeline::{self, Builder, Built, Push, Ready};
 use crate::execution::{ExecutionContext, StepOutcome};
 
 /// Runs one Push Cancelled execution's work (see [`crate::injection::run`]).
@@ -31,34 +31,23 @@ pub(crate) async fn run(
     client: Option<WalletClient>,
 ) -> anyhow::Result<StepOutcome> {
     let client = if params.simulation { None } else { client };
-    let push = Arc::new(PushCancelled {
+    let push = PushCancelled {
         store: ctx.store.clone(),
         organization_id: ctx.interface.organization_id,
-        query: PushCancelledQuery {
+        query: PushQuery {
             force: params.force.clone(),
             date_from: params.date_from,
             exclude_ticket_resale: ctx.custom.exclude_ticket_resale,
-            ..PushCancelledQuery::default()
+            ..PushQuery::default()
         },
         by: MarkedBy::execution(ctx.schedule.id, ctx.execution_id),
-    });
+    };
     let custom = ctx.custom.clone();
     let mut builder = DeletionBuilder {
         params: &params,
         custom: &custom,
     };
-    let plan = Plan {
-        iteration: ctx.custom.ticket_iteration_size,
-        batch: ctx.schedule.batch_size.max(0) as u64,
-        client,
-    };
-    let end = pipeline::run(ctx, push, &mut builder, plan).await?;
-    Ok(StepOutcome {
-        fatal: end.fatal,
-        warning: false,
-        simulation: end.simulation,
-        messages: end.messages,
-    })
+    pipeline::run_step(ctx, push, &mut builder, client).await
 }
 
 /// Push Cancelled's reading, sending and marking.
@@ -66,7 +55,7 @@ struct PushCancelled {
     store: Arc<dyn TicketingStore>,
     organization_id: i64,
     /// The selection; its keyset and limit are set per page.
-    query: PushCancelledQuery,
+    query: PushQuery,
     by: MarkedBy,
 }
 
@@ -80,7 +69,7 @@ impl Push for PushCancelled {
         after_id: i64,
         limit: usize,
     ) -> anyhow::Result<Vec<PushCancelledCandidate>> {
-        let query = PushCancelledQuery {
+        let query = PushQuery {
             after_id,
             limit,
             ..self.query.clone()

@@ -7,7 +7,8 @@ use secrecy::SecretString;
 
 use tixbridge_core::model::{
     FunctionKind, HolderField, InjectionFilters, InjectionParams, InterfaceKind, MainApplicantRule,
-    PointOfSales, PushCancelledParams, parse_email_list, validate_interface_url,
+    PointOfSales, PushCancelledParams, PushControlledParams, parse_email_list,
+    validate_interface_url,
 };
 use tixbridge_core::params::CustomParams;
 use tixbridge_core::selection::TicketRefs;
@@ -276,6 +277,49 @@ pub async fn create_push_cancelled_schedule(
         interface.id,
         input.name.trim().to_owned(),
         FunctionKind::PushCancelled,
+        timing,
+        !params.force.is_empty(),
+        &params,
+    )?;
+    Ok(store.create_schedule(new).await?)
+}
+
+/// A Push Controlled schedule as the operator types it (DOMAIN.md §5.4); empty strings
+/// mean "not set".
+#[derive(Debug, Clone, Default)]
+pub struct PushControlledScheduleInput {
+    pub interface: String,
+    pub name: String,
+    pub batch_size: i64,
+    pub force: String,
+    pub skip: String,
+    pub date_from: Option<DateTime<Utc>>,
+    pub simulation: bool,
+    /// Seconds between automatic runs; `None` for a manual schedule.
+    pub frequency_secs: Option<i64>,
+}
+
+/// Creates a Push Controlled schedule after checking every field.
+pub async fn create_push_controlled_schedule(
+    store: &dyn TicketingStore,
+    input: PushControlledScheduleInput,
+) -> anyhow::Result<Schedule> {
+    let interface = schedule_interface(store, &input.interface, &input.name).await?;
+    let params = PushControlledParams {
+        force: parse_refs("force", &input.force)?,
+        skip: parse_refs("skip", &input.skip)?,
+        date_from: input.date_from,
+        simulation: input.simulation,
+    };
+    let timing = Timing {
+        batch_size: input.batch_size,
+        frequency_secs: input.frequency_secs,
+        window: (None, None),
+    };
+    let new = schedule_record(
+        interface.id,
+        input.name.trim().to_owned(),
+        FunctionKind::PushControlled,
         timing,
         !params.force.is_empty(),
         &params,

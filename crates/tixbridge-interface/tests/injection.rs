@@ -1439,3 +1439,114 @@ async fn a_reprint_deletes_the_old_ticket_and_injects_the_new_one() {
     })
     .await;
 }
+
+/// Push Controlled (issue 8, DOMAIN.md §5.4) through the real wallet, on both backends:
+/// tickets scanned at the gate in ticketing become `CONTROLLED` in the wallet; a ticket
+/// the wallet deleted meanwhile answers `TICKET_DELETED`, a final answer recorded once
+/// and never sent again; a second run sends nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn push_controlled_sends_gate_scans_and_settles_deleted_tickets() {
+    use tixbridge_client::{ClientOptions, WalletClient};
+    use tixbridge_core::api::DeleteTicket;
+    use tixbridge_interface::setup::{
+        PushControlledScheduleInput, create_push_controlled_schedule,
+    };
+    use tixbridge_store::GateScan;
+
+    each_backend(|store, dir| async move {
+        let mut wallet = Wallet::start(dir.path()).await;
+        let org = seed(
+            &*store,
+            (1..=4)
+                .map(|i| row(i, "P1", Some("a@example.org")))
+                .collect(),
+        )
+        .await;
+        configure(
+            &*store,
+            org,
+            &wallet.url,
+            &wallet.key,
+            "",
+            sched("inj", 1000),
+        )
+        .await;
+        create_push_controlled_schedule(
+            &*store,
+            PushControlledScheduleInput {
+                interface: "tixngo".into(),
+                name: "ctl".into(),
+                batch_size: 10_000,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            run_schedule(store.clone(), "inj", fast())
+                .await
+                .unwrap()
+                .counts
+                .succeeded,
+            4
+        );
+        let scanned = Utc.with_ymd_and_hms(2026, 6, 14, 18, 30, 0).unwrap();
+        let scans = ["BC1", "BC2", "BC4"]
+            .map(|b| GateScan {
+                barcode: b.into(),
+                scanned_at: scanned,
+                performance: None,
+            })
+            .to_vec();
+        store.record_scans(org, scans, true, "gate").await.unwrap();
+        // The wallet deleted ticket 4 meanwhile.
+        let client = WalletClient::new(
+            &wallet.url,
+            "admin",
+            SecretString::from(wallet.key.clone()),
+            ClientOptions::default(),
+        )
+        .unwrap();
+        let delete = DeleteTicket {
+            ticket_id: "4".into(),
+            reason: "THEFT".into(),
+            show_deleted_ticket: false,
+        };
+        client.delete(&[delete]).await.unwrap();
+
+        let r = run_schedule(store.clone(), "ctl", fast()).await.unwrap();
+        assert_eq!(
+            (r.counts.selected, r.counts.succeeded, r.counts.failed),
+            (3, 2, 1)
+        );
+        assert!(
+            r.first_errors.iter().any(|e| e.ticket_id == Some(4)
+                && e.code == "TICKET_DELETED"
+                && e.message.contains("final answer")),
+            "{:?}",
+            r.first_errors
+        );
+        for id in [1, 2] {
+            assert_eq!(
+                wallet.status_of(id).await.as_deref(),
+                Some("CONTROLLED"),
+                "ticket {id}"
+            );
+            let p = store.projection(id).await.unwrap().unwrap();
+            assert_eq!(p.wallet_status, WalletStatus::Controlled);
+        }
+        assert_eq!(
+            wallet.status_of(3).await.as_deref(),
+            Some("INJECTED"),
+            "not scanned"
+        );
+        let r = run_schedule(store.clone(), "ctl", fast()).await.unwrap();
+        assert_eq!(
+            (r.counts.selected, r.outcome),
+            (0, Outcome::Ok),
+            "nothing again"
+        );
+        wallet.stop().await;
+    })
+    .await;
+}

@@ -517,13 +517,15 @@ pub(crate) fn check_correction(stored: Option<&TicketIdentity>, row: &ImportRow)
 
 // ---- push cancelled ---------------------------------------------------------------------
 
-/// Push Cancelled's selection (DOMAIN.md §5.3): `CANCELLED` and `INVALIDATED` tickets
-/// of the wallet shipment mode that were injected and not pushed yet, or pushed with
-/// another cause (a change from one resale cause to another only when
-/// `exclude_ticket_resale`), or pushed at or after `date_from`; or, with a force list,
-/// only those tickets. In ticket id order, ids greater than `after_id`.
+/// A push function's selection. Push Cancelled (DOMAIN.md §5.3): `CANCELLED` and
+/// `INVALIDATED` tickets of the wallet shipment mode that were injected and not pushed
+/// yet, or pushed with another cause (a change from one resale cause to another only
+/// when `exclude_ticket_resale`), or pushed at or after `date_from`. Push Controlled
+/// (§5.4): `CONTROLLED` tickets injected and not pushed yet, or pushed at or after
+/// `date_from`. With a force list, only those tickets (still of the function's
+/// statuses, and injected). In ticket id order, ids greater than `after_id`.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct PushCancelledQuery {
+pub struct PushQuery {
     pub force: TicketRefs,
     pub date_from: Option<DateTime<Utc>>,
     pub exclude_ticket_resale: bool,
@@ -549,6 +551,15 @@ pub struct PushCancelledCandidate {
 pub struct PushedCancelled {
     pub ticket_id: i64,
     pub cause: Option<Cause>,
+}
+
+/// A controlled ticket to push to the wallet.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PushControlledCandidate {
+    pub ticket_id: i64,
+    pub tax_number: String,
+    /// The gate scan's time; `None` for a ticket imported as controlled.
+    pub controlled_at: Option<DateTime<Utc>>,
 }
 
 // ---- ticketing operations ------------------------------------------------------------
@@ -905,11 +916,11 @@ pub trait TicketingStore: Send + Sync {
     /// Creates or replaces a ticket's mobile projection.
     async fn put_projection(&self, projection: MobileProjection) -> Result<()>;
 
-    /// A page of Push Cancelled's candidates (see [`PushCancelledQuery`]).
+    /// A page of Push Cancelled's candidates (see [`PushQuery`]).
     async fn push_cancelled_candidates(
         &self,
         organization_id: i64,
-        query: &PushCancelledQuery,
+        query: &PushQuery,
     ) -> Result<Vec<PushCancelledCandidate>>;
     /// Marks deletions the wallet accepted, in one transaction: processed marker
     /// `PUSH_CANCELLED` with the cause pushed (replacing an earlier one), projection
@@ -919,6 +930,23 @@ pub trait TicketingStore: Send + Sync {
         by: MarkedBy,
         at: DateTime<Utc>,
         marks: Vec<PushedCancelled>,
+    ) -> Result<()>;
+
+    /// A page of Push Controlled's candidates (see [`PushQuery`]).
+    async fn push_controlled_candidates(
+        &self,
+        organization_id: i64,
+        query: &PushQuery,
+    ) -> Result<Vec<PushControlledCandidate>>;
+    /// Marks controls the wallet accepted (or answered with a final refusal), in one
+    /// transaction: processed marker `PUSH_CONTROLLED`, projection `CONTROLLED` unless
+    /// the wallet deleted the ticket. [`crate::StoreError::NotFound`] for an unknown
+    /// schedule.
+    async fn mark_pushed_controlled(
+        &self,
+        by: MarkedBy,
+        at: DateTime<Utc>,
+        ticket_ids: Vec<i64>,
     ) -> Result<()>;
 
     /// The organization's invalidation and cancellation causes: the defaults

@@ -24,7 +24,8 @@ use tokio_util::sync::CancellationToken;
 
 use tixbridge_client::{ClientOptions, WalletClient};
 use tixbridge_core::model::{
-    Counts, FunctionKind, InjectionParams, Outcome, PushCancelledParams, TicketError,
+    Counts, FunctionKind, InjectionParams, Outcome, PushCancelledParams, PushControlledParams,
+    TicketError,
 };
 use tixbridge_core::params::CustomParams;
 use tixbridge_store::{ExecutionStart, InterfaceConfig, Schedule, StoreError, TicketingStore};
@@ -249,6 +250,11 @@ async fn run_function(ctx: &mut ExecutionContext) -> anyhow::Result<StepOutcome>
             let params: PushCancelledParams = schedule_params(ctx)?;
             let client = wallet_client(ctx, params.simulation)?;
             crate::push_cancelled::run(ctx, params, client).await
+        }
+        FunctionKind::PushControlled => {
+            let params: PushControlledParams = schedule_params(ctx)?;
+            let client = wallet_client(ctx, params.simulation)?;
+            crate::push_controlled::run(ctx, params, client).await
         }
         other => Err(anyhow::anyhow!(
             "the {} function is not available in this version",

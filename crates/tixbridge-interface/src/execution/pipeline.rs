@@ -47,6 +47,12 @@ pub(crate) trait Push: Send + Sync + 'static {
         client: &WalletClient,
         items: Vec<Self::Item>,
     ) -> impl Future<Output = Result<Vec<ItemResult>, ClientError>> + Send;
+    /// Whether a wallet refusal with this code is a final answer: the ticket is
+    /// counted failed with its error once, and marked processed so that it is not sent
+    /// again (Push Controlled's `TICKET_DELETED`). Default: no refusal is final.
+    fn settles(_code: &str) -> bool {
+        false
+    }
     /// Marks accepted items in one transaction, at `at`.
     fn mark(
         &self,
@@ -211,6 +217,28 @@ pub(crate) async fn run<P: Push, B: Builder<P>>(
         fatal: m.fatal.is_some() || m.mark_error.is_some() || read_failed,
         simulation,
         messages,
+    })
+}
+
+/// Runs a push function that has no messages of its own: the batch size and call
+/// size from the schedule and the interface, its outcome from the pipeline's end.
+pub(crate) async fn run_step<P: Push, B: Builder<P>>(
+    ctx: &mut ExecutionContext,
+    push: P,
+    builder: &mut B,
+    client: Option<WalletClient>,
+) -> anyhow::Result<super::StepOutcome> {
+    let plan = Plan {
+        iteration: ctx.custom.ticket_iteration_size,
+        batch: ctx.schedule.batch_size.max(0) as u64,
+        client,
+    };
+    let end = run(ctx, Arc::new(push), builder, plan).await?;
+    Ok(super::StepOutcome {
+        fatal: end.fatal,
+        warning: false,
+        simulation: end.simulation,
+        messages: end.messages,
     })
 }
 
@@ -402,13 +430,13 @@ fn spawn_marker<P: Push>(
                     // No result for a while: commit what we have.
                     if !marks.is_empty() {
                         finish_flush(&mut marking, &mut m).await;
-                        marking = Some(start_flush(&mk.push, &mut marks));
+                        marking = Some(start_flush(&mk.push, &mut marks, &mut m));
                     }
                     continue;
                 }
             };
             let Some(done) = msg else { break };
-            let fates = m.apply(done, &mut marks);
+            let fates = m.apply::<P>(done, &mut marks);
             mk.judge.fates(fates);
             // Refusals go to the store as they come, not all at the end.
             for e in m.errors.drain(..) {
@@ -418,7 +446,7 @@ fn spawn_marker<P: Push>(
             }
             if marks.len() >= mk.flush_every {
                 finish_flush(&mut marking, &mut m).await;
-                marking = Some(start_flush(&mk.push, &mut marks));
+                marking = Some(start_flush(&mk.push, &mut marks, &mut m));
             }
             if m.fatal.is_some() {
                 mk.stop.stop(StopReason::Fatal);
@@ -433,7 +461,7 @@ fn spawn_marker<P: Push>(
         }
         finish_flush(&mut marking, &mut m).await;
         if !marks.is_empty() {
-            marking = Some(start_flush(&mk.push, &mut marks));
+            marking = Some(start_flush(&mk.push, &mut marks, &mut m));
             finish_flush(&mut marking, &mut m).await;
         }
         if let Err(err) = mk.errors.flush().await {
@@ -453,13 +481,19 @@ struct MarkerState {
     fatal: Option<String>,
     mark_error: Option<String>,
     errors: Vec<TicketError>,
+    /// Marks waiting to be flushed that settle a final refusal (already counted failed).
+    settled: u64,
 }
 
 impl MarkerState {
     /// Applies one call's results: accepted tickets join `marks`, refusals are counted
     /// failed with an error naming the ticket. Returns each ticket's fate (sequence
     /// number, failed) for the killRatio judge.
-    fn apply<M>(&mut self, done: CallDone<M>, marks: &mut Vec<M>) -> Vec<(u64, bool)> {
+    fn apply<P: Push>(
+        &mut self,
+        done: CallDone<P::Mark>,
+        marks: &mut Vec<P::Mark>,
+    ) -> Vec<(u64, bool)> {
         let mut fates = Vec::with_capacity(done.items.len());
         match done.result {
             Ok(results) => {
@@ -473,15 +507,25 @@ impl MarkerState {
                     self.counts.add(Count::Failed, 1);
                     let code = r.error_code.unwrap_or_else(|| "KO".into());
                     let msg = r.message.unwrap_or_default();
+                    let settled = P::settles(&code);
+                    let note = if settled {
+                        " (a final answer: marked processed, not sent again)"
+                    } else {
+                        ""
+                    };
                     self.errors.push(TicketError {
                         ticket_id: Some(item.ticket_id),
                         tax_number: Some(item.tax_number.clone()),
                         message: format!(
-                            "ticket {} (tax number {}): the wallet refused it: {code}: {msg}",
+                            "ticket {} (tax number {}): the wallet refused it: {code}: {msg}{note}",
                             item.ticket_id, item.tax_number
                         ),
                         code,
                     });
+                    if settled {
+                        marks.push(item.mark);
+                        self.settled += 1;
+                    }
                 }
             }
             Err(e) => {
@@ -506,6 +550,7 @@ impl MarkerState {
 const MARK_IDLE: Duration = Duration::from_millis(50);
 
 struct FlushDone {
+    /// The accepted tickets of the batch (its final refusals are counted already).
     tickets: u64,
     took: Duration,
     result: tixbridge_store::Result<()>,
@@ -514,11 +559,13 @@ struct FlushDone {
 fn start_flush<P: Push>(
     push: &Arc<P>,
     marks: &mut Vec<P::Mark>,
+    m: &mut MarkerState,
 ) -> tokio::task::JoinHandle<FlushDone> {
     let batch = std::mem::take(marks);
+    let settled = std::mem::take(&mut m.settled);
     let push = push.clone();
     tokio::spawn(async move {
-        let tickets = batch.len() as u64;
+        let tickets = batch.len() as u64 - settled;
         let t = Instant::now();
         let result = push.mark(Utc::now(), batch).await;
         FlushDone {

@@ -27,3 +27,6 @@ CREATE INDEX tickets_cancelled ON tickets (organization_id, id)
 
 -- A controlled ticket's gate scan time (the earliest scan).
 ALTER TABLE tickets ADD COLUMN controlled_at TIMESTAMPTZ;
+-- Push Controlled walks the controlled tickets of an organization in id order.
+CREATE INDEX tickets_controlled ON tickets (organization_id, id)
+    WHERE status = 'CONTROLLED';

@@ -32,9 +32,9 @@ use tixbridge_core::text::{LocalizedText, is_language_code};
 use crate::{
     Catalog, Execution, ExecutionStart, GateScan, ImportSession, InjectedMark, InjectionCandidate,
     InjectionQuery, InterfaceConfig, InterfaceUpdate, LaunchMode, MarkedBy, NewInterface,
-    NewSchedule, OperationRecord, OperationRequest, PushCancelledCandidate, PushCancelledQuery,
-    PushedCancelled, ReprintRequest, Reprinted, Result, ScanResult, Schedule, StoreError,
-    StoredTicketError, TicketingStore,
+    NewSchedule, OperationRecord, OperationRequest, PushCancelledCandidate,
+    PushControlledCandidate, PushQuery, PushedCancelled, ReprintRequest, Reprinted, Result,
+    ScanResult, Schedule, StoreError, StoredTicketError, TicketingStore,
 };
 
 mod import;
@@ -980,7 +980,7 @@ impl TicketingStore for PgTicketing {
     async fn push_cancelled_candidates(
         &self,
         organization_id: i64,
-        query: &PushCancelledQuery,
+        query: &PushQuery,
     ) -> Result<Vec<PushCancelledCandidate>> {
         if query.limit == 0 {
             return Ok(Vec::new());
@@ -998,6 +998,29 @@ impl TicketingStore for PgTicketing {
             return Ok(());
         }
         push::mark(&self.pool, by, at, marks).await
+    }
+
+    async fn push_controlled_candidates(
+        &self,
+        organization_id: i64,
+        query: &PushQuery,
+    ) -> Result<Vec<PushControlledCandidate>> {
+        if query.limit == 0 {
+            return Ok(Vec::new());
+        }
+        push::controlled_candidates(&self.pool, organization_id, query).await
+    }
+
+    async fn mark_pushed_controlled(
+        &self,
+        by: MarkedBy,
+        at: DateTime<Utc>,
+        ticket_ids: Vec<i64>,
+    ) -> Result<()> {
+        if ticket_ids.is_empty() {
+            return Ok(());
+        }
+        push::mark_controlled(&self.pool, by, at, ticket_ids).await
     }
 
     async fn causes(&self, organization_id: i64) -> Result<Vec<Cause>> {

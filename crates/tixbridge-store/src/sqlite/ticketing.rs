@@ -42,9 +42,9 @@ use super::Db;
 use crate::{
     Catalog, Execution, ExecutionStart, GateScan, ImportSession, InjectedMark, InjectionCandidate,
     InjectionQuery, InterfaceConfig, InterfaceUpdate, LaunchMode, MarkedBy, NewInterface,
-    NewSchedule, OperationRecord, OperationRequest, PushCancelledCandidate, PushCancelledQuery,
-    PushedCancelled, ReprintRequest, Reprinted, Result, ScanResult, Schedule, StoreError,
-    StoredTicketError, TicketingStore,
+    NewSchedule, OperationRecord, OperationRequest, PushCancelledCandidate,
+    PushControlledCandidate, PushQuery, PushedCancelled, ReprintRequest, Reprinted, Result,
+    ScanResult, Schedule, StoreError, StoredTicketError, TicketingStore,
 };
 
 mod import;
@@ -1137,7 +1137,7 @@ impl TicketingStore for SqliteTicketing {
     async fn push_cancelled_candidates(
         &self,
         organization_id: i64,
-        query: &PushCancelledQuery,
+        query: &PushQuery,
     ) -> Result<Vec<PushCancelledCandidate>> {
         if query.limit == 0 {
             return Ok(Vec::new());
@@ -1161,6 +1161,37 @@ impl TicketingStore for SqliteTicketing {
             .write(move |tx| {
                 schedule_exists(tx, by.schedule_id)?;
                 push::mark(tx, by, at, &marks)
+            })
+            .await
+    }
+
+    async fn push_controlled_candidates(
+        &self,
+        organization_id: i64,
+        query: &PushQuery,
+    ) -> Result<Vec<PushControlledCandidate>> {
+        if query.limit == 0 {
+            return Ok(Vec::new());
+        }
+        let q = query.clone();
+        self.db
+            .read(move |c| push::controlled_candidates(c, organization_id, &q))
+            .await
+    }
+
+    async fn mark_pushed_controlled(
+        &self,
+        by: MarkedBy,
+        at: DateTime<Utc>,
+        ticket_ids: Vec<i64>,
+    ) -> Result<()> {
+        if ticket_ids.is_empty() {
+            return Ok(());
+        }
+        self.db
+            .write(move |tx| {
+                schedule_exists(tx, by.schedule_id)?;
+                push::mark_controlled(tx, by, at, &ticket_ids)
             })
             .await
     }

@@ -10,7 +10,8 @@ use super::TicketingDb;
 use tixbridge_core::model::{FunctionKind, InjectionFilters, InjectionParams};
 use tixbridge_interface::setup::{
     InjectionScheduleChange, InjectionScheduleInput, PushCancelledScheduleInput,
-    create_injection_schedule, create_push_cancelled_schedule, update_injection_schedule,
+    PushControlledScheduleInput, create_injection_schedule, create_push_cancelled_schedule,
+    create_push_controlled_schedule, update_injection_schedule,
 };
 use tixbridge_store::{Execution, Schedule, TicketingStore};
 
@@ -21,6 +22,9 @@ pub enum ScheduleCmd {
     /// Create a Push Cancelled schedule: deletes from the wallet the tickets cancelled
     /// or invalidated in ticketing (again when their cause changed).
     CreatePushCancelled(PushCancelledArgs),
+    /// Create a Push Controlled schedule: sends the wallet the tickets scanned at the
+    /// gate in ticketing, with their scan time (batch size 10,000 by default).
+    CreatePushControlled(PushControlledArgs),
     /// List the schedules of an interface: function, filters, frequency, simulation
     /// flag and last execution.
     List {
@@ -127,9 +131,9 @@ pub struct CreateCommon {
     /// Schedule name (unique).
     #[arg(long)]
     name: String,
-    /// Tickets per execution.
-    #[arg(long, default_value_t = 1000)]
-    batch_size: i64,
+    /// Tickets per execution (default 1,000; 10,000 for Push Controlled).
+    #[arg(long)]
+    batch_size: Option<i64>,
     /// Process only these tickets, even if processed already (id:<ticketId> or tax
     /// numbers).
     #[arg(long, default_value = "")]
@@ -205,8 +209,44 @@ pub struct PushCancelledArgs {
     date_from: Option<chrono::DateTime<Utc>>,
 }
 
+#[derive(clap::Args)]
+pub struct PushControlledArgs {
+    #[command(flatten)]
+    common: CreateCommon,
+    /// Push again what was pushed at or after this time (RFC 3339).
+    #[arg(long)]
+    date_from: Option<chrono::DateTime<Utc>>,
+}
+
 pub async fn exec(cmd: ScheduleCmd) -> anyhow::Result<ExitCode> {
     match cmd {
+        ScheduleCmd::CreatePushControlled(a) => {
+            let c = a.common;
+            let store = c.db.open().await?;
+            // Controls come by thousands on an event day (DOMAIN.md §5.4).
+            let batch_size = c.batch_size.unwrap_or(10_000);
+            let s = create_push_controlled_schedule(
+                &*store,
+                PushControlledScheduleInput {
+                    interface: c.interface,
+                    name: c.name,
+                    batch_size,
+                    force: c.force,
+                    skip: c.skip,
+                    date_from: a.date_from,
+                    simulation: c.simulation,
+                    frequency_secs: c.every_secs,
+                },
+            )
+            .await?;
+            println!(
+                "schedule {} created: {}, batch size {}",
+                s.name,
+                s.function.label(),
+                s.batch_size
+            );
+            Ok(ExitCode::SUCCESS)
+        }
         ScheduleCmd::CreatePushCancelled(a) => {
             let c = a.common;
             let store = c.db.open().await?;
@@ -215,7 +255,7 @@ pub async fn exec(cmd: ScheduleCmd) -> anyhow::Result<ExitCode> {
                 PushCancelledScheduleInput {
                     interface: c.interface,
                     name: c.name,
-                    batch_size: c.batch_size,
+                    batch_size: c.batch_size.unwrap_or(1000),
                     notify_spectator: a.notify_spectator,
                     force: c.force,
                     skip: c.skip,
@@ -242,7 +282,7 @@ pub async fn exec(cmd: ScheduleCmd) -> anyhow::Result<ExitCode> {
                 InjectionScheduleInput {
                     interface: c.interface,
                     name: c.name,
-                    batch_size: c.batch_size,
+                    batch_size: c.batch_size.unwrap_or(1000),
                     point_of_sales: a.pos,
                     filters: InjectionFilters {
                         sales_channel: a.sales_channel,

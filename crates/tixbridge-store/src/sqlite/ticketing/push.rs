@@ -1,4 +1,5 @@
-//! SQLite: Push Cancelled's selection and marking (DOMAIN.md §5.3).
+//! SQLite: the selection and marking of Push Cancelled (DOMAIN.md §5.3) and Push
+//! Controlled (§5.4).
 
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, Transaction, params};
@@ -7,7 +8,9 @@ use tixbridge_core::cause::Cause;
 use tixbridge_core::model::WALLET_SHIPMENT_MODE;
 
 use super::{Cur, to_json, ts};
-use crate::{MarkedBy, PushCancelledCandidate, PushCancelledQuery, PushedCancelled, Result};
+use crate::{
+    MarkedBy, PushCancelledCandidate, PushControlledCandidate, PushQuery, PushedCancelled, Result,
+};
 
 /// The selection: `:force` (a JSON list of ids, `:taxes` of tax numbers) replaces the
 /// "not pushed yet" condition when given.
@@ -44,7 +47,7 @@ fn selection_sql(force: bool) -> String {
 pub(super) fn candidates(
     conn: &Connection,
     organization_id: i64,
-    q: &PushCancelledQuery,
+    q: &PushQuery,
 ) -> Result<Vec<PushCancelledCandidate>> {
     let limit = i64::try_from(q.limit).unwrap_or(i64::MAX);
     let ids = to_json(&q.force.ids)?;
@@ -111,6 +114,86 @@ pub(super) fn mark(
             by.execution_id
         ])?;
         project.execute(params![m.ticket_id, at])?;
+    }
+    Ok(())
+}
+
+/// A page of Push Controlled's candidates (see `TicketingStore::push_controlled_candidates`).
+pub(super) fn controlled_candidates(
+    conn: &Connection,
+    organization_id: i64,
+    q: &PushQuery,
+) -> Result<Vec<PushControlledCandidate>> {
+    let limit = i64::try_from(q.limit).unwrap_or(i64::MAX);
+    let ids = to_json(&q.force.ids)?;
+    let taxes = to_json(&q.force.tax_numbers)?;
+    let date_from = q.date_from.map(ts).unwrap_or_else(|| "9999".into());
+    let force = !q.force.is_empty();
+    let pending = if force {
+        "(t.id IN (SELECT value FROM json_each(:ids))
+          OR t.tax_number IN (SELECT value FROM json_each(:taxes)))"
+    } else {
+        "(m.ticket_id IS NULL OR m.processed_at >= :date_from)"
+    };
+    let sql = format!(
+        "SELECT t.id, t.tax_number, t.controlled_at
+         FROM tickets t INDEXED BY tickets_controlled
+         LEFT JOIN processed_markers m
+             ON m.ticket_id = t.id AND m.function = 'PUSH_CONTROLLED'
+         WHERE t.organization_id = :org AND t.id > :after AND t.status = 'CONTROLLED'
+           AND t.shipment_mode = '{WALLET_SHIPMENT_MODE}'
+           AND EXISTS (SELECT 1 FROM processed_markers i
+                       WHERE i.ticket_id = t.id AND i.function = 'INJECTION')
+           AND {pending}
+         ORDER BY t.id
+         LIMIT :limit"
+    );
+    let mut params: Vec<(&str, &dyn rusqlite::ToSql)> = vec![
+        (":org", &organization_id),
+        (":after", &q.after_id),
+        (":limit", &limit),
+    ];
+    if force {
+        params.extend([(":ids", &ids as &dyn rusqlite::ToSql), (":taxes", &taxes)]);
+    } else {
+        params.push((":date_from", &date_from));
+    }
+    let mut st = conn.prepare_cached(&sql)?;
+    let rows = st.query_map(&*params, |r| {
+        let mut c = Cur::new(r);
+        Ok(PushControlledCandidate {
+            ticket_id: c.get()?,
+            tax_number: c.get()?,
+            controlled_at: c.opt_time()?,
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+}
+
+/// Marks pushed controls in the caller's transaction.
+pub(super) fn mark_controlled(
+    tx: &Transaction<'_>,
+    by: MarkedBy,
+    at: DateTime<Utc>,
+    ticket_ids: &[i64],
+) -> Result<()> {
+    let at = ts(at);
+    let mut mark = tx.prepare_cached(
+        "INSERT INTO processed_markers
+             (ticket_id, function, schedule_id, processed_at, cause, execution_id)
+         VALUES (?1, 'PUSH_CONTROLLED', ?2, ?3, NULL, ?4)
+         ON CONFLICT (ticket_id, function) DO UPDATE SET
+             schedule_id = excluded.schedule_id,
+             processed_at = excluded.processed_at,
+             execution_id = excluded.execution_id",
+    )?;
+    let mut project = tx.prepare_cached(
+        "UPDATE mobile_projections SET wallet_status = 'CONTROLLED', updated_at = ?2
+         WHERE ticket_id = ?1 AND wallet_status NOT IN ('DELETION_PENDING', 'DELETED')",
+    )?;
+    for id in ticket_ids {
+        mark.execute(params![id, by.schedule_id, at, by.execution_id])?;
+        project.execute(params![id, at])?;
     }
     Ok(())
 }
