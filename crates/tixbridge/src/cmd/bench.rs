@@ -44,6 +44,9 @@ pub enum BenchCmd {
     },
     /// Reading the whole change feed over HTTP (GET /organizer/tickets/diff).
     Feed(super::bench_feed::FeedArgs),
+    /// End-to-end Push Cancelled or Push Controlled: ticketing SQLite → HTTP → wallet
+    /// SQLite (separate process), the tickets injected and cancelled or scanned first.
+    Push(super::bench_push::PushArgs),
 }
 
 pub async fn exec(cmd: BenchCmd) -> anyhow::Result<ExitCode> {
@@ -54,6 +57,7 @@ pub async fn exec(cmd: BenchCmd) -> anyhow::Result<ExitCode> {
             dir,
         } => bench_inject(tickets, in_flight.max(1), dir).await,
         BenchCmd::Feed(a) => super::bench_feed::exec(a).await,
+        BenchCmd::Push(a) => super::bench_push::exec(a).await,
     }
 }
 
@@ -432,6 +436,12 @@ pub(super) fn cpu_secs(pid: Option<u32>) -> f64 {
     let f: Vec<&str> = rest.split_whitespace().collect();
     let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
     (ticks(11) + ticks(12)) / 100.0
+}
+
+/// Resets this process's peak resident set to its current one (Linux `clear_refs`
+/// 5), so that a later [`peak_rss_kb`] measures only what follows; a no-op elsewhere.
+pub(super) fn reset_peak_rss() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
 }
 
 /// Peak resident set (VmHWM) of a process, in KiB; 0 where /proc is absent.
