@@ -48,6 +48,10 @@ pub struct PushArgs {
     /// Working directory (default: a temporary one, removed afterwards).
     #[arg(long)]
     dir: Option<PathBuf>,
+    /// The wallet service's deletion delay (`wallet serve --deletion-delay`, e.g. 1h):
+    /// a long one keeps its confirmations of deletions out of the measured push.
+    #[arg(long)]
+    deletion_delay: Option<String>,
 }
 
 /// Tickets per operation or scan command while preparing (not timed).
@@ -85,7 +89,11 @@ pub async fn exec(a: PushArgs) -> anyhow::Result<ExitCode> {
             .await?
             .1
     };
-    let mut child = WalletProcess::spawn(&wallet_url, &[])?;
+    let extra: Vec<&str> = match &a.deletion_delay {
+        Some(d) => vec!["--deletion-delay", d],
+        None => vec![],
+    };
+    let mut child = WalletProcess::spawn(&wallet_url, &extra)?;
     configure(&*store, org.id, &child.addr, api_key, n).await?;
     let injected = run(&store, "bench-injection", in_flight, n, "injected").await?;
     if injected.counts.succeeded != n {
