@@ -66,30 +66,8 @@ pub struct UpdateArgs {
     /// Point of sales that prints: salesChannelCode;posCode.
     #[arg(long)]
     pos: Option<String>,
-    /// Filter: sales channel code.
-    #[arg(long)]
-    sales_channel: Option<String>,
-    /// Filter: season code.
-    #[arg(long)]
-    season: Option<String>,
-    /// Filter: product family code.
-    #[arg(long)]
-    product_family: Option<String>,
-    /// Filter: product code.
-    #[arg(long)]
-    product: Option<String>,
-    /// Filter: performance (event) code.
-    #[arg(long)]
-    performance: Option<String>,
-    /// Filter: tariff code.
-    #[arg(long)]
-    tariff: Option<String>,
-    /// Filter: seat category code.
-    #[arg(long)]
-    category: Option<String>,
-    /// Only this file (order); every other filter is ignored.
-    #[arg(long)]
-    file_number: Option<String>,
+    #[command(flatten)]
+    filters: FilterArgs,
     /// Added before the barcode sent to the wallet.
     #[arg(long)]
     barcode_prefix: Option<String>,
@@ -149,13 +127,10 @@ pub struct CreateCommon {
     every_secs: Option<i64>,
 }
 
+/// Injection's selection filters, all ANDed (DOMAIN.md §5.1). In `schedule update`, a
+/// filter given as "" is removed.
 #[derive(clap::Args)]
-pub struct InjectionArgs {
-    #[command(flatten)]
-    common: CreateCommon,
-    /// Point of sales that prints: salesChannelCode;posCode.
-    #[arg(long)]
-    pos: String,
+pub struct FilterArgs {
     /// Filter: sales channel code.
     #[arg(long)]
     sales_channel: Option<String>,
@@ -168,7 +143,7 @@ pub struct InjectionArgs {
     /// Filter: product code.
     #[arg(long)]
     product: Option<String>,
-    /// Performance (event) code.
+    /// Filter: performance (event) code.
     #[arg(long)]
     performance: Option<String>,
     /// Filter: tariff code.
@@ -180,6 +155,32 @@ pub struct InjectionArgs {
     /// Only this file (order); every other filter is ignored.
     #[arg(long)]
     file_number: Option<String>,
+}
+
+impl From<FilterArgs> for InjectionFilters {
+    fn from(f: FilterArgs) -> Self {
+        InjectionFilters {
+            sales_channel: f.sales_channel,
+            season: f.season,
+            product_family: f.product_family,
+            product: f.product,
+            performance: f.performance,
+            tariff: f.tariff,
+            category: f.category,
+            file_number: f.file_number,
+        }
+    }
+}
+
+#[derive(clap::Args)]
+pub struct InjectionArgs {
+    #[command(flatten)]
+    common: CreateCommon,
+    /// Point of sales that prints: salesChannelCode;posCode.
+    #[arg(long)]
+    pos: String,
+    #[command(flatten)]
+    filters: FilterArgs,
     /// Added before the barcode sent to the wallet.
     #[arg(long, default_value = "")]
     barcode_prefix: String,
@@ -284,16 +285,7 @@ pub async fn exec(cmd: ScheduleCmd) -> anyhow::Result<ExitCode> {
                     name: c.name,
                     batch_size: c.batch_size.unwrap_or(1000),
                     point_of_sales: a.pos,
-                    filters: InjectionFilters {
-                        sales_channel: a.sales_channel,
-                        season: a.season,
-                        product_family: a.product_family,
-                        product: a.product,
-                        performance: a.performance,
-                        tariff: a.tariff,
-                        category: a.category,
-                        file_number: a.file_number,
-                    },
+                    filters: a.filters.into(),
                     barcode_prefix: a.barcode_prefix,
                     barcode_suffix: a.barcode_suffix,
                     mandatory_holder_fields: a.mandatory_holder_fields,
@@ -359,16 +351,7 @@ pub async fn exec(cmd: ScheduleCmd) -> anyhow::Result<ExitCode> {
                 InjectionScheduleChange {
                     batch_size: a.batch_size,
                     point_of_sales: a.pos,
-                    filters: InjectionFilters {
-                        sales_channel: a.sales_channel,
-                        season: a.season,
-                        product_family: a.product_family,
-                        product: a.product,
-                        performance: a.performance,
-                        tariff: a.tariff,
-                        category: a.category,
-                        file_number: a.file_number,
-                    },
+                    filters: a.filters.into(),
                     barcode_prefix: a.barcode_prefix,
                     barcode_suffix: a.barcode_suffix,
                     mandatory_holder_fields: a.mandatory_holder_fields,
