@@ -11,6 +11,7 @@
 
 pub mod app;
 mod organizer;
+mod privileges;
 mod transport;
 
 pub use transport::RetryPolicy;

@@ -14,7 +14,7 @@ use crate::{ClientError, WalletClient, encode_path, parse_answer};
 
 impl WalletClient {
     /// The organizer API's root: the interface URL without its `/tickets`.
-    fn organizer_url(&self) -> &str {
+    pub(crate) fn organizer_url(&self) -> &str {
         self.tickets_url
             .strip_suffix("/tickets")
             .unwrap_or(&self.tickets_url)

@@ -602,6 +602,7 @@ mod tests {
             main_applicant: false,
             printed_by: None,
             printed_at: None,
+            linked_ticket_ids: Vec::new(),
         }
     }
 

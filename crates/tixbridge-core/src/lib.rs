@@ -15,11 +15,14 @@
 //!   refusals) and the planning of a batch of actions for the stores.
 //! - [`privilege`]: digital privileges — wire types, validation, injection and
 //!   deletion rules.
+//! - [`card`]: membership and season cards as wallet privileges — the definition of
+//!   a card product and the privilege of a card (the pure half of Privileges injection).
 //! - [`csv_tickets`]: the wallet's back-office CSV injection format.
 //! - [`money`]: the price rule (plain decimal, the currency's ISO 4217 minor units).
 //! - [`text`]: multilingual text, the control-character rule and NFC lengths.
 
 pub mod api;
+pub mod card;
 pub mod cause;
 pub mod csv_dialect;
 pub mod csv_tickets;

@@ -310,6 +310,10 @@ pub struct TicketRow {
     /// Set when the ticket is printed: the point of sales and when.
     pub printed_by: Option<String>,
     pub printed_at: Option<DateTime<Utc>>,
+    /// A membership or season card's linked tickets (the season's match tickets), by
+    /// ticket id: sent as the privilege's `linkedTicketIds` (DOMAIN.md §5.5). Empty for
+    /// tickets.
+    pub linked_ticket_ids: Vec<i64>,
 }
 
 /// What Feedback brought back for a printed ticket (DOMAIN.md §2).
@@ -504,6 +508,28 @@ pub struct PushControlledParams {
     /// Push again what was pushed at or after this time.
     #[serde(default)]
     pub date_from: Option<DateTime<Utc>>,
+    /// Build and validate everything, send nothing, change nothing.
+    #[serde(default)]
+    pub simulation: bool,
+}
+
+/// A Privileges injection schedule's parameters (DOMAIN.md §5.5).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PrivilegesParams {
+    /// The point of sales that prints the cards (`salesChannelCode;posCode`).
+    pub point_of_sales: PointOfSales,
+    /// The product filter (and the other filters of injection that apply to cards:
+    /// sales channel, season, product family); performance, tariff, category and file
+    /// number are not used.
+    #[serde(default)]
+    pub filters: InjectionFilters,
+    /// Inject only these cards, even if injected already (still `NOT_PRINTED` or
+    /// `PRINTED`).
+    #[serde(default)]
+    pub force: TicketRefs,
+    /// Never inject these cards.
+    #[serde(default)]
+    pub skip: TicketRefs,
     /// Build and validate everything, send nothing, change nothing.
     #[serde(default)]
     pub simulation: bool,

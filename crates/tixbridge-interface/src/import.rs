@@ -69,6 +69,7 @@
 //! | `holder_birth_date` | | `YYYY-MM-DD` |
 //! | `holder_country_code` | | Two-letter country code |
 //! | `main_applicant` | | `true` / `false` (also `yes` / `no`, `1` / `0`); default `false` |
+//! | `linked_ticket_ids` | | `MEMBERSHIP_CARD`, `SEASON_CARD` only: the ticket ids the card is linked to (the season's match tickets), separated by spaces or `\|` (`100000001 100000002`); sent to the wallet as the privilege's `linkedTicketIds`. Not checked against the store: a season card is often sold before the season's tickets are issued |
 //!
 //! An unknown column, a column given twice, or a `[xx]` suffix that is not a two-letter
 //! language code (or on a column that is not multilingual) stops the import before any
@@ -756,6 +757,7 @@ columns! {
     HolderBirthRegion => "holder_birth_region",
     HolderBirthPlace => "holder_birth_place",
     MainApplicant => "main_applicant",
+    LinkedTicketIds => "linked_ticket_ids",
 }
 
 impl Col {
@@ -1274,6 +1276,16 @@ fn parse_row(r: &mut RowReader<'_>) -> Result<ImportRow, RowErrors> {
         .and_then(|_| r.parse(Col::ProductKind, |v| v.parse::<ProductKind>()));
     let family = r.string(Col::ProductFamily);
     let product_name = r.text(Col::ProductName);
+    let linked_ticket_ids = match r.parse(Col::LinkedTicketIds, |v| parse_linked(v, ticket_id)) {
+        Some(_) if kind.is_some_and(|k| !k.is_card()) => {
+            r.bad(
+                Col::LinkedTicketIds,
+                "only a membership or season card links tickets".into(),
+            );
+            Vec::new()
+        }
+        linked => linked.unwrap_or_default(),
+    };
     let mut comfort = ComfortVariables::default();
     for (c, slot) in [
         (Col::TixStart, &mut comfort.tix_start),
@@ -1512,9 +1524,30 @@ fn parse_row(r: &mut RowReader<'_>) -> Result<ImportRow, RowErrors> {
             contact,
             holder,
             main_applicant,
+            linked_ticket_ids,
         }),
         _ => Err(vec![(None, "the row is incomplete".into())]),
     }
+}
+
+/// A card's linked ticket ids: whole numbers above 0 separated by spaces or `|`, each
+/// once, never the card itself.
+fn parse_linked(v: &str, card: Option<i64>) -> Result<Vec<i64>, String> {
+    let mut ids: Vec<i64> = Vec::new();
+    for word in v.split(|c: char| c == '|' || c.is_whitespace()) {
+        if word.is_empty() {
+            continue;
+        }
+        let id = parse_id(word)?;
+        if Some(id) == card {
+            return Err(format!("{id} is the card itself"));
+        }
+        if ids.contains(&id) {
+            return Err(format!("ticket {id} is listed twice"));
+        }
+        ids.push(id);
+    }
+    Ok(ids)
 }
 
 fn parse_id(v: &str) -> Result<i64, String> {

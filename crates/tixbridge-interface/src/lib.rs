@@ -2,14 +2,15 @@
 //!
 //! - [`execution`]: running a schedule once and recording the execution.
 //! - [`injection`]: the tickets injection function.
-//! - `push_cancelled`, `push_controlled`: the Push Cancelled and Push Controlled
-//!   functions.
+//! - `push_cancelled`, `push_controlled`, `privileges`: the Push Cancelled, Push
+//!   Controlled and Privileges injection functions.
 //! - [`setup`]: validated creation of interfaces and schedules.
 //! - [`import`]: CSV import of tickets into ticketing.
 
 pub mod execution;
 pub mod import;
 pub mod injection;
+mod privileges;
 mod push_cancelled;
 mod push_controlled;
 pub mod setup;

@@ -7,6 +7,10 @@
 //! deletion's reason (the normalised cause) and visibility flag (the three-step rule,
 //! `tixbridge_core::push`), and the marking (processed with the cause pushed, mobile
 //! projection `DELETION_PENDING`). No ticketing status changes.
+//!
+//! A cancelled membership or season card that was injected as a privilege leaves the
+//! wallet the same way, through the privileges' deletion endpoint: a call's tickets and
+//! cards go as two wallet calls, their answers put back in the call's order.
 
 use std::sync::Arc;
 
@@ -16,6 +20,7 @@ use tixbridge_client::{ClientError, WalletClient};
 use tixbridge_core::api::{DeleteTicket, ItemResult};
 use tixbridge_core::model::PushCancelledParams;
 use tixbridge_core::params::CustomParams;
+use tixbridge_core::privilege::PrivilegeDeletion;
 use tixbridge_core::push::{deletion_reason, show_deleted_ticket};
 use tixbridge_store::{
     MarkedBy, PushCancelledCandidate, PushQuery, PushedCancelled, TicketingStore,
@@ -61,7 +66,7 @@ struct PushCancelled {
 
 impl Push for PushCancelled {
     type Candidate = PushCancelledCandidate;
-    type Item = DeleteTicket;
+    type Item = Deletion;
     type Mark = PushedCancelled;
 
     async fn page(
@@ -87,9 +92,33 @@ impl Push for PushCancelled {
     async fn send(
         &self,
         client: &WalletClient,
-        items: Vec<DeleteTicket>,
+        items: Vec<Deletion>,
     ) -> Result<Vec<ItemResult>, ClientError> {
-        client.delete(&items).await
+        let mut tickets = Vec::new();
+        let mut cards = Vec::new();
+        let mut is_card = Vec::with_capacity(items.len());
+        for item in items {
+            is_card.push(matches!(item, Deletion::Card(_)));
+            match item {
+                Deletion::Ticket(t) => tickets.push(t),
+                Deletion::Card(c) => cards.push(c),
+            }
+        }
+        let tickets = if tickets.is_empty() {
+            Vec::new()
+        } else {
+            client.delete(&tickets).await?
+        };
+        let cards = if cards.is_empty() {
+            Vec::new()
+        } else {
+            client.delete_privileges(&cards).await?
+        };
+        let (mut tickets, mut cards) = (tickets.into_iter(), cards.into_iter());
+        Ok(is_card
+            .into_iter()
+            .filter_map(|card| if card { cards.next() } else { tickets.next() })
+            .collect())
     }
 
     async fn mark(
@@ -101,6 +130,12 @@ impl Push for PushCancelled {
     }
 }
 
+/// One deletion: of a ticket, or of a card injected as a privilege.
+enum Deletion {
+    Ticket(DeleteTicket),
+    Card(PrivilegeDeletion),
+}
+
 /// Push Cancelled's screening (the skip list) and building of one deletion.
 struct DeletionBuilder<'a> {
     params: &'a PushCancelledParams,
@@ -108,23 +143,30 @@ struct DeletionBuilder<'a> {
 }
 
 impl Builder<PushCancelled> for DeletionBuilder<'_> {
-    fn build(&mut self, c: PushCancelledCandidate) -> Built<DeleteTicket, PushedCancelled> {
+    fn build(&mut self, c: PushCancelledCandidate) -> Built<Deletion, PushedCancelled> {
         if self.params.skip.contains(c.ticket_id, &c.tax_number) {
             return Built::Skipped;
         }
         let cause = c.cause.as_ref();
+        let reason = deletion_reason(cause, c.status);
+        let show = show_deleted_ticket(cause, self.params.notify_spectator, self.custom);
+        let item = if c.privilege {
+            Deletion::Card(PrivilegeDeletion {
+                privilege_id: Some(c.ticket_id.to_string()),
+                reason: Some(reason),
+                show_deleted_ticket: show,
+            })
+        } else {
+            Deletion::Ticket(DeleteTicket {
+                ticket_id: c.ticket_id.to_string(),
+                reason,
+                show_deleted_ticket: show,
+            })
+        };
         Built::Ready(Ready {
             ticket_id: c.ticket_id,
             tax_number: c.tax_number.clone(),
-            item: DeleteTicket {
-                ticket_id: c.ticket_id.to_string(),
-                reason: deletion_reason(cause, c.status),
-                show_deleted_ticket: show_deleted_ticket(
-                    cause,
-                    self.params.notify_spectator,
-                    self.custom,
-                ),
-            },
+            item,
             mark: PushedCancelled {
                 ticket_id: c.ticket_id,
                 cause: c.cause,

@@ -7,7 +7,7 @@ use secrecy::SecretString;
 
 use tixbridge_core::model::{
     FunctionKind, HolderField, InjectionFilters, InjectionParams, InterfaceKind, MainApplicantRule,
-    PointOfSales, PushCancelledParams, PushControlledParams, parse_email_list,
+    PointOfSales, PrivilegesParams, PushCancelledParams, PushControlledParams, parse_email_list,
     validate_interface_url,
 };
 use tixbridge_core::params::CustomParams;
@@ -320,6 +320,68 @@ pub async fn create_push_controlled_schedule(
         interface.id,
         input.name.trim().to_owned(),
         FunctionKind::PushControlled,
+        timing,
+        !params.force.is_empty(),
+        &params,
+    )?;
+    Ok(store.create_schedule(new).await?)
+}
+
+/// A Privileges injection schedule as the operator types it (DOMAIN.md §5.5); empty
+/// strings mean "not set".
+#[derive(Debug, Clone, Default)]
+pub struct PrivilegesScheduleInput {
+    pub interface: String,
+    pub name: String,
+    pub batch_size: i64,
+    /// `salesChannelCode;posCode`.
+    pub point_of_sales: String,
+    /// Sales channel, season, product family and product; the other filters of
+    /// injection do not apply to cards and are refused.
+    pub filters: InjectionFilters,
+    pub force: String,
+    pub skip: String,
+    pub simulation: bool,
+    /// Seconds between automatic runs; `None` for a manual schedule.
+    pub frequency_secs: Option<i64>,
+}
+
+/// Creates a Privileges injection schedule after checking every field.
+pub async fn create_privileges_schedule(
+    store: &dyn TicketingStore,
+    input: PrivilegesScheduleInput,
+) -> anyhow::Result<Schedule> {
+    let interface = schedule_interface(store, &input.interface, &input.name).await?;
+    let f = clean_filters(input.filters, &InjectionFilters::default());
+    for (name, value) in [
+        ("performance", &f.performance),
+        ("tariff", &f.tariff),
+        ("category", &f.category),
+        ("file number", &f.file_number),
+    ] {
+        if value.is_some() {
+            anyhow::bail!(
+                "a {name} filter does not apply to membership and season cards: filter \
+                 them by product, product family, season or sales channel"
+            );
+        }
+    }
+    let params = PrivilegesParams {
+        point_of_sales: parse_point_of_sales(&input.point_of_sales)?,
+        filters: f,
+        force: parse_refs("force", &input.force)?,
+        skip: parse_refs("skip", &input.skip)?,
+        simulation: input.simulation,
+    };
+    let timing = Timing {
+        batch_size: input.batch_size,
+        frequency_secs: input.frequency_secs,
+        window: (None, None),
+    };
+    let new = schedule_record(
+        interface.id,
+        input.name.trim().to_owned(),
+        FunctionKind::PrivilegesInjection,
         timing,
         !params.force.is_empty(),
         &params,

@@ -169,15 +169,20 @@ pub struct InjectionCandidate {
     pub replaced: Option<ReplacedTicket>,
 }
 
-/// How injection selects: either the force list (only those tickets, processed or not,
+/// How injection (or, with `cards`, Privileges injection) selects: either the force list (only those tickets, processed or not,
 /// status `NOT_PRINTED` or `PRINTED`, filters ignored), or the filters over
 /// `NOT_PRINTED` tickets not yet processed by the injection function and `PRINTED`
 /// tickets corrected since their injection ([`TicketingStore::begin_correction`]). Always: the
 /// wallet shipment mode, ticket products (not cards), ordered by ticket id, ids
 /// strictly greater than `after_id`.
+///
+/// With `cards` (Privileges injection, DOMAIN.md §5.5): membership and season cards
+/// instead of ticket products, not yet processed by Privileges injection; corrected
+/// cards are not sent again.
 #[derive(Debug, Clone, Default)]
 pub struct InjectionQuery {
     pub filters: InjectionFilters,
+    pub cards: bool,
     pub force: TicketRefs,
     pub after_id: i64,
     pub limit: usize,
@@ -221,6 +226,14 @@ pub struct InjectedMark {
     pub recipient: Person,
 }
 
+/// The privilege definition of a card product as last sent to the wallet: the hash of
+/// its JSON (`tixbridge_core::card::definition_hash`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PushedDefinition {
+    pub product_id: i64,
+    pub definition_hash: String,
+}
+
 // ---- CSV import --------------------------------------------------------------------
 
 /// One ticket row of an import, parsed and checked (see the README for the columns).
@@ -251,6 +264,9 @@ pub struct ImportRow {
     pub contact: ImportContact,
     pub holder: Holder,
     pub main_applicant: bool,
+    /// For a membership or season card: the tickets it is linked to, by ticket id
+    /// (column `linked_ticket_ids`). Empty for tickets.
+    pub linked_ticket_ids: Vec<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -302,6 +318,23 @@ pub struct ImportContact {
     pub last_name: Option<String>,
     pub gender: Option<String>,
     pub title: Option<String>,
+}
+
+/// A card's linked ticket ids as SQLite stores them: separated by spaces, `None` when
+/// there are none.
+pub(crate) fn linked_ids_text(ids: &[i64]) -> Option<String> {
+    (!ids.is_empty()).then(|| ids.iter().map(i64::to_string).collect::<Vec<_>>().join(" "))
+}
+
+/// The linked ticket ids SQLite stored (see [`linked_ids_text`]); a word that is not an
+/// id is ignored (none is ever written).
+pub(crate) fn parse_linked_ids(text: Option<String>) -> Vec<i64> {
+    text.map(|t| {
+        t.split_whitespace()
+            .filter_map(|w| w.parse().ok())
+            .collect()
+    })
+    .unwrap_or_default()
 }
 
 /// The conflict text of a barcode already held by ticket `other` of the organization;
@@ -518,7 +551,8 @@ pub(crate) fn check_correction(stored: Option<&TicketIdentity>, row: &ImportRow)
 // ---- push cancelled ---------------------------------------------------------------------
 
 /// A push function's selection. Push Cancelled (DOMAIN.md §5.3): `CANCELLED` and
-/// `INVALIDATED` tickets of the wallet shipment mode that were injected and not pushed
+/// `INVALIDATED` tickets (and cards) of the wallet shipment mode that were injected (as
+/// tickets, or as privileges) and not pushed
 /// yet, or pushed with another cause (a change from one resale cause to another only
 /// when `exclude_ticket_resale`), or pushed at or after `date_from`. Push Controlled
 /// (§5.4): `CONTROLLED` tickets injected and not pushed yet, or pushed at or after
@@ -543,6 +577,9 @@ pub struct PushCancelledCandidate {
     pub cause: Option<Cause>,
     /// The cause last pushed, if it was.
     pub pushed_cause: Option<Cause>,
+    /// A membership or season card injected as a privilege: deleted through the
+    /// privileges endpoint.
+    pub privilege: bool,
 }
 
 /// A deletion the wallet accepted: marked processed by Push Cancelled with the cause
@@ -652,7 +689,7 @@ pub(crate) const REPRINT_COPIED: &str = "file_id, shipment_mode, sales_channel, 
     product_id, performance_id, tariff, category, price_cents, currency, purchase_date,
     validity_start, validity_end, details, contact_id, holder_first_name,
     holder_last_name, holder_birth_date, holder_id_number, holder_country_code,
-    holder_birth_region, holder_birth_place, main_applicant";
+    holder_birth_region, holder_birth_place, main_applicant, linked_ticket_ids";
 
 /// A barcode candidate for a reprint: 16 random digits (the caller checks no ticket of
 /// the organization ever held it).
@@ -905,6 +942,28 @@ pub trait TicketingStore: Send + Sync {
         at: DateTime<Utc>,
         marks: Vec<InjectedMark>,
     ) -> Result<()>;
+    /// Marks cards the wallet accepted as privileges, in one transaction: as
+    /// [`TicketingStore::mark_injected`] with the processed marker of Privileges
+    /// injection, and the definitions sent with them recorded as pushed.
+    /// [`crate::StoreError::NotFound`] for an unknown schedule.
+    async fn mark_privileges_injected(
+        &self,
+        by: MarkedBy,
+        point_of_sales: &str,
+        at: DateTime<Utc>,
+        marks: Vec<InjectedMark>,
+        definitions: Vec<PushedDefinition>,
+    ) -> Result<()>;
+    /// The privilege definitions last sent for the organization's card products.
+    async fn pushed_definitions(&self, organization_id: i64) -> Result<Vec<PushedDefinition>>;
+    /// For each product given, the card that carries its changed definition to the
+    /// wallet: its lowest-id `PRINTED` card injected by Privileges injection (none
+    /// for a product without one). In ticket id order.
+    async fn definition_carriers(
+        &self,
+        organization_id: i64,
+        product_ids: Vec<i64>,
+    ) -> Result<Vec<InjectionCandidate>>;
     /// Whether the function has marked the ticket processed, and when.
     async fn processed_at(
         &self,
@@ -993,7 +1052,7 @@ pub trait TicketingStore: Send + Sync {
 
 /// Merges two lists of injection candidates, each in ticket id order and disjoint (the
 /// backlog and the corrected printed tickets), keeping the first `limit` ids.
-pub(crate) fn merge_by_id(
+pub fn merge_by_id(
     a: Vec<InjectionCandidate>,
     b: Vec<InjectionCandidate>,
     limit: usize,

@@ -271,6 +271,7 @@ pub fn tournament(n: u64, seed: u64) -> impl Iterator<Item = ImportRow> {
             contact,
             holder,
             main_applicant: left_in_file == 0,
+            linked_ticket_ids: Vec::new(),
         };
         if file_match < MATCHES.len() {
             let (prod, stage_en, stage_fr, home, away, home_fr, away_fr) = MATCHES[file_match];

@@ -141,6 +141,7 @@ fn ticket(id: i64) -> TicketRow {
         main_applicant: false,
         printed_by: None,
         printed_at: None,
+        linked_ticket_ids: Vec::new(),
     }
 }
 

@@ -24,8 +24,8 @@ use tokio_util::sync::CancellationToken;
 
 use tixbridge_client::{ClientOptions, WalletClient};
 use tixbridge_core::model::{
-    Counts, FunctionKind, InjectionParams, Outcome, PushCancelledParams, PushControlledParams,
-    TicketError,
+    Counts, FunctionKind, InjectionParams, Outcome, PrivilegesParams, PushCancelledParams,
+    PushControlledParams, TicketError,
 };
 use tixbridge_core::params::CustomParams;
 use tixbridge_store::{ExecutionStart, InterfaceConfig, Schedule, StoreError, TicketingStore};
@@ -255,6 +255,11 @@ async fn run_function(ctx: &mut ExecutionContext) -> anyhow::Result<StepOutcome>
             let params: PushControlledParams = schedule_params(ctx)?;
             let client = wallet_client(ctx, params.simulation)?;
             crate::push_controlled::run(ctx, params, client).await
+        }
+        FunctionKind::PrivilegesInjection => {
+            let params: PrivilegesParams = schedule_params(ctx)?;
+            let client = wallet_client(ctx, params.simulation)?;
+            crate::privileges::run(ctx, params, client).await
         }
         other => Err(anyhow::anyhow!(
             "the {} function is not available in this version",

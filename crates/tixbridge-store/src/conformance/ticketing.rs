@@ -145,6 +145,7 @@ pub fn sample_row(ticket_id: i64) -> ImportRow {
             birth_place: Some("New York".into()),
         },
         main_applicant: true,
+        linked_ticket_ids: Vec::new(),
     }
 }
 
@@ -265,6 +266,7 @@ async fn candidate_ids(store: &Store, organization_id: i64, q: InjectionQuery) -
 fn query(filters: InjectionFilters) -> InjectionQuery {
     InjectionQuery {
         filters,
+        cards: false,
         force: TicketRefs::default(),
         after_id: 0,
         limit: 1000,
@@ -904,6 +906,7 @@ pub async fn injection_force(store: Store) {
             file_number: Some("NO-SUCH-FILE".into()),
             ..Default::default()
         },
+        cards: false,
         force,
         after_id: 0,
         limit: 100,

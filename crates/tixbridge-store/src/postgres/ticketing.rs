@@ -33,8 +33,8 @@ use crate::{
     Catalog, Execution, ExecutionStart, GateScan, ImportSession, InjectedMark, InjectionCandidate,
     InjectionQuery, InterfaceConfig, InterfaceUpdate, LaunchMode, MarkedBy, NewInterface,
     NewSchedule, OperationRecord, OperationRequest, PushCancelledCandidate,
-    PushControlledCandidate, PushQuery, PushedCancelled, ReprintRequest, Reprinted, Result,
-    ScanResult, Schedule, StoreError, StoredTicketError, TicketingStore,
+    PushControlledCandidate, PushQuery, PushedCancelled, PushedDefinition, ReprintRequest,
+    Reprinted, Result, ScanResult, Schedule, StoreError, StoredTicketError, TicketingStore,
 };
 
 mod import;
@@ -68,6 +68,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
     (
         "ticketing_0005_operations",
         include_str!("../../migrations/postgres/ticketing_0005_operations.sql"),
+    ),
+    (
+        "ticketing_0006_privileges",
+        include_str!("../../migrations/postgres/ticketing_0006_privileges.sql"),
     ),
 ];
 
@@ -157,7 +161,7 @@ const TICKET_COLUMNS: &str = "t.id, t.organization_id, t.tax_number, t.barcode, 
     t.purchase_date, t.validity_start, t.validity_end, t.details, t.contact_id, \
     t.holder_first_name, t.holder_last_name, t.holder_birth_date, t.holder_id_number, \
     t.holder_country_code, t.holder_birth_region, t.holder_birth_place, t.main_applicant, \
-    t.printed_by, t.printed_at";
+    t.printed_by, t.printed_at, t.linked_ticket_ids";
 
 fn read_ticket(c: &mut Cur<'_>) -> Result<TicketRow> {
     Ok(TicketRow {
@@ -195,6 +199,7 @@ fn read_ticket(c: &mut Cur<'_>) -> Result<TicketRow> {
         main_applicant: c.get()?,
         printed_by: c.get()?,
         printed_at: c.get()?,
+        linked_ticket_ids: c.get::<Option<Vec<i64>>>()?.unwrap_or_default(),
     })
 }
 
@@ -916,7 +921,30 @@ impl TicketingStore for PgTicketing {
         at: DateTime<Utc>,
         marks: Vec<InjectedMark>,
     ) -> Result<()> {
-        injection::mark(&self.pool, by, point_of_sales, at, marks).await
+        injection::mark(&self.pool, by, false, point_of_sales, at, marks).await
+    }
+
+    async fn mark_privileges_injected(
+        &self,
+        by: MarkedBy,
+        point_of_sales: &str,
+        at: DateTime<Utc>,
+        marks: Vec<InjectedMark>,
+        definitions: Vec<PushedDefinition>,
+    ) -> Result<()> {
+        injection::mark_privileges(&self.pool, by, point_of_sales, at, marks, definitions).await
+    }
+
+    async fn pushed_definitions(&self, organization_id: i64) -> Result<Vec<PushedDefinition>> {
+        injection::pushed_definitions(&self.pool, organization_id).await
+    }
+
+    async fn definition_carriers(
+        &self,
+        organization_id: i64,
+        product_ids: Vec<i64>,
+    ) -> Result<Vec<InjectionCandidate>> {
+        injection::definition_carriers(&self.pool, organization_id, &product_ids).await
     }
 
     async fn processed_at(

@@ -43,8 +43,8 @@ use crate::{
     Catalog, Execution, ExecutionStart, GateScan, ImportSession, InjectedMark, InjectionCandidate,
     InjectionQuery, InterfaceConfig, InterfaceUpdate, LaunchMode, MarkedBy, NewInterface,
     NewSchedule, OperationRecord, OperationRequest, PushCancelledCandidate,
-    PushControlledCandidate, PushQuery, PushedCancelled, ReprintRequest, Reprinted, Result,
-    ScanResult, Schedule, StoreError, StoredTicketError, TicketingStore,
+    PushControlledCandidate, PushQuery, PushedCancelled, PushedDefinition, ReprintRequest,
+    Reprinted, Result, ScanResult, Schedule, StoreError, StoredTicketError, TicketingStore,
 };
 
 mod import;
@@ -78,6 +78,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
     (
         "ticketing_0005_operations",
         include_str!("../../migrations/sqlite/ticketing_0005_operations.sql"),
+    ),
+    (
+        "ticketing_0006_privileges",
+        include_str!("../../migrations/sqlite/ticketing_0006_privileges.sql"),
     ),
 ];
 
@@ -211,7 +215,7 @@ const TICKET_COLUMNS: &str = "t.id, t.organization_id, t.tax_number, t.barcode, 
     t.purchase_date, t.validity_start, t.validity_end, t.details, t.contact_id, \
     t.holder_first_name, t.holder_last_name, t.holder_birth_date, t.holder_id_number, \
     t.holder_country_code, t.holder_birth_region, t.holder_birth_place, t.main_applicant, \
-    t.printed_by, t.printed_at";
+    t.printed_by, t.printed_at, t.linked_ticket_ids";
 
 fn read_ticket(c: &mut Cur<'_, '_>) -> rusqlite::Result<TicketRow> {
     Ok(TicketRow {
@@ -249,6 +253,7 @@ fn read_ticket(c: &mut Cur<'_, '_>) -> rusqlite::Result<TicketRow> {
         main_applicant: c.get()?,
         printed_by: c.get()?,
         printed_at: c.opt_time()?,
+        linked_ticket_ids: crate::ticketing::parse_linked_ids(c.get()?),
     })
 }
 
@@ -1060,7 +1065,47 @@ impl TicketingStore for SqliteTicketing {
             .map(|m| to_json(&m.recipient))
             .collect::<Result<Vec<_>>>()?;
         self.db
-            .write(move |tx| injection::mark(tx, by, &pos, at, &marks, &owners))
+            .write(move |tx| injection::mark(tx, by, false, &pos, at, &marks, &owners))
+            .await
+    }
+
+    async fn mark_privileges_injected(
+        &self,
+        by: MarkedBy,
+        point_of_sales: &str,
+        at: DateTime<Utc>,
+        marks: Vec<InjectedMark>,
+        definitions: Vec<PushedDefinition>,
+    ) -> Result<()> {
+        if marks.is_empty() && definitions.is_empty() {
+            return Ok(());
+        }
+        let pos = point_of_sales.to_owned();
+        let owners = marks
+            .iter()
+            .map(|m| to_json(&m.recipient))
+            .collect::<Result<Vec<_>>>()?;
+        self.db
+            .write(move |tx| {
+                injection::mark(tx, by, true, &pos, at, &marks, &owners)?;
+                injection::record_definitions(tx, at, &definitions)
+            })
+            .await
+    }
+
+    async fn pushed_definitions(&self, organization_id: i64) -> Result<Vec<PushedDefinition>> {
+        self.db
+            .read(move |c| injection::pushed_definitions(c, organization_id))
+            .await
+    }
+
+    async fn definition_carriers(
+        &self,
+        organization_id: i64,
+        product_ids: Vec<i64>,
+    ) -> Result<Vec<InjectionCandidate>> {
+        self.db
+            .read(move |c| injection::definition_carriers(c, organization_id, &product_ids))
             .await
     }
 

@@ -1,4 +1,5 @@
-//! `tixbridge schedule create-injection|create-push-cancelled|list|show|update|delete`.
+//! `tixbridge schedule create-injection|create-push-cancelled|create-push-controlled|
+//! create-privileges|list|show|update|delete`.
 
 use std::process::ExitCode;
 
@@ -7,11 +8,12 @@ use clap::Subcommand;
 use chrono::Utc;
 
 use super::TicketingDb;
-use tixbridge_core::model::{FunctionKind, InjectionFilters, InjectionParams};
+use tixbridge_core::model::{FunctionKind, InjectionFilters};
 use tixbridge_interface::setup::{
-    InjectionScheduleChange, InjectionScheduleInput, PushCancelledScheduleInput,
-    PushControlledScheduleInput, create_injection_schedule, create_push_cancelled_schedule,
-    create_push_controlled_schedule, update_injection_schedule,
+    InjectionScheduleChange, InjectionScheduleInput, PrivilegesScheduleInput,
+    PushCancelledScheduleInput, PushControlledScheduleInput, create_injection_schedule,
+    create_privileges_schedule, create_push_cancelled_schedule, create_push_controlled_schedule,
+    update_injection_schedule,
 };
 use tixbridge_store::{Execution, Schedule, TicketingStore};
 
@@ -25,6 +27,9 @@ pub enum ScheduleCmd {
     /// Create a Push Controlled schedule: sends the wallet the tickets scanned at the
     /// gate in ticketing, with their scan time (batch size 10,000 by default).
     CreatePushControlled(PushControlledArgs),
+    /// Create a Privileges injection schedule: injects membership and season cards as
+    /// wallet privileges, with one privilege definition per card product.
+    CreatePrivileges(PrivilegesArgs),
     /// List the schedules of an interface: function, filters, frequency, simulation
     /// flag and last execution.
     List {
@@ -219,8 +224,61 @@ pub struct PushControlledArgs {
     date_from: Option<chrono::DateTime<Utc>>,
 }
 
+#[derive(clap::Args)]
+pub struct PrivilegesArgs {
+    #[command(flatten)]
+    common: CreateCommon,
+    /// Point of sales that prints the cards: salesChannelCode;posCode.
+    #[arg(long)]
+    pos: String,
+    /// Filter: sales channel code.
+    #[arg(long)]
+    sales_channel: Option<String>,
+    /// Filter: season code.
+    #[arg(long)]
+    season: Option<String>,
+    /// Filter: product family code.
+    #[arg(long)]
+    product_family: Option<String>,
+    /// Filter: card product code.
+    #[arg(long)]
+    product: Option<String>,
+}
+
 pub async fn exec(cmd: ScheduleCmd) -> anyhow::Result<ExitCode> {
     match cmd {
+        ScheduleCmd::CreatePrivileges(a) => {
+            let c = a.common;
+            let store = c.db.open().await?;
+            let s = create_privileges_schedule(
+                &*store,
+                PrivilegesScheduleInput {
+                    interface: c.interface,
+                    name: c.name,
+                    batch_size: c.batch_size.unwrap_or(1000),
+                    point_of_sales: a.pos,
+                    filters: InjectionFilters {
+                        sales_channel: a.sales_channel,
+                        season: a.season,
+                        product_family: a.product_family,
+                        product: a.product,
+                        ..InjectionFilters::default()
+                    },
+                    force: c.force,
+                    skip: c.skip,
+                    simulation: c.simulation,
+                    frequency_secs: c.every_secs,
+                },
+            )
+            .await?;
+            println!(
+                "schedule {} created: {}, batch size {}",
+                s.name,
+                s.function.label(),
+                s.batch_size
+            );
+            Ok(ExitCode::SUCCESS)
+        }
         ScheduleCmd::CreatePushControlled(a) => {
             let c = a.common;
             let store = c.db.open().await?;
@@ -392,9 +450,13 @@ struct Described {
 }
 
 fn describe(s: &Schedule) -> Described {
-    match serde_json::from_value::<InjectionParams>(s.params.clone()) {
-        Ok(p) if s.function == FunctionKind::Injection => {
-            let f = &p.filters;
+    let has_filters = matches!(
+        s.function,
+        FunctionKind::Injection | FunctionKind::PrivilegesInjection
+    );
+    match serde_json::from_value::<InjectionFilters>(s.params["filters"].clone()) {
+        Ok(f) if has_filters => {
+            let f = &f;
             let set: Vec<String> = [
                 ("sales channel", &f.sales_channel),
                 ("season", &f.season),
@@ -414,7 +476,7 @@ fn describe(s: &Schedule) -> Described {
                 } else {
                     set.join(", ")
                 },
-                simulation: p.simulation,
+                simulation: s.params["simulation"].as_bool().unwrap_or(false),
             }
         }
         _ => Described {

@@ -510,33 +510,35 @@ const CORRECTABLE: &str = "shipment_mode, sales_channel, season_code, product_id
     performance_id, tariff, category, price_cents, currency, purchase_date, validity_start,
     validity_end, details, contact_id, holder_first_name, holder_last_name,
     holder_birth_date, holder_id_number, holder_country_code, holder_birth_region,
-    holder_birth_place, main_applicant";
+    holder_birth_place, main_applicant, linked_ticket_ids";
 
 /// [`CORRECTABLE`] of the stored ticket `t`.
 const CORRECTABLE_OF_T: &str = "t.shipment_mode, t.sales_channel, t.season_code,
     t.product_id, t.performance_id, t.tariff, t.category, t.price_cents, t.currency,
     t.purchase_date, t.validity_start, t.validity_end, t.details, t.contact_id,
     t.holder_first_name, t.holder_last_name, t.holder_birth_date, t.holder_id_number,
-    t.holder_country_code, t.holder_birth_region, t.holder_birth_place, t.main_applicant";
+    t.holder_country_code, t.holder_birth_region, t.holder_birth_place, t.main_applicant,
+    t.linked_ticket_ids";
 
 /// [`CORRECTABLE`]'s values in the row of [`TICKET_UNNEST`].
 const CORRECTED_VALUES: &str = "u.shipment, u.channel, u.season, u.product, u.performance,
     u.tariff, u.category, u.price, u.currency, u.purchase, u.vstart, u.vend,
     u.details::jsonb, u.contact, u.h_first, u.h_last, u.h_birth, u.h_idnum, u.h_country,
-    u.h_region, u.h_place, u.main";
+    u.h_region, u.h_place, u.main, string_to_array(u.linked, ' ')::bigint[]";
 
-/// A chunk's tickets as one row per ticket, from the arrays `$2`…`$30`
+/// A chunk's tickets as one row per ticket, from the arrays `$2`…`$31` (the linked
+/// ticket ids as text separated by spaces: arrays of arrays do not unnest by row)
 /// ([`TicketColumns::bind`]).
 const TICKET_UNNEST: &str = "UNNEST($2::bigint[], $3::text[], $4::text[], $5::text[],
         $6::text[], $7::text[], $8::bigint[], $9::text[], $10::text[], $11::text[],
         $12::bigint[], $13::bigint[], $14::text[], $15::text[], $16::bigint[], $17::text[],
         $18::timestamptz[], $19::timestamptz[], $20::timestamptz[], $21::text[],
         $22::bigint[], $23::text[], $24::text[], $25::text[], $26::text[], $27::text[],
-        $28::text[], $29::text[], $30::boolean[])
+        $28::text[], $29::text[], $30::boolean[], $31::text[])
     AS u(id, tax, barcode, file, status, cause, replaces, shipment, channel, season,
          product, performance, tariff, category, price, currency, purchase, vstart, vend,
          details, contact, h_first, h_last, h_birth, h_idnum, h_country, h_region, h_place,
-         main)";
+         main, linked)";
 
 /// A chunk's tickets as column arrays, in [`TICKET_UNNEST`]'s order.
 struct TicketColumns<'a> {
@@ -563,6 +565,7 @@ struct TicketColumns<'a> {
     contacts: Vec<i64>,
     holder: [Vec<Option<&'a str>>; 7],
     mains: Vec<bool>,
+    linked: Vec<Option<String>>,
 }
 
 impl<'a> TicketColumns<'a> {
@@ -619,10 +622,14 @@ impl<'a> TicketColumns<'a> {
                 text(|r| r.holder.birth_place.as_deref()),
             ],
             mains: rows.iter().map(|r| r.main_applicant).collect(),
+            linked: rows
+                .iter()
+                .map(|r| crate::ticketing::linked_ids_text(&r.linked_ticket_ids))
+                .collect(),
         })
     }
 
-    /// Binds `$2`…`$30` after the organization (`$1`).
+    /// Binds `$2`…`$31` after the organization (`$1`).
     fn bind<'q>(
         &'q self,
         query: Query<'q, Postgres, PgArguments>,
@@ -652,6 +659,6 @@ impl<'a> TicketColumns<'a> {
         for column in &self.holder {
             q = q.bind(column);
         }
-        q.bind(&self.mains)
+        q.bind(&self.mains).bind(&self.linked)
     }
 }

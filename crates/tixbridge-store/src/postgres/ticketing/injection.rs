@@ -13,14 +13,15 @@ use tixbridge_core::model::{InjectionFilters, WALLET_SHIPMENT_MODE};
 
 use super::{CONTACT_COLUMNS, Cur, TICKET_COLUMNS, read_contact, read_ticket, to_json};
 use crate::{
-    InjectedMark, InjectionCandidate, InjectionQuery, MarkedBy, ReplacedTicket, Result, StoreError,
-    merge_by_id,
+    InjectedMark, InjectionCandidate, InjectionQuery, MarkedBy, PushedDefinition, ReplacedTicket,
+    Result, StoreError, merge_by_id,
 };
 
 /// Everything injection needs in one row: the ticket, its cultural contact, and for a
 /// reprint the replaced ticket's cause and its last wallet owner. `$1` organization,
 /// `$2` after id, `$3` limit; the selection's own parameters follow.
-fn candidate_sql(from: &str, selection: &str) -> String {
+fn candidate_sql(from: &str, selection: &str, cards: bool) -> String {
+    let kind = if cards { "IN" } else { "NOT IN" };
     format!(
         "SELECT {TICKET_COLUMNS}, {CONTACT_COLUMNS}, r.cause, mp.owner
          FROM {from}
@@ -30,7 +31,7 @@ fn candidate_sql(from: &str, selection: &str) -> String {
          LEFT JOIN mobile_projections mp ON mp.ticket_id = t.replaces_ticket_id
          WHERE t.organization_id = $1 AND t.id > $2
            AND t.shipment_mode = '{WALLET_SHIPMENT_MODE}'
-           AND p.kind NOT IN ('MEMBERSHIP_CARD', 'SEASON_CARD')
+           AND p.kind {kind} ('MEMBERSHIP_CARD', 'SEASON_CARD')
            AND {selection}
          ORDER BY t.id
          LIMIT $3"
@@ -42,6 +43,13 @@ const BACKLOG: (&str, &str) = (
     "tickets t",
     "t.status = 'NOT_PRINTED' AND NOT EXISTS (SELECT 1 FROM processed_markers m
          WHERE m.ticket_id = t.id AND m.function = 'INJECTION')",
+);
+/// The cards' backlog: cards not printed yet and not processed by Privileges
+/// injection.
+const CARD_BACKLOG: (&str, &str) = (
+    "tickets t",
+    "t.status = 'NOT_PRINTED' AND NOT EXISTS (SELECT 1 FROM processed_markers m
+         WHERE m.ticket_id = t.id AND m.function = 'PRIVILEGES_INJECTION')",
 );
 /// Printed tickets corrected since their injection (`import tickets --update`): the
 /// wallet's copy is out of date, so injection sends them again. Few, found from their
@@ -125,7 +133,7 @@ pub(super) async fn candidates(
     if !q.force.is_empty() {
         let ids: Vec<i64> = q.force.ids.iter().copied().collect();
         let taxes: Vec<&str> = q.force.tax_numbers.iter().map(String::as_str).collect();
-        return sqlx::query(&candidate_sql("tickets t", FORCE_SELECTION))
+        return sqlx::query(&candidate_sql("tickets t", FORCE_SELECTION, q.cards))
             .bind(organization_id)
             .bind(q.after_id)
             .bind(limit)
@@ -137,10 +145,15 @@ pub(super) async fn candidates(
             .map(read_candidate)
             .collect();
     }
+    let sources: &[(&str, &str)] = if q.cards {
+        &[CARD_BACKLOG]
+    } else {
+        &[BACKLOG, CORRECTED]
+    };
     let mut found = Vec::with_capacity(2);
-    for source in [BACKLOG, CORRECTED] {
+    for &source in sources {
         let (selection, values) = filter_selection(source, &q.filters);
-        let sql = candidate_sql(source.0, &selection);
+        let sql = candidate_sql(source.0, &selection, q.cards);
         let mut query = sqlx::query(&sql)
             .bind(organization_id)
             .bind(q.after_id)
@@ -155,15 +168,21 @@ pub(super) async fn candidates(
                 .collect::<Result<Vec<_>>>()?,
         );
     }
-    let corrected = found.pop().unwrap_or_default();
+    let corrected = if q.cards {
+        Vec::new()
+    } else {
+        found.pop().unwrap_or_default()
+    };
     let backlog = found.pop().unwrap_or_default();
     Ok(merge_by_id(backlog, corrected, q.limit))
 }
 
-/// Marks injected tickets (see `TicketingStore::mark_injected`).
-pub(super) async fn mark(
-    pool: &PgPool,
+/// Marks injected tickets (see `TicketingStore::mark_injected`), or cards injected as
+/// privileges (`cards`: the marker of Privileges injection).
+pub(super) async fn mark<'e, E: sqlx::PgExecutor<'e>>(
+    exec: E,
     by: MarkedBy,
+    cards: bool,
     point_of_sales: &str,
     at: DateTime<Utc>,
     marks: Vec<InjectedMark>,
@@ -185,7 +204,12 @@ pub(super) async fn mark(
     let owners = by_id.values().map(to_json).collect::<Result<Vec<_>>>()?;
     // One statement, hence one transaction: print, mark processed, project. The
     // schedule check guards the UPDATE, so an unknown schedule changes nothing.
-    let schedule_found: bool = sqlx::query_scalar(
+    let function = if cards {
+        "PRIVILEGES_INJECTION"
+    } else {
+        "INJECTION"
+    };
+    let sql = format!(
         "WITH s AS (SELECT id FROM schedules WHERE id = $4),
          printed AS (
              UPDATE tickets t SET status = 'PRINTED', printed_by = $2, printed_at = $3
@@ -197,7 +221,7 @@ pub(super) async fn mark(
          marked AS (
              INSERT INTO processed_markers
                  (ticket_id, function, schedule_id, processed_at, cause, execution_id)
-             SELECT id, 'INJECTION', $4, $3, NULL, $6 FROM printed
+             SELECT id, '{function}', $4, $3, NULL, $6 FROM printed
              ON CONFLICT (ticket_id, function) DO UPDATE SET
                  schedule_id = EXCLUDED.schedule_id,
                  processed_at = EXCLUDED.processed_at,
@@ -226,20 +250,106 @@ pub(super) async fn mark(
              -- so its projection stays as Feedback left it.
              WHERE mobile_projections.wallet_status = 'INJECTED'
          )
-         SELECT EXISTS (SELECT 1 FROM s)",
-    )
-    .bind(&ids)
-    .bind(point_of_sales)
-    .bind(at)
-    .bind(schedule_id)
-    .bind(&owners)
-    .bind(execution_id)
-    .fetch_one(pool)
-    .await?;
+         SELECT EXISTS (SELECT 1 FROM s)"
+    );
+    let schedule_found: bool = sqlx::query_scalar(&sql)
+        .bind(&ids)
+        .bind(point_of_sales)
+        .bind(at)
+        .bind(schedule_id)
+        .bind(&owners)
+        .bind(execution_id)
+        .fetch_one(exec)
+        .await?;
     if !schedule_found {
         return Err(StoreError::NotFound(format!(
             "schedule {schedule_id} does not exist"
         )));
     }
     Ok(())
+}
+
+/// Marks cards injected as privileges and records the definitions sent with them, in
+/// one transaction (see `TicketingStore::mark_privileges_injected`).
+pub(super) async fn mark_privileges(
+    pool: &PgPool,
+    by: MarkedBy,
+    point_of_sales: &str,
+    at: DateTime<Utc>,
+    marks: Vec<InjectedMark>,
+    definitions: Vec<PushedDefinition>,
+) -> Result<()> {
+    let mut tx = pool.begin().await?;
+    mark(&mut *tx, by, true, point_of_sales, at, marks).await?;
+    // One row per product (the last wins): an upsert may not touch a row twice.
+    let mut by_product: BTreeMap<i64, &str> = BTreeMap::new();
+    for d in &definitions {
+        by_product.insert(d.product_id, &d.definition_hash);
+    }
+    let products: Vec<i64> = by_product.keys().copied().collect();
+    let hashes: Vec<&str> = by_product.values().copied().collect();
+    sqlx::query(
+        "INSERT INTO privilege_definitions (product_id, definition_hash, pushed_at)
+         SELECT u.product, u.hash, $3 FROM UNNEST($1::bigint[], $2::text[]) AS u(product, hash)
+         ON CONFLICT (product_id) DO UPDATE SET
+             definition_hash = EXCLUDED.definition_hash,
+             pushed_at = EXCLUDED.pushed_at",
+    )
+    .bind(&products)
+    .bind(&hashes)
+    .bind(at)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// The definitions last sent for the organization's products.
+pub(super) async fn pushed_definitions(pool: &PgPool, org: i64) -> Result<Vec<PushedDefinition>> {
+    let rows: Vec<(i64, String)> = sqlx::query_as(
+        "SELECT d.product_id, d.definition_hash FROM privilege_definitions d
+         JOIN products p ON p.id = d.product_id
+         WHERE p.organization_id = $1 ORDER BY d.product_id",
+    )
+    .bind(org)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(product_id, definition_hash)| PushedDefinition {
+            product_id,
+            definition_hash,
+        })
+        .collect())
+}
+
+/// The lowest-id printed card of each product injected as a privilege (see
+/// `TicketingStore::definition_carriers`).
+pub(super) async fn definition_carriers(
+    pool: &PgPool,
+    org: i64,
+    product_ids: &[i64],
+) -> Result<Vec<InjectionCandidate>> {
+    let sql = candidate_sql(
+        "tickets t",
+        "t.status = 'PRINTED' AND t.product_id = $4
+         AND EXISTS (SELECT 1 FROM processed_markers m
+                     WHERE m.ticket_id = t.id AND m.function = 'PRIVILEGES_INJECTION')",
+        true,
+    );
+    let mut out = Vec::new();
+    for product in product_ids {
+        let rows = sqlx::query(&sql)
+            .bind(org)
+            .bind(0i64)
+            .bind(1i64)
+            .bind(product)
+            .fetch_all(pool)
+            .await?;
+        for r in &rows {
+            out.push(read_candidate(r)?);
+        }
+    }
+    out.sort_by_key(|c| c.ticket.id);
+    Ok(out)
 }

@@ -16,7 +16,9 @@ use crate::{
 /// numbers, `$6` whether the force list is given, `$7` date from, `$8` exclude resale.
 fn selection_sql() -> String {
     format!(
-        "SELECT t.id, t.tax_number, t.status, t.cause, m.cause
+        "SELECT t.id, t.tax_number, t.status, t.cause, m.cause,
+                EXISTS (SELECT 1 FROM processed_markers v
+                        WHERE v.ticket_id = t.id AND v.function = 'PRIVILEGES_INJECTION')
          FROM tickets t
          LEFT JOIN processed_markers m
              ON m.ticket_id = t.id AND m.function = 'PUSH_CANCELLED'
@@ -24,7 +26,8 @@ fn selection_sql() -> String {
            AND t.status IN ('CANCELLED', 'INVALIDATED')
            AND t.shipment_mode = '{WALLET_SHIPMENT_MODE}'
            AND EXISTS (SELECT 1 FROM processed_markers i
-                       WHERE i.ticket_id = t.id AND i.function = 'INJECTION')
+                       WHERE i.ticket_id = t.id
+                         AND i.function IN ('INJECTION', 'PRIVILEGES_INJECTION'))
            AND CASE WHEN $6 THEN t.id = ANY($4) OR t.tax_number = ANY($5)
                ELSE m.ticket_id IS NULL OR m.processed_at >= $7
                     OR (m.cause IS DISTINCT FROM t.cause
@@ -65,6 +68,7 @@ pub(super) async fn candidates(
                 status: c.parsed()?,
                 cause: c.cause()?,
                 pushed_cause: c.cause()?,
+                privilege: c.get()?,
             })
         })
         .collect()

@@ -438,7 +438,8 @@ fn insert_ticket(
             "INSERT INTO tickets (id, organization_id, tax_number, barcode, file_id, status,
                  cause, replaces_ticket_id, {CORRECTABLE})
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,
-                     ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30)"
+                     ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30,
+                     ?31)"
         ))?
         .execute(&*values);
     if let Err(e) = r {
@@ -502,7 +503,7 @@ const CORRECTABLE: &str = "shipment_mode, sales_channel, season_code, product_id
     performance_id, tariff, category, price_cents, currency, purchase_date, validity_start,
     validity_end, details, contact_id, holder_first_name, holder_last_name,
     holder_birth_date, holder_id_number, holder_country_code, holder_birth_region,
-    holder_birth_place, main_applicant";
+    holder_birth_place, main_applicant, linked_ticket_ids";
 
 /// Replaces the ticket's correctable columns when one of them differs; `true` when the
 /// ticket changed.
@@ -514,7 +515,7 @@ fn correct_ticket(
     ids: &RowIds,
 ) -> Result<bool> {
     let placeholders = "(?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, \
-                  ?19, ?20, ?21, ?22, ?23, ?24)";
+                  ?19, ?20, ?21, ?22, ?23, ?24, ?25)";
     let derived = derived(row, details);
     let mut values: Vec<&dyn ToSql> = vec![&row.ticket_id, &org];
     values.extend(correctable_values(row, ids, &derived));
@@ -534,6 +535,7 @@ struct Derived<'a> {
     season: Option<&'a str>,
     details: &'a str,
     times: [Option<String>; 3],
+    linked: Option<String>,
 }
 
 fn derived<'a>(row: &'a ImportRow, details: &'a str) -> Derived<'a> {
@@ -545,6 +547,7 @@ fn derived<'a>(row: &'a ImportRow, details: &'a str) -> Derived<'a> {
             opt_ts(row.validity_start),
             opt_ts(row.validity_end),
         ],
+        linked: crate::ticketing::linked_ids_text(&row.linked_ticket_ids),
     }
 }
 
@@ -553,7 +556,7 @@ fn correctable_values<'a>(
     row: &'a ImportRow,
     ids: &'a RowIds,
     derived: &'a Derived<'a>,
-) -> [&'a dyn ToSql; 22] {
+) -> [&'a dyn ToSql; 23] {
     let h = &row.holder;
     let times = &derived.times;
     [
@@ -579,6 +582,7 @@ fn correctable_values<'a>(
         &h.birth_region,
         &h.birth_place,
         &row.main_applicant,
+        &derived.linked,
     ]
 }
 

@@ -10,7 +10,8 @@ use tixbridge_core::model::{InjectionFilters, WALLET_SHIPMENT_MODE};
 
 use super::{CONTACT_COLUMNS, Cur, TICKET_COLUMNS, read_contact, read_ticket, to_json, ts};
 use crate::{
-    InjectedMark, InjectionCandidate, InjectionQuery, MarkedBy, ReplacedTicket, Result, merge_by_id,
+    InjectedMark, InjectionCandidate, InjectionQuery, MarkedBy, PushedDefinition, ReplacedTicket,
+    Result, merge_by_id,
 };
 
 /// Everything injection needs in one row: the ticket, its cultural contact, and for a
@@ -20,7 +21,8 @@ use crate::{
 /// which reads every printed ticket of the organization on each call; the not-printed
 /// index reads only the backlog. `CROSS JOIN` keeps the tickets as the outer loop, so
 /// the walk is in id order and stops at the limit.
-fn candidate_sql(from: &str, selection: &str) -> String {
+fn candidate_sql(from: &str, selection: &str, cards: bool) -> String {
+    let kind = if cards { "IN" } else { "NOT IN" };
     format!(
         "SELECT {TICKET_COLUMNS}, {CONTACT_COLUMNS}, r.cause, mp.owner
          FROM {from}
@@ -31,15 +33,30 @@ fn candidate_sql(from: &str, selection: &str) -> String {
          WHERE p.id = t.product_id AND c.id = t.contact_id
            AND t.organization_id = :org AND t.id > :after
            AND t.shipment_mode = '{WALLET_SHIPMENT_MODE}'
-           AND p.kind NOT IN ('MEMBERSHIP_CARD', 'SEASON_CARD')
+           AND p.kind {kind} ('MEMBERSHIP_CARD', 'SEASON_CARD')
            AND {selection}
          ORDER BY t.id
          LIMIT :limit"
     )
 }
 
-const NOT_PROCESSED: &str = "NOT EXISTS (SELECT 1 FROM processed_markers m
-    WHERE m.ticket_id = t.id AND m.function = 'INJECTION')";
+/// Not processed by the function (injection, or Privileges injection for cards).
+fn not_processed(cards: bool) -> String {
+    format!(
+        "NOT EXISTS (SELECT 1 FROM processed_markers m
+         WHERE m.ticket_id = t.id AND m.function = '{}')",
+        marker_function(cards)
+    )
+}
+
+/// The processed marker's function: `INJECTION`, or `PRIVILEGES_INJECTION` for cards.
+fn marker_function(cards: bool) -> &'static str {
+    if cards {
+        "PRIVILEGES_INJECTION"
+    } else {
+        "INJECTION"
+    }
+}
 
 /// The backlog: tickets not printed yet, walked on the not-printed index.
 const BACKLOG: (&str, &str) = (
@@ -63,11 +80,11 @@ const CORRECTED: (&str, &str) = (
 /// The selection of `source` narrowed by the schedule's filters, all ANDed; only the
 /// filters set appear, so each combination is its own cached statement with a plain
 /// plan. Product and performance codes become ids once per call.
-fn filter_selection(source: (&str, &str), f: &InjectionFilters) -> String {
+fn filter_selection(source: (&str, &str), f: &InjectionFilters, cards: bool) -> String {
     let mut sel = source.1.to_owned();
     if source != CORRECTED {
         sel.push_str(" AND ");
-        sel.push_str(NOT_PROCESSED);
+        sel.push_str(&not_processed(cards));
     }
     if f.file_number.is_some() {
         // A file number is exclusive: every other filter is ignored.
@@ -145,7 +162,7 @@ pub(super) fn candidates(
         taxes = to_json(&q.force.tax_numbers)?;
         params.push((":ids", &ids));
         params.push((":taxes", &taxes));
-        let sql = candidate_sql("tickets t", FORCE_SELECTION);
+        let sql = candidate_sql("tickets t", FORCE_SELECTION, q.cards);
         return page(conn, &sql, &params, q.limit);
     }
     let backlog = if let Some(file) = &f.file_number {
@@ -168,9 +185,12 @@ pub(super) fn candidates(
         }
         BACKLOG
     };
-    let sql = candidate_sql(backlog.0, &filter_selection(backlog, f));
+    let sql = candidate_sql(backlog.0, &filter_selection(backlog, f, q.cards), q.cards);
     let new = page(conn, &sql, &params, q.limit)?;
-    let sql = candidate_sql(CORRECTED.0, &filter_selection(CORRECTED, f));
+    if q.cards {
+        return Ok(new);
+    }
+    let sql = candidate_sql(CORRECTED.0, &filter_selection(CORRECTED, f, false), false);
     let corrected = page(conn, &sql, &params, q.limit)?;
     Ok(merge_by_id(new, corrected, q.limit))
 }
@@ -195,6 +215,7 @@ fn page(
 pub(super) fn mark(
     tx: &Transaction<'_>,
     by: MarkedBy,
+    cards: bool,
     pos: &str,
     at: DateTime<Utc>,
     marks: &[InjectedMark],
@@ -210,10 +231,10 @@ pub(super) fn mark(
         "UPDATE tickets SET status = 'PRINTED', printed_by = ?2, printed_at = ?3
          WHERE id = ?1 AND status IN ('NOT_PRINTED', 'PRINTED')",
     )?;
-    let mut mark = tx.prepare_cached(
+    let mut mark = tx.prepare_cached(&format!(
         "INSERT INTO processed_markers
              (ticket_id, function, schedule_id, processed_at, cause, execution_id)
-         VALUES (?1, 'INJECTION', ?2, ?3, NULL, ?4)
+         VALUES (?1, '{}', ?2, ?3, NULL, ?4)
          ON CONFLICT (ticket_id, function) DO UPDATE SET
              schedule_id = excluded.schedule_id,
              processed_at = excluded.processed_at,
@@ -225,7 +246,8 @@ pub(super) fn mark(
                  WHEN processed_markers.corrected_at
                       > (SELECT started_at FROM executions WHERE id = ?4)
                  THEN processed_markers.corrected_at END",
-    )?;
+        marker_function(cards)
+    ))?;
     let mut project = tx.prepare_cached(
         "INSERT INTO mobile_projections
              (ticket_id, wallet_status, owner, holder, transfer_level, updated_at)
@@ -247,4 +269,68 @@ pub(super) fn mark(
         }
     }
     Ok(())
+}
+
+/// Records the definitions sent with accepted cards, in the caller's transaction.
+pub(super) fn record_definitions(
+    tx: &Transaction<'_>,
+    at: DateTime<Utc>,
+    definitions: &[PushedDefinition],
+) -> Result<()> {
+    let mut put = tx.prepare_cached(
+        "INSERT INTO privilege_definitions (product_id, definition_hash, pushed_at)
+         VALUES (?1, ?2, ?3)
+         ON CONFLICT (product_id) DO UPDATE SET
+             definition_hash = excluded.definition_hash,
+             pushed_at = excluded.pushed_at",
+    )?;
+    let at = ts(at);
+    for d in definitions {
+        put.execute(params![d.product_id, d.definition_hash, at])?;
+    }
+    Ok(())
+}
+
+/// The definitions last sent for the organization's products.
+pub(super) fn pushed_definitions(conn: &Connection, org: i64) -> Result<Vec<PushedDefinition>> {
+    let mut st = conn.prepare_cached(
+        "SELECT d.product_id, d.definition_hash FROM privilege_definitions d
+         JOIN products p ON p.id = d.product_id
+         WHERE p.organization_id = ?1 ORDER BY d.product_id",
+    )?;
+    let rows = st.query_map([org], |r| {
+        Ok(PushedDefinition {
+            product_id: r.get(0)?,
+            definition_hash: r.get(1)?,
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+}
+
+/// The lowest-id printed card of each product injected as a privilege (see
+/// `TicketingStore::definition_carriers`).
+pub(super) fn definition_carriers(
+    conn: &Connection,
+    org: i64,
+    product_ids: &[i64],
+) -> Result<Vec<InjectionCandidate>> {
+    let sql = candidate_sql(
+        "tickets t",
+        "t.status = 'PRINTED' AND t.product_id = :product
+         AND EXISTS (SELECT 1 FROM processed_markers m
+                     WHERE m.ticket_id = t.id AND m.function = 'PRIVILEGES_INJECTION')",
+        true,
+    );
+    let mut out = Vec::new();
+    for product in product_ids {
+        let params: [(&str, &dyn rusqlite::ToSql); 4] = [
+            (":org", &org),
+            (":after", &0i64),
+            (":limit", &1i64),
+            (":product", product),
+        ];
+        out.extend(page(conn, &sql, &params, 1)?);
+    }
+    out.sort_by_key(|c| c.ticket.id);
+    Ok(out)
 }

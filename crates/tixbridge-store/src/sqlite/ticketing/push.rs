@@ -28,7 +28,9 @@ fn selection_sql(force: bool) -> String {
             .to_owned()
     };
     format!(
-        "SELECT t.id, t.tax_number, t.status, t.cause, m.cause
+        "SELECT t.id, t.tax_number, t.status, t.cause, m.cause,
+                EXISTS (SELECT 1 FROM processed_markers v
+                        WHERE v.ticket_id = t.id AND v.function = 'PRIVILEGES_INJECTION')
          FROM tickets t INDEXED BY tickets_cancelled
          LEFT JOIN processed_markers m
              ON m.ticket_id = t.id AND m.function = 'PUSH_CANCELLED'
@@ -36,7 +38,8 @@ fn selection_sql(force: bool) -> String {
            AND t.status IN ('CANCELLED', 'INVALIDATED')
            AND t.shipment_mode = '{WALLET_SHIPMENT_MODE}'
            AND EXISTS (SELECT 1 FROM processed_markers i
-                       WHERE i.ticket_id = t.id AND i.function = 'INJECTION')
+                       WHERE i.ticket_id = t.id
+                         AND i.function IN ('INJECTION', 'PRIVILEGES_INJECTION'))
            AND {pending}
          ORDER BY t.id
          LIMIT :limit"
@@ -77,6 +80,7 @@ pub(super) fn candidates(
             status: c.parsed()?,
             cause: c.cause()?,
             pushed_cause: c.cause()?,
+            privilege: c.get()?,
         })
     })?;
     Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)

@@ -1,0 +1,13 @@
+-- Privileges injection (membership and season cards, DOMAIN.md §5.5).
+
+-- A card's linked tickets (the season's match tickets): ticket ids separated by
+-- spaces, NULL when none. Sent as the privilege's linkedTicketIds.
+ALTER TABLE tickets ADD COLUMN linked_ticket_ids TEXT;
+
+-- The privilege definition last sent to the wallet for a card product: the SHA-256 of
+-- its JSON. A product whose definition now hashes differently is sent again.
+CREATE TABLE privilege_definitions (
+    product_id INTEGER PRIMARY KEY REFERENCES products(id),
+    definition_hash TEXT NOT NULL,
+    pushed_at TEXT NOT NULL
+);
