@@ -1037,7 +1037,8 @@ impl<'a> Parser<'a> {
         };
         r.zone = self.zone(&mut r, row_no);
         let row = parse_row(&mut r)?;
-        if row.performance.is_none() {
+        // Cards become privileges, which carry no event dates (DOMAIN.md §5.5).
+        if row.performance.is_none() && !row.product.kind.is_card() {
             self.check_comfort(&row, r.zone).map_err(|e| vec![e])?;
         }
         Ok(row)

@@ -1127,3 +1127,78 @@ async fn import_rate() {
         n as f64 / (secs - check_secs)
     );
 }
+
+/// Issue 8 (privileges): a card's `linked_ticket_ids` (spaces or `|`) reach the store
+/// on both backends, and are corrected like the other columns; on a ticket product, a
+/// bad id, a repeated one or the card itself, the row is refused naming the column.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cards_link_tickets_and_bad_links_are_refused() {
+    each_backend(|f| async move {
+        let header = [
+            "ticket_id",
+            "tax_number",
+            "barcode",
+            "product_code",
+            "product_kind",
+            "contact_number",
+            "linked_ticket_ids",
+        ];
+        let card = |id: i64, kind: &str, linked: &str| {
+            vec![
+                id.to_string(),
+                format!("TX{id}"),
+                format!("BC{id}"),
+                match kind {
+                    "OPEN_PASS" => "MUSEUM",
+                    "SEASON_CARD" => "SEASON",
+                    _ => "MEMBERS",
+                }
+                .into(),
+                kind.to_owned(),
+                format!("C{id}"),
+                linked.to_owned(),
+            ]
+        };
+        let bad = vec![
+            card(1, "OPEN_PASS", "7"),
+            card(2, "SEASON_CARD", "7 x"),
+            card(3, "SEASON_CARD", "7|7"),
+            card(4, "SEASON_CARD", "4"),
+        ];
+        let path = f.write("bad-links.csv", &header, &bad);
+        let errors = bad_rows(f.import(&path).await.unwrap_err());
+        let named: Vec<(u64, Option<&str>)> = errors
+            .iter()
+            .map(|e| (e.row, e.column.as_deref()))
+            .collect();
+        let column = Some("linked_ticket_ids");
+        assert_eq!(
+            named,
+            vec![(2, column), (3, column), (4, column), (5, column)],
+            "{errors:?}"
+        );
+        assert!(
+            errors[0]
+                .message
+                .contains("only a membership or season card")
+        );
+        assert!(errors[2].message.contains("listed twice"), "{errors:?}");
+        assert!(errors[3].message.contains("the card itself"), "{errors:?}");
+        assert_eq!(f.ticket_count().await, 0);
+
+        let path = f.write(
+            "cards.csv",
+            &header,
+            &[
+                card(10, "SEASON_CARD", "100 101|102"),
+                card(11, "MEMBERSHIP_CARD", ""),
+            ],
+        );
+        assert_eq!(f.import(&path).await.unwrap(), 2);
+        for (id, want) in [(10, vec![100, 101, 102]), (11, vec![])] {
+            let t = f.store.ticket(id).await.unwrap().unwrap();
+            assert_eq!(t.linked_ticket_ids, want, "card {id}");
+        }
+    })
+    .await;
+}
