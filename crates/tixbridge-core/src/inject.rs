@@ -69,8 +69,16 @@ pub enum RecipientSource {
     LastWalletOwner,
 }
 
+/// The cause of a ticket sold on the resale platform.
+const RESOLD: &str = "RESOLD";
+
 /// The recipient rule for injection (DOMAIN.md §5.1). `replaced` is, for a reprint, the
 /// cause of the ticket it replaces and that ticket's last wallet owner (from Feedback).
+///
+/// A ticket issued by a resale sale (the replaced ticket's cause is `RESOLD`) always
+/// goes to its cultural contact, the buyer: the last owner of the old ticket is the
+/// seller, who sold it (our decision; the public material only says the seller's ticket
+/// is invalidated).
 pub fn choose_recipient(
     params: &CustomParams,
     cultural: &Contact,
@@ -80,7 +88,9 @@ pub fn choose_recipient(
     let Some((cause, last_owner)) = replaced else {
         return cultural_person();
     };
-    if !params.overlay_spectator_details_with_last_owner {
+    if !params.overlay_spectator_details_with_last_owner
+        || cause.is_some_and(|c| c.as_str() == RESOLD)
+    {
         return cultural_person();
     }
     if cause.is_some_and(|c| params.reset_injection_invalidation_reasons.contains(c)) {

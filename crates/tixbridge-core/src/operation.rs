@@ -1,8 +1,8 @@
 //! Ticketing operations (DOMAIN.md §2; issue 8): what an operator does to tickets
 //! already issued, which statuses allow it, and the causes it is given.
 //!
-//! Cancel, invalidate and reprint are built; control and resale follow the same shape
-//! (one transaction per command, a history row per ticket).
+//! Each is one transaction per command with a history row per ticket: cancel,
+//! invalidate, reprint, control (a gate scan) and the three resale steps.
 
 use std::fmt;
 use std::str::FromStr;
@@ -25,6 +25,9 @@ pub const DEFAULT_CAUSES: [&str; 7] = [
     "RESALE_CANCELLED",
 ];
 
+/// The cause of a ticket posted for resale.
+pub const RESALE_PENDING: &str = "RESALE_PENDING";
+
 /// An operation on issued tickets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
@@ -40,6 +43,15 @@ pub enum Operation {
     Reprint,
     /// A gate scan: `CONTROLLED` at the scan time (see [`judge_scan`]).
     Control,
+    /// Posting a ticket on the resale platform (DOMAIN.md §2): `INVALIDATED`, cause
+    /// `RESALE_PENDING`.
+    ResalePost,
+    /// The posted ticket is sold: its cause becomes `RESOLD`, and a new ticket is
+    /// issued for the buyer (a reprint to the buyer, who becomes its cultural contact).
+    ResaleSold,
+    /// The posting is withdrawn: its cause becomes `RESALE_CANCELLED`, and the ticket is
+    /// given back (a reprint to the seller).
+    ResaleWithdraw,
 }
 
 impl Operation {
@@ -49,6 +61,9 @@ impl Operation {
             Operation::Invalidate => "INVALIDATE",
             Operation::Reprint => "REPRINT",
             Operation::Control => "CONTROL",
+            Operation::ResalePost => "RESALE_POST",
+            Operation::ResaleSold => "RESALE_SOLD",
+            Operation::ResaleWithdraw => "RESALE_WITHDRAW",
         }
     }
 
@@ -56,20 +71,60 @@ impl Operation {
     pub fn target(self) -> TicketingStatus {
         match self {
             Operation::Cancel => TicketingStatus::Cancelled,
-            Operation::Invalidate | Operation::Reprint => TicketingStatus::Invalidated,
             Operation::Control => TicketingStatus::Controlled,
+            Operation::Invalidate
+            | Operation::Reprint
+            | Operation::ResalePost
+            | Operation::ResaleSold
+            | Operation::ResaleWithdraw => TicketingStatus::Invalidated,
         }
     }
 
-    /// Whether a ticket in `status` allows the operation: only a live ticket
-    /// (`NOT_PRINTED` or `PRINTED`) is cancelled, invalidated or reprinted. The refusal
-    /// says why, in the words a box-office operator needs.
-    pub fn check(self, status: TicketingStatus) -> Result<(), String> {
+    /// The cause a resale step always gives (DOMAIN.md §2); `None` for the operations
+    /// whose cause the operator chooses.
+    pub fn resale_cause(self) -> Option<&'static str> {
+        match self {
+            Operation::ResalePost => Some(RESALE_PENDING),
+            Operation::ResaleSold => Some("RESOLD"),
+            Operation::ResaleWithdraw => Some("RESALE_CANCELLED"),
+            _ => None,
+        }
+    }
+
+    /// Whether the operation issues a new ticket in place of the old one (a reprint,
+    /// to the buyer or back to the seller for the resale steps that end a posting).
+    pub fn issues_new_ticket(self) -> bool {
+        matches!(
+            self,
+            Operation::Reprint | Operation::ResaleSold | Operation::ResaleWithdraw
+        )
+    }
+
+    /// Whether a ticket in `status` with `cause` allows the operation: only a live
+    /// ticket (`NOT_PRINTED` or `PRINTED`) is cancelled, invalidated, reprinted or
+    /// posted for resale; only a ticket posted for resale (`INVALIDATED`,
+    /// `RESALE_PENDING`) is sold or withdrawn. The refusal says why, in the words a
+    /// box-office operator needs.
+    pub fn check(self, status: TicketingStatus, cause: Option<&Cause>) -> Result<(), String> {
+        if matches!(self, Operation::ResaleSold | Operation::ResaleWithdraw) {
+            let posted = status == TicketingStatus::Invalidated
+                && cause.is_some_and(|c| c.as_str() == RESALE_PENDING);
+            return if posted {
+                Ok(())
+            } else {
+                let cause = cause.map(|c| format!(", cause {c}")).unwrap_or_default();
+                Err(format!(
+                    "it is {status}{cause}: only a ticket posted for resale \
+                     (INVALIDATED, cause {RESALE_PENDING}) is sold or withdrawn"
+                ))
+            };
+        }
         let verb = match self {
             Operation::Cancel => "cancelled",
             Operation::Invalidate => "invalidated",
             Operation::Reprint => "reprinted",
             Operation::Control => "controlled again",
+            _ => "posted for resale",
         };
         match status {
             TicketingStatus::NotPrinted | TicketingStatus::Printed => Ok(()),
@@ -101,6 +156,9 @@ impl FromStr for Operation {
             "INVALIDATE" => Ok(Operation::Invalidate),
             "REPRINT" => Ok(Operation::Reprint),
             "CONTROL" => Ok(Operation::Control),
+            "RESALE_POST" => Ok(Operation::ResalePost),
+            "RESALE_SOLD" => Ok(Operation::ResaleSold),
+            "RESALE_WITHDRAW" => Ok(Operation::ResaleWithdraw),
             other => Err(format!("unknown operation {other:?}")),
         }
     }
@@ -251,11 +309,11 @@ mod tests {
     #[test]
     fn only_live_tickets_are_cancelled_or_invalidated() {
         for op in [Operation::Cancel, Operation::Invalidate] {
-            assert!(op.check(TicketingStatus::NotPrinted).is_ok());
-            assert!(op.check(TicketingStatus::Printed).is_ok());
-            let e = op.check(TicketingStatus::Controlled).unwrap_err();
+            assert!(op.check(TicketingStatus::NotPrinted, None).is_ok());
+            assert!(op.check(TicketingStatus::Printed, None).is_ok());
+            let e = op.check(TicketingStatus::Controlled, None).unwrap_err();
             assert!(e.contains("CONTROLLED"), "{e}");
-            let e = op.check(TicketingStatus::Cancelled).unwrap_err();
+            let e = op.check(TicketingStatus::Cancelled, None).unwrap_err();
             assert_eq!(e, "it is already CANCELLED");
             assert_eq!(op.as_str().parse::<Operation>(), Ok(op));
         }
@@ -263,10 +321,41 @@ mod tests {
         assert_eq!(Operation::Invalidate.target(), TicketingStatus::Invalidated);
         assert_eq!(Operation::Reprint.target(), TicketingStatus::Invalidated);
         let e = Operation::Reprint
-            .check(TicketingStatus::Cancelled)
+            .check(TicketingStatus::Cancelled, None)
             .unwrap_err();
         assert_eq!(e, "it is CANCELLED: a cancelled ticket cannot be reprinted");
         assert_eq!("REPRINT".parse::<Operation>(), Ok(Operation::Reprint));
+    }
+
+    #[test]
+    fn only_a_posted_ticket_is_sold_or_withdrawn() {
+        let pending = Cause::parse(RESALE_PENDING).unwrap();
+        let theft = Cause::parse("THEFT").unwrap();
+        let post = Operation::ResalePost;
+        assert!(post.check(TicketingStatus::Printed, None).is_ok());
+        let e = post.check(TicketingStatus::Invalidated, Some(&pending));
+        assert_eq!(e.unwrap_err(), "it is already INVALIDATED");
+        for op in [Operation::ResaleSold, Operation::ResaleWithdraw] {
+            assert!(
+                op.check(TicketingStatus::Invalidated, Some(&pending))
+                    .is_ok()
+            );
+            let e = op
+                .check(TicketingStatus::Invalidated, Some(&theft))
+                .unwrap_err();
+            assert!(
+                e.starts_with("it is INVALIDATED, cause THEFT: only a ticket posted"),
+                "{e}"
+            );
+            let e = op.check(TicketingStatus::Printed, None).unwrap_err();
+            assert!(e.starts_with("it is PRINTED: only"), "{e}");
+            assert!(op.issues_new_ticket());
+            assert_eq!(op.as_str().parse::<Operation>(), Ok(op));
+        }
+        assert!(!post.issues_new_ticket());
+        let causes = [post, Operation::ResaleSold, Operation::ResaleWithdraw]
+            .map(|op| op.resale_cause().unwrap());
+        assert_eq!(causes, ["RESALE_PENDING", "RESOLD", "RESALE_CANCELLED"]);
     }
 
     #[test]

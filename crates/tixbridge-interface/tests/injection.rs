@@ -1105,7 +1105,7 @@ async fn status_of_ticketing(
 /// same seat, to the old one's owner; both backends.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reprint_deletes_the_old_ticket_and_injects_the_new_one() {
-    use tixbridge_core::operation::TicketRef;
+    use tixbridge_core::operation::{Operation, TicketRef};
     use tixbridge_interface::setup::{PushCancelledScheduleInput, create_push_cancelled_schedule};
     use tixbridge_store::ReprintRequest;
 
@@ -1149,7 +1149,9 @@ async fn a_reprint_deletes_the_old_ticket_and_injects_the_new_one() {
         let done = store
             .reprint(ReprintRequest {
                 organization_id: org,
+                operation: Operation::Reprint,
                 ticket: TicketRef::parse("TX1").unwrap(),
+                buyer: None,
                 cause: Cause::parse("REPRINT").unwrap(),
                 operator: "test".into(),
                 at: Utc::now(),

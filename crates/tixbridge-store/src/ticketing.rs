@@ -660,8 +660,15 @@ impl OperationRecord {
 #[derive(Debug, Clone, PartialEq)]
 pub struct ReprintRequest {
     pub organization_id: i64,
+    /// [`Operation::Reprint`], or a resale step that issues a new ticket
+    /// ([`Operation::ResaleSold`] to the buyer, [`Operation::ResaleWithdraw`] back to
+    /// the seller), whose old ticket must be posted for resale.
+    pub operation: Operation,
     /// The ticket to reprint.
     pub ticket: TicketRef,
+    /// For [`Operation::ResaleSold`] only: the buyer's contact number; the new ticket's
+    /// cultural contact, without the seller's holder data.
+    pub buyer: Option<String>,
     /// The old ticket's cause; `REPRINT` unless the operator gives another.
     pub cause: Cause,
     pub operator: String,
@@ -756,11 +763,12 @@ pub(crate) fn scan_effect(outcome: &ScanOutcome, at: DateTime<Utc>) -> ScanEffec
     }
 }
 
-/// A ticket a reference found: its id and status.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A ticket a reference found: its id, status and cause.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct FoundTicket {
     pub ticket_id: i64,
     pub status: TicketingStatus,
+    pub cause: Option<Cause>,
 }
 
 /// Every backend's plan of an operation: each reference found (else
@@ -778,10 +786,10 @@ pub(crate) fn plan_operation(
     for (r, f) in found {
         match f {
             None => unknown.push(r.to_string()),
-            Some(t) => match op.check(t.status) {
+            Some(t) => match op.check(t.status, t.cause.as_ref()) {
                 Err(why) => refused.push(format!("ticket {r} ({}): {why}", t.ticket_id)),
                 Ok(()) if plan.iter().any(|p| p.ticket_id == t.ticket_id) => {}
-                Ok(()) => plan.push(*t),
+                Ok(()) => plan.push(t.clone()),
             },
         }
     }
@@ -818,8 +826,61 @@ pub(crate) fn with_default_causes(added: Vec<Cause>) -> Vec<Cause> {
 /// Checks the request's cause against `known`: [`crate::StoreError::Invalid`] listing
 /// them when unknown.
 pub(crate) fn check_request_cause(req: &OperationRequest, known: &[Cause]) -> Result<()> {
+    if req.operation.issues_new_ticket() {
+        return Err(crate::StoreError::Invalid(format!(
+            "{} issues a new ticket: it is made by `reprint`, one ticket at a time",
+            req.operation
+        )));
+    }
+    check_step_cause(req.operation, &req.cause)?;
     check_cause(&req.cause, known).map_err(crate::StoreError::Invalid)
 }
+
+/// A resale step's cause is the step's own (DOMAIN.md §2).
+fn check_step_cause(op: Operation, cause: &Cause) -> Result<()> {
+    match op.resale_cause() {
+        Some(c) if cause.as_str() != c => Err(crate::StoreError::Invalid(format!(
+            "{op} gives the cause {c}, not {cause}"
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// The checks of a reprint request before anything is read: the operation issues a new
+/// ticket, a resale step has its own cause, a sale names its buyer and only a sale does.
+pub(crate) fn check_reprint_request(req: &ReprintRequest) -> Result<()> {
+    let op = req.operation;
+    if !op.issues_new_ticket() {
+        return Err(crate::StoreError::Invalid(format!(
+            "{op} does not issue a new ticket"
+        )));
+    }
+    check_step_cause(op, &req.cause)?;
+    match (op, &req.buyer) {
+        (Operation::ResaleSold, None) => Err(crate::StoreError::Invalid(
+            "a resale sold names its buyer: the contact number of the new ticket's cultural \
+             contact"
+                .into(),
+        )),
+        (Operation::ResaleSold, Some(_)) | (_, None) => Ok(()),
+        (_, Some(_)) => Err(crate::StoreError::Invalid(format!(
+            "only a resale sold names a buyer, not {op}"
+        ))),
+    }
+}
+
+/// The refusal of a buyer who is not a contact of the organization.
+pub(crate) fn unknown_buyer(number: &str) -> crate::StoreError {
+    crate::StoreError::NotFound(format!(
+        "no contact numbered {number} in this organization; nothing changed"
+    ))
+}
+
+/// The holder columns a reprint to a buyer clears: the named-ticket data belonged to
+/// the seller's ticket.
+pub(crate) const HOLDER_CLEARED: &str = "holder_first_name = NULL, holder_last_name = NULL,
+    holder_birth_date = NULL, holder_id_number = NULL, holder_country_code = NULL,
+    holder_birth_region = NULL, holder_birth_place = NULL";
 
 /// The ticketing side's storage. Every method is one round trip (one blocking hop on
 /// SQLite, one transaction on PostgreSQL) so batches cost per batch, not per row.

@@ -109,6 +109,7 @@ conformance!(
     operations_refused_change_nothing,
     reprint_replaces_the_ticket_once,
     gate_scans_control_tickets,
+    resale_posts_sells_and_withdraws,
 );
 
 // ---- rates -------------------------------------------------------------------------

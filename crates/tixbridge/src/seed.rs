@@ -391,3 +391,64 @@ mod tests {
         }
     }
 }
+
+/// The tax number prefix of seeded cards (tickets use `26`).
+const CARD_TAX_PREFIX: &str = "27";
+
+/// Streams `n` membership and season cards (DOMAIN.md §5.5) for the contacts of
+/// [`tournament`] with the same seed: three in four are a tournament pass (a season
+/// card of the season, valid until its end), the others a supporters' club membership.
+/// Contacts are those of the tickets seeded with the same seed, in order. Card ids
+/// start at `first_id`; a tournament pass links `linked_per_card` of the
+/// tickets with ids from [`FIRST_TICKET_ID`] (the holder's matches).
+pub fn cards(
+    n: u64,
+    seed: u64,
+    first_id: i64,
+    linked_per_card: u64,
+) -> impl Iterator<Item = ImportRow> {
+    tournament(n, seed).map(move |t| {
+        let n = t.ticket_id - FIRST_TICKET_ID;
+        let pass = n % 4 != 3;
+        let product = if pass {
+            ImportProduct {
+                code: "CUP-PASS".into(),
+                kind: ProductKind::SeasonCard,
+                family: Some("CARDS".into()),
+                name: LocalizedText::new("en", "European Cup 2028 tournament pass")
+                    .with("fr", "Pass tournoi Coupe d'Europe 2028"),
+                comfort: ComfortVariables::default(),
+            }
+        } else {
+            ImportProduct {
+                code: "SUPPORTERS".into(),
+                kind: ProductKind::MembershipCard,
+                family: Some("CARDS".into()),
+                name: LocalizedText::new("en", "Supporters' club membership")
+                    .with("fr", "Adhésion au club des supporters"),
+                comfort: ComfortVariables::default(),
+            }
+        };
+        let linked = if pass {
+            let from = FIRST_TICKET_ID + n as i64 * linked_per_card as i64;
+            (from..from + linked_per_card as i64).collect()
+        } else {
+            Vec::new()
+        };
+        ImportRow {
+            ticket_id: first_id + n as i64,
+            tax_number: format!("{CARD_TAX_PREFIX}{:010}", n + 1),
+            // Never a ticket's barcode (those are 16 digits).
+            barcode: format!("CARD{:012}", n + 1),
+            product,
+            season: pass.then(season),
+            performance: None,
+            site: None,
+            validity_end: pass.then(|| season().end),
+            category: None,
+            price_cents: Some(if pass { 39_000 } else { 4_500 }),
+            linked_ticket_ids: linked,
+            ..t
+        }
+    })
+}

@@ -165,7 +165,9 @@ pub async fn operations_refused_change_nothing(store: Store) {
 fn reprint_request(organization_id: i64, ticket: &str) -> crate::ReprintRequest {
     crate::ReprintRequest {
         organization_id,
+        operation: Operation::Reprint,
         ticket: TicketRef::parse(ticket).expect("a reference"),
+        buyer: None,
         cause: cause("REPRINT"),
         operator: "box:anna".into(),
         at: at("2026-06-02T09:00:00Z"),
@@ -398,4 +400,105 @@ pub async fn gate_scans_control_tickets(store: Store) {
     let h3 = store.ticket_operations(3).await.unwrap();
     assert_eq!(h3.len(), 1, "admitted while cancelled is recorded");
     assert_eq!(h3[0].to_status, TicketingStatus::Cancelled);
+}
+
+/// Resale (DOMAIN.md §2): posting invalidates with `RESALE_PENDING`; a sale makes the
+/// cause `RESOLD` and issues a new ticket to the buyer (the buyer's contact, without
+/// the seller's holder data); a withdrawal makes it `RESALE_CANCELLED` and gives a new
+/// ticket back to the seller. Only a posted ticket is sold or withdrawn, once; a step's
+/// cause is its own; an unknown buyer changes nothing.
+pub async fn resale_posts_sells_and_withdraws(store: Store) {
+    let o = org(&store, "ACME").await;
+    import(&store, o.id, (1..=4).map(sample_row).collect()).await;
+    let post = |tickets: &[&str], c: &str| OperationRequest {
+        organization_id: o.id,
+        operation: Operation::ResalePost,
+        tickets: tickets
+            .iter()
+            .map(|t| TicketRef::parse(t).unwrap())
+            .collect(),
+        cause: cause(c),
+        operator: "resale".into(),
+        at: at("2026-06-03T10:00:00Z"),
+    };
+    let wrong = store.apply_operation(post(&["TX1"], "THEFT")).await;
+    assert!(
+        matches!(&wrong, Err(StoreError::Invalid(m)) if m.contains("gives the cause RESALE_PENDING")),
+        "{wrong:?}"
+    );
+    store
+        .apply_operation(post(&["TX1", "TX2"], "RESALE_PENDING"))
+        .await
+        .expect("posted");
+    let posted = store.ticket(1).await.unwrap().unwrap();
+    assert_eq!(
+        (posted.status, posted.cause.clone()),
+        (TicketingStatus::Invalidated, Some(cause("RESALE_PENDING")))
+    );
+
+    let step = |op: Operation, ticket: &str, buyer: Option<&str>| crate::ReprintRequest {
+        operation: op,
+        buyer: buyer.map(str::to_owned),
+        cause: cause(op.resale_cause().unwrap()),
+        ..reprint_request(o.id, ticket)
+    };
+    // Refusals change nothing.
+    let r = store
+        .reprint(step(Operation::ResaleSold, "TX3", Some("C4")))
+        .await;
+    assert!(
+        matches!(&r, Err(StoreError::Conflict(m)) if m.contains("only a ticket posted for resale")),
+        "{r:?}"
+    );
+    let r = store
+        .reprint(step(Operation::ResaleSold, "TX1", Some("NOBODY")))
+        .await;
+    assert!(
+        matches!(&r, Err(StoreError::NotFound(m)) if m.contains("no contact numbered NOBODY")),
+        "{r:?}"
+    );
+    let r = store
+        .reprint(step(Operation::ResaleSold, "TX1", None))
+        .await;
+    assert!(matches!(&r, Err(StoreError::Invalid(m)) if m.contains("names its buyer")));
+    assert_eq!(store.ticket(1).await.unwrap().unwrap(), posted);
+
+    let sold = store
+        .reprint(step(Operation::ResaleSold, "TX1", Some("C4")))
+        .await
+        .expect("sold");
+    let buyer_ticket = &sold.new_ticket;
+    let buyer = store.ticket(4).await.unwrap().unwrap().contact_id;
+    assert_eq!(buyer_ticket.contact_id, buyer, "the buyer's ticket");
+    assert_eq!(
+        buyer_ticket.holder,
+        Default::default(),
+        "no seller holder data"
+    );
+    assert_eq!(buyer_ticket.replaces_ticket_id, Some(1));
+    assert_eq!(buyer_ticket.performance_id, posted.performance_id);
+    assert_eq!(
+        store.ticket(1).await.unwrap().unwrap().cause,
+        Some(cause("RESOLD"))
+    );
+    assert_eq!(sold.record.operation, Operation::ResaleSold);
+    let again = store
+        .reprint(step(Operation::ResaleWithdraw, "TX1", None))
+        .await;
+    assert!(matches!(again, Err(StoreError::Conflict(_))), "{again:?}");
+
+    let back = store
+        .reprint(step(Operation::ResaleWithdraw, "TX2", None))
+        .await
+        .expect("withdrawn");
+    let seller = store.ticket(2).await.unwrap().unwrap();
+    assert_eq!(seller.cause, Some(cause("RESALE_CANCELLED")));
+    assert_eq!(
+        back.new_ticket.contact_id, seller.contact_id,
+        "back to the seller"
+    );
+    assert_eq!(back.new_ticket.holder, seller.holder);
+    let history = store.ticket_operations(2).await.unwrap();
+    let ops: Vec<Operation> = history.iter().map(|r| r.operation).collect();
+    assert_eq!(ops, [Operation::ResalePost, Operation::ResaleWithdraw]);
 }

@@ -55,6 +55,7 @@ pub const CHECKS: &[&str] = &[
     "operations_refused_change_nothing",
     "reprint_replaces_the_ticket_once",
     "gate_scans_control_tickets",
+    "resale_posts_sells_and_withdraws",
 ];
 
 pub use super::corrections::{
@@ -63,7 +64,7 @@ pub use super::corrections::{
 pub use super::operations::{
     causes_default_and_added, gate_scans_control_tickets,
     operations_change_status_and_record_history, operations_refused_change_nothing,
-    reprint_replaces_the_ticket_once,
+    reprint_replaces_the_ticket_once, resale_posts_sells_and_withdraws,
 };
 
 /// A fixed time, whole seconds, so every backend stores it exactly.

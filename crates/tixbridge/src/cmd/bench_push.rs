@@ -1,8 +1,9 @@
-//! `tixbridge bench push --function cancelled|controlled --tickets N`: end-to-end
-//! throughput of a push function — ticketing SQLite → HTTP → wallet SQLite, both
-//! durable, the wallet service in its own process — against the same-run limit of
-//! applying the same deletions or controls to a copy of the wallet store without HTTP.
-//! The tickets are injected, then cancelled or gate-scanned, before anything is timed.
+//! `tixbridge bench push --function cancelled|controlled|privileges --tickets N`:
+//! end-to-end throughput of a push function — ticketing SQLite → HTTP → wallet SQLite,
+//! both durable, the wallet service in its own process — against the same-run limit of
+//! applying the same deletions, controls or privileges to a copy of the wallet store
+//! without HTTP. The tickets are injected, then cancelled or gate-scanned, before
+//! anything is timed; for privileges, N membership and season cards are imported.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -12,14 +13,17 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use secrecy::SecretString;
 
+use tixbridge_core::api::{DetailEntry, Person, PurchaseDetails, Security};
 use tixbridge_core::cause::Cause;
 use tixbridge_core::lifecycle::{Action, Caller, Op, Settings};
 use tixbridge_core::model::Outcome;
 use tixbridge_core::operation::{Operation, TicketRef};
+use tixbridge_core::privilege::{Privilege, PrivilegeDefinition, PrivilegeDetails};
+use tixbridge_core::text::Text;
 use tixbridge_interface::setup::{
-    InjectionScheduleInput, InterfaceInput, PushCancelledScheduleInput,
+    InjectionScheduleInput, InterfaceInput, PrivilegesScheduleInput, PushCancelledScheduleInput,
     PushControlledScheduleInput, create_injection_schedule, create_interface,
-    create_push_cancelled_schedule, create_push_controlled_schedule,
+    create_privileges_schedule, create_push_cancelled_schedule, create_push_controlled_schedule,
 };
 use tixbridge_interface::{RunOptions, run_schedule};
 use tixbridge_store::{GateScan, OperationRequest, TicketingStore};
@@ -32,14 +36,16 @@ use crate::progress::Meter;
 pub enum PushFunction {
     Cancelled,
     Controlled,
+    Privileges,
 }
 
 #[derive(clap::Args)]
 pub struct PushArgs {
-    /// The function: cancelled (Push Cancelled) or controlled (Push Controlled).
+    /// The function: cancelled (Push Cancelled), controlled (Push Controlled) or
+    /// privileges (Privileges injection).
     #[arg(long, value_enum)]
     function: PushFunction,
-    /// Tickets to inject, then push.
+    /// Tickets to inject, then push (cards to inject, for privileges).
     #[arg(long, default_value_t = 100_000)]
     tickets: u64,
     /// Wallet calls in flight.
@@ -53,6 +59,9 @@ pub struct PushArgs {
     #[arg(long)]
     deletion_delay: Option<String>,
 }
+
+/// The first card id of the privileges benchmark.
+const CARD_IDS: i64 = 900_000_001;
 
 /// Tickets per operation or scan command while preparing (not timed).
 const PREPARE_CHUNK: usize = 10_000;
@@ -76,12 +85,19 @@ pub async fn exec(a: PushArgs) -> anyhow::Result<ExitCode> {
     let name = match a.function {
         PushFunction::Cancelled => "cancelled",
         PushFunction::Controlled => "controlled",
+        PushFunction::Privileges => "privileges",
     };
     println!("bench push: function {name}, {n} tickets, {in_flight} calls in flight");
 
     let store = tixbridge_store::open_ticketing(&url(&dir.join("ticketing.db"))).await?;
     let org = store.ensure_organization("BENCH", "Bench", "en").await?;
-    super::demo::seed_tickets(&*store, org.id, n).await?;
+    let cards = a.function == PushFunction::Privileges;
+    if cards {
+        super::demo::seed_rows(&*store, org.id, n, crate::seed::cards(n, 2026, CARD_IDS, 0))
+            .await?;
+    } else {
+        super::demo::seed_tickets(&*store, org.id, n).await?;
+    }
     let wallet_url = url(&dir.join("wallet.db"));
     let api_key = {
         let wallet = tixbridge_store::open_wallet(&wallet_url).await?;
@@ -95,11 +111,15 @@ pub async fn exec(a: PushArgs) -> anyhow::Result<ExitCode> {
     };
     let mut child = WalletProcess::spawn(&wallet_url, &extra)?;
     configure(&*store, org.id, &child.addr, api_key, n).await?;
-    let injected = run(&store, "bench-injection", in_flight, n, "injected").await?;
-    if injected.counts.succeeded != n {
-        anyhow::bail!("the injection before the push did not inject every ticket");
-    }
-    let ids = prepare(&*store, org.id, a.function, n).await?;
+    let ids = if cards {
+        (CARD_IDS..CARD_IDS + n as i64).collect()
+    } else {
+        let injected = run(&store, "bench-injection", in_flight, n, "injected").await?;
+        if injected.counts.succeeded != n {
+            anyhow::bail!("the injection before the push did not inject every ticket");
+        }
+        prepare(&*store, org.id, a.function, n).await?
+    };
     // The same-run limit works on a copy of the wallet store as the push will find it.
     tixbridge_store::backup(&wallet_url, &dir.join("raw-wallet.db")).await?;
 
@@ -146,7 +166,7 @@ fn url(p: &Path) -> String {
     format!("sqlite:{}", p.display())
 }
 
-/// The interface and the three schedules, each taking the whole batch.
+/// The interface and the four schedules, each taking the whole batch.
 async fn configure(
     store: &dyn TicketingStore,
     org: i64,
@@ -196,6 +216,17 @@ async fn configure(
             interface: "bench".into(),
             name: "bench-push-controlled".into(),
             batch_size,
+            ..Default::default()
+        },
+    )
+    .await?;
+    create_privileges_schedule(
+        store,
+        PrivilegesScheduleInput {
+            interface: "bench".into(),
+            name: "bench-push-privileges".into(),
+            batch_size,
+            point_of_sales: "WEB;BENCH".into(),
             ..Default::default()
         },
     )
@@ -253,6 +284,7 @@ async fn prepare(
                     })
                     .await?;
             }
+            PushFunction::Privileges => {}
             PushFunction::Controlled => {
                 let mut scans = Vec::with_capacity(chunk.len());
                 for id in chunk {
@@ -282,12 +314,15 @@ async fn store_rate(
 ) -> anyhow::Result<f64> {
     let wallet = tixbridge_store::open_wallet(&url(path)).await?;
     let organizer = wallet.organizers().await?.remove(0).id;
+    if function == PushFunction::Privileges {
+        return privileges_rate(wallet, organizer, ids, in_flight).await;
+    }
     let action = || match function {
         PushFunction::Cancelled => Action::Delete {
             reason: "REFUND".into(),
             show_deleted_ticket: false,
         },
-        PushFunction::Controlled => Action::Control {
+        PushFunction::Controlled | PushFunction::Privileges => Action::Control {
             controlled_at: Some(Utc::now().to_rfc3339()),
         },
     };
@@ -318,4 +353,73 @@ async fn store_rate(
     }
     let took: Duration = t.elapsed();
     Ok(ids.len() as f64 / took.as_secs_f64())
+}
+
+/// Injects privileges of the benchmark's shape (definition, purchase details, barcode,
+/// recipient, validity) straight into the copy of the wallet store, in calls of 50,
+/// `in_flight` at once. Building them is timed too: a few microseconds each.
+async fn privileges_rate(
+    wallet: Arc<dyn tixbridge_store::WalletStore>,
+    organizer: i64,
+    ids: &[i64],
+    in_flight: usize,
+) -> anyhow::Result<f64> {
+    let sem = Arc::new(tokio::sync::Semaphore::new(in_flight));
+    let mut calls = tokio::task::JoinSet::new();
+    let t = Instant::now();
+    for call in ids.chunks(50) {
+        let privileges: Vec<Privilege> = call.iter().map(|id| bench_privilege(*id)).collect();
+        let permit = sem.clone().acquire_owned().await?;
+        let wallet = wallet.clone();
+        calls.spawn(async move {
+            let r = wallet
+                .inject_privileges(organizer, privileges, Utc::now())
+                .await;
+            drop(permit);
+            r
+        });
+    }
+    while let Some(done) = calls.join_next().await {
+        done??;
+    }
+    Ok(ids.len() as f64 / t.elapsed().as_secs_f64())
+}
+
+fn bench_privilege(id: i64) -> Privilege {
+    Privilege {
+        privilege_id: Some(id.to_string()),
+        definition: Some(PrivilegeDefinition {
+            id: Some("CUP-PASS".into()),
+            name: Some(Text::Plain("European Cup 2028 tournament pass".into())),
+            kind: Some("SEASON_CARD".into()),
+            valid_from: Some("2028-06-01T00:00:00Z".into()),
+            valid_to: Some("2028-07-31T23:59:00Z".into()),
+            image_url: None,
+        }),
+        purchase_details: Some(PurchaseDetails {
+            taxation_number: Some(format!("27{id:010}")),
+            file_id: Some(format!("F{:08}", id % 1_000_000)),
+            price: Some(390.0),
+            currency: Some("EUR".into()),
+            category: None,
+            purchase_date: Some("2028-03-01T11:00:00+01:00".into()),
+        }),
+        security: Some(Security {
+            barcode: Some(format!("CARD{id:012}")),
+        }),
+        spectator_details: Some(Person {
+            email: Some(format!("fan{id}@example.org")),
+            first_name: Some("Léa".into()),
+            last_name: Some("Martin".into()),
+            ..Person::default()
+        }),
+        linked_ticket_ids: Vec::new(),
+        details: Some(PrivilegeDetails {
+            main: Vec::new(),
+            extra: vec![DetailEntry {
+                key: Text::Plain("Valid until".into()),
+                value: Text::Plain("2028-08-01".into()),
+            }],
+        }),
+    }
 }

@@ -302,11 +302,21 @@ async fn organizer_actions(
 }
 
 pub async fn seed_tickets(store: &dyn TicketingStore, org: i64, n: u64) -> anyhow::Result<u64> {
+    seed_rows(store, org, n, seed::tournament(n, 2026)).await
+}
+
+/// Imports `n` seeded rows in one import session, with a progress bar.
+pub async fn seed_rows(
+    store: &dyn TicketingStore,
+    org: i64,
+    n: u64,
+    rows: impl Iterator<Item = tixbridge_store::ImportRow>,
+) -> anyhow::Result<u64> {
     let meter = Meter::new("seeded", Some(n));
     let mut session = store.begin_import(org).await?;
     let mut chunk = Vec::with_capacity(1000);
     let mut done = 0u64;
-    for row in seed::tournament(n, 2026) {
+    for row in rows {
         chunk.push(row);
         if chunk.len() == 1000 {
             done += chunk.len() as u64;

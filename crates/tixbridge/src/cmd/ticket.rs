@@ -1,4 +1,5 @@
-//! `tixbridge ticket cancel|invalidate|reprint|control|history` and `tixbridge causes list|add`:
+//! `tixbridge ticket cancel|invalidate|reprint|control|resale|history` and
+//! `tixbridge causes list|add`:
 //! ticketing operations on issued tickets (issue 8), each command one transaction.
 
 use std::path::PathBuf;
@@ -7,7 +8,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::Subcommand;
 use tixbridge_core::cause::Cause;
-use tixbridge_core::operation::{Operation, ScanOutcome, TicketRef};
+use tixbridge_core::operation::{Operation, RESALE_PENDING, ScanOutcome, TicketRef};
 use tixbridge_core::{csv_dialect, local_time, text};
 use tixbridge_store::{
     GateScan, OperationRecord, OperationRequest, ReprintRequest, ScanResult, TicketingStore,
@@ -36,6 +37,9 @@ pub enum TicketCmd {
     /// and a scan of a ticket cancelled meanwhile is reported as admitted while
     /// cancelled without controlling it.
     Control(ControlArgs),
+    /// Resale: post a ticket on the resale platform, then sold to a buyer or withdrawn.
+    #[command(subcommand)]
+    Resale(ResaleCmd),
     /// A ticket's ticketing history: every operation on it, oldest first.
     History {
         /// The ticket: `id:<ticketId>`, its tax number or its barcode.
@@ -49,16 +53,23 @@ pub enum TicketCmd {
 
 #[derive(clap::Args)]
 pub struct OperationArgs {
+    #[command(flatten)]
+    targets: Targets,
+    /// The cause, one of the organization's (`tixbridge causes list`); normalised
+    /// (spaces removed, upper case).
+    #[arg(long)]
+    cause: String,
+}
+
+/// The tickets an operation changes, and who does it.
+#[derive(clap::Args)]
+pub struct Targets {
     /// The tickets: `id:<ticketId>`, a tax number or a barcode, one or many.
     tickets: Vec<String>,
     /// A file of tickets, one reference a line (blank lines and lines starting with
     /// `#` are ignored); `-` reads standard input.
     #[arg(long)]
     file: Option<PathBuf>,
-    /// The cause, one of the organization's (`tixbridge causes list`); normalised
-    /// (spaces removed, upper case).
-    #[arg(long)]
-    cause: String,
     /// Who does it, for the history. Default: `cli:` and the login name.
     #[arg(long)]
     operator: Option<String>,
@@ -75,6 +86,13 @@ pub struct ReprintArgs {
     /// The old ticket's cause (default REPRINT), one of the organization's.
     #[arg(long, default_value = "REPRINT")]
     cause: String,
+    #[command(flatten)]
+    new: NewTicket,
+}
+
+/// The new ticket of a reprint (or of a resale sold or withdrawn), and who does it.
+#[derive(clap::Args)]
+pub struct NewTicket {
     /// The new ticket's id (default: one above the highest ticket id).
     #[arg(long)]
     new_ticket_id: Option<i64>,
@@ -91,6 +109,42 @@ pub struct ReprintArgs {
     db: TicketingDb,
     #[command(flatten)]
     org: OrgArg,
+}
+
+/// The resale steps (DOMAIN.md §2).
+#[derive(Subcommand)]
+pub enum ResaleCmd {
+    /// Post tickets on the resale platform: INVALIDATED, cause RESALE_PENDING (Push
+    /// Cancelled deletes them from the wallet). All the tickets named change, or none
+    /// does.
+    Post(Targets),
+    /// A posted ticket is sold: its cause becomes RESOLD and a new NOT_PRINTED ticket
+    /// (same seat, new identifiers) is issued to the buyer, its cultural contact;
+    /// injection sends it to the buyer.
+    Sold(SoldArgs),
+    /// A posting is withdrawn: its cause becomes RESALE_CANCELLED and a new ticket gives
+    /// the seat back to the seller (injected to the seller's last wallet owner, by the
+    /// reprint rule).
+    Withdraw(WithdrawArgs),
+}
+
+#[derive(clap::Args)]
+pub struct SoldArgs {
+    /// The posted ticket: `id:<ticketId>`, its tax number or its barcode.
+    ticket: String,
+    /// The buyer's contact number (a contact of the organization).
+    #[arg(long)]
+    to: String,
+    #[command(flatten)]
+    new: NewTicket,
+}
+
+#[derive(clap::Args)]
+pub struct WithdrawArgs {
+    /// The posted ticket: `id:<ticketId>`, its tax number or its barcode.
+    ticket: String,
+    #[command(flatten)]
+    new: NewTicket,
 }
 
 #[derive(clap::Args)]
@@ -140,16 +194,33 @@ pub enum CausesCmd {
 
 pub async fn exec(cmd: TicketCmd) -> anyhow::Result<ExitCode> {
     match cmd {
-        TicketCmd::Cancel(a) => operate(Operation::Cancel, a).await,
-        TicketCmd::Invalidate(a) => operate(Operation::Invalidate, a).await,
-        TicketCmd::Reprint(a) => reprint(a).await,
+        TicketCmd::Cancel(a) => operate(Operation::Cancel, &a.cause, a.targets).await,
+        TicketCmd::Invalidate(a) => operate(Operation::Invalidate, &a.cause, a.targets).await,
+        TicketCmd::Reprint(a) => {
+            reissue(Operation::Reprint, &a.ticket, &a.cause, None, a.new).await
+        }
+        TicketCmd::Resale(ResaleCmd::Post(t)) => {
+            operate(Operation::ResalePost, RESALE_PENDING, t).await
+        }
+        TicketCmd::Resale(ResaleCmd::Sold(a)) => {
+            let op = Operation::ResaleSold;
+            reissue(op, &a.ticket, resale_cause(op), Some(a.to), a.new).await
+        }
+        TicketCmd::Resale(ResaleCmd::Withdraw(a)) => {
+            let op = Operation::ResaleWithdraw;
+            reissue(op, &a.ticket, resale_cause(op), None, a.new).await
+        }
         TicketCmd::Control(a) => control(a).await,
         TicketCmd::History { ticket, db, org } => history(&ticket, db, org).await,
     }
 }
 
-async fn operate(op: Operation, a: OperationArgs) -> anyhow::Result<ExitCode> {
-    let cause = Cause::parse(&a.cause).context("--cause is empty")?;
+fn resale_cause(op: Operation) -> &'static str {
+    op.resale_cause().unwrap_or_default()
+}
+
+async fn operate(op: Operation, cause: &str, a: Targets) -> anyhow::Result<ExitCode> {
+    let cause = Cause::parse(cause).context("--cause is empty")?;
     let mut entries = a.tickets;
     if let Some(file) = &a.file {
         entries.extend(read_refs(file)?);
@@ -188,16 +259,24 @@ async fn operate(op: Operation, a: OperationArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-async fn reprint(a: ReprintArgs) -> anyhow::Result<ExitCode> {
-    let ticket =
-        TicketRef::parse(&a.ticket).map_err(|e| anyhow::anyhow!("ticket reference {e}"))?;
-    let cause = Cause::parse(&a.cause).context("--cause is empty")?;
+/// A reprint, or a resale step that issues a new ticket (to `buyer` for a sale).
+async fn reissue(
+    operation: Operation,
+    ticket: &str,
+    cause: &str,
+    buyer: Option<String>,
+    a: NewTicket,
+) -> anyhow::Result<ExitCode> {
+    let ticket = TicketRef::parse(ticket).map_err(|e| anyhow::anyhow!("ticket reference {e}"))?;
+    let cause = Cause::parse(cause).context("--cause is empty")?;
     let store = a.db.open().await?;
     let org = a.org.get(&*store).await?;
     let done = store
         .reprint(ReprintRequest {
             organization_id: org.id,
+            operation,
             ticket,
+            buyer,
             cause,
             operator: a.operator.unwrap_or_else(default_operator),
             at: chrono::Utc::now(),

@@ -13,8 +13,9 @@ use tixbridge_core::operation::{Operation, ScannedTicket, check_cause, judge_sca
 
 use super::{Cur, TICKET_COLUMNS, organization_exists, read_ticket};
 use crate::ticketing::{
-    FoundTicket, REPRINT_COPIED, already_replaced, check_request_cause, plan_operation,
-    random_barcode, reprint_taken, scan_effect, with_default_causes,
+    FoundTicket, HOLDER_CLEARED, REPRINT_COPIED, already_replaced, check_reprint_request,
+    check_request_cause, plan_operation, random_barcode, reprint_taken, scan_effect, unknown_buyer,
+    with_default_causes,
 };
 use crate::{
     GateScan, OperationRecord, OperationRequest, ReprintRequest, Reprinted, Result, ScanResult,
@@ -82,7 +83,7 @@ pub(super) async fn find(
         TicketRef::Number(n) => (None, Some(n.as_str())),
     };
     let row = sqlx::query(
-        "SELECT id, status FROM tickets
+        "SELECT id, status, cause FROM tickets
          WHERE organization_id = $1
            AND (id = $2 OR tax_number = $3 OR barcode = $3)
          ORDER BY COALESCE(id = $2 OR tax_number = $3, FALSE) DESC, id
@@ -99,6 +100,7 @@ pub(super) async fn find(
         Ok(FoundTicket {
             ticket_id: c.get()?,
             status: c.parsed()?,
+            cause: c.cause()?,
         })
     })
     .transpose()
@@ -159,7 +161,12 @@ async fn apply_planned(
         .fetch_one(&mut *tx)
         .await?;
         records.push(OperationRecord::applied(
-            id, operation, at, operator, cause, *t,
+            id,
+            operation,
+            at,
+            operator,
+            cause,
+            t.clone(),
         ));
     }
     Ok(records)
@@ -180,10 +187,24 @@ where
 /// Reprints in one transaction (see `TicketingStore::reprint`).
 pub(super) async fn reprint(pool: &PgPool, req: &ReprintRequest) -> Result<Reprinted> {
     let org = req.organization_id;
+    check_reprint_request(req)?;
     let mut tx = pool.begin().await?;
     check_cause(&req.cause, &causes(&mut tx, org).await?).map_err(StoreError::Invalid)?;
     let found = find(&mut tx, org, &req.ticket).await?;
-    let old = plan_operation(Operation::Reprint, &[(req.ticket.clone(), found)])?[0];
+    let old = plan_operation(req.operation, &[(req.ticket.clone(), found)])?.remove(0);
+    let buyer: Option<i64> = match &req.buyer {
+        None => None,
+        Some(number) => Some(
+            sqlx::query_scalar(
+                "SELECT id FROM contacts WHERE organization_id = $1 AND number = $2",
+            )
+            .bind(org)
+            .bind(number)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or_else(|| unknown_buyer(number))?,
+        ),
+    };
     let replacing: Option<i64> =
         sqlx::query_scalar("SELECT id FROM tickets WHERE replaces_ticket_id = $1 LIMIT 1")
             .bind(old.ticket_id)
@@ -248,11 +269,20 @@ pub(super) async fn reprint(pool: &PgPool, req: &ReprintRequest) -> Result<Repri
     .bind(old.ticket_id)
     .execute(&mut *tx)
     .await?;
+    if let Some(contact) = buyer {
+        sqlx::query(&format!(
+            "UPDATE tickets SET contact_id = $2, {HOLDER_CLEARED} WHERE id = $1"
+        ))
+        .bind(new_id)
+        .bind(contact)
+        .execute(&mut *tx)
+        .await?;
+    }
     let mut records = apply_planned(
         &mut tx,
         req.at,
         &req.operator,
-        Operation::Reprint,
+        req.operation,
         &req.cause,
         &[old],
     )

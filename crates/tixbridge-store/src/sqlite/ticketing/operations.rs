@@ -11,8 +11,9 @@ use tixbridge_core::operation::{Operation, ScannedTicket, check_cause, judge_sca
 
 use super::{Cur, TICKET_COLUMNS, read_ticket, ts};
 use crate::ticketing::{
-    FoundTicket, REPRINT_COPIED, already_replaced, check_request_cause, plan_operation,
-    random_barcode, reprint_taken, scan_effect, with_default_causes,
+    FoundTicket, HOLDER_CLEARED, REPRINT_COPIED, already_replaced, check_reprint_request,
+    check_request_cause, plan_operation, random_barcode, reprint_taken, scan_effect, unknown_buyer,
+    with_default_causes,
 };
 use crate::{
     GateScan, OperationRecord, OperationRequest, ReprintRequest, Reprinted, Result, ScanResult,
@@ -73,12 +74,13 @@ pub(super) fn find(
         Ok(FoundTicket {
             ticket_id: c.get()?,
             status: c.parsed()?,
+            cause: c.cause()?,
         })
     };
     let by = |column: &str, value: &dyn rusqlite::ToSql| -> Result<Option<FoundTicket>> {
         Ok(tx
             .prepare_cached(&format!(
-                "SELECT id, status FROM tickets WHERE organization_id = ?1 AND {column} = ?2
+                "SELECT id, status, cause FROM tickets WHERE organization_id = ?1 AND {column} = ?2
                  ORDER BY id LIMIT 1"
             ))?
             .query_row(params![organization_id, value], row)
@@ -139,7 +141,12 @@ fn apply_planned(
                 |r| r.get(0),
             )?;
         records.push(OperationRecord::applied(
-            id, operation, at, operator, cause, *t,
+            id,
+            operation,
+            at,
+            operator,
+            cause,
+            t.clone(),
         ));
     }
     Ok(records)
@@ -157,9 +164,22 @@ pub(super) fn history(conn: &Connection, ticket_id: i64) -> Result<Vec<Operation
 /// Reprints in the caller's transaction (see `TicketingStore::reprint`).
 pub(super) fn reprint(tx: &Transaction<'_>, req: &ReprintRequest) -> Result<Reprinted> {
     let org = req.organization_id;
+    check_reprint_request(req)?;
     check_cause(&req.cause, &causes(tx, org)?).map_err(StoreError::Invalid)?;
     let found = find(tx, org, &req.ticket)?;
-    let old = plan_operation(Operation::Reprint, &[(req.ticket.clone(), found)])?[0];
+    let old = plan_operation(req.operation, &[(req.ticket.clone(), found)])?.remove(0);
+    let buyer: Option<i64> = match &req.buyer {
+        None => None,
+        Some(number) => Some(
+            tx.query_row(
+                "SELECT id FROM contacts WHERE organization_id = ?1 AND number = ?2",
+                params![org, number],
+                |r| r.get(0),
+            )
+            .optional()?
+            .ok_or_else(|| unknown_buyer(number))?,
+        ),
+    };
     let replacing: Option<i64> = tx
         .query_row(
             "SELECT id FROM tickets WHERE replaces_ticket_id = ?1 LIMIT 1",
@@ -223,14 +243,13 @@ pub(super) fn reprint(tx: &Transaction<'_>, req: &ReprintRequest) -> Result<Repr
         ),
         params![new_id, tax, barcode, old.ticket_id],
     )?;
-    let mut records = apply_planned(
-        tx,
-        req.at,
-        &req.operator,
-        Operation::Reprint,
-        &req.cause,
-        &[old],
-    )?;
+    if let Some(contact) = buyer {
+        tx.execute(
+            &format!("UPDATE tickets SET contact_id = ?2, {HOLDER_CLEARED} WHERE id = ?1"),
+            params![new_id, contact],
+        )?;
+    }
+    let mut records = apply_planned(tx, req.at, &req.operator, req.operation, &req.cause, &[old])?;
     let mut record = records.remove(0);
     tx.execute(
         "UPDATE ticket_operations SET related_ticket_id = ?2 WHERE id = ?1",
