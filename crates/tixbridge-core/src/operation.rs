@@ -100,6 +100,28 @@ impl Operation {
         )
     }
 
+    /// Whether a ticket in `status` with cause `current` allows the operation given
+    /// cause `requested`: [`Operation::check`], except that a ticket already cancelled
+    /// (or invalidated) is cancelled (invalidated) again with another cause — the way an
+    /// operator corrects a cause (`REFUND` → `THEFT`), which Push Cancelled then pushes
+    /// again (DOMAIN.md §5.3).
+    pub fn allows(
+        self,
+        status: TicketingStatus,
+        current: Option<&Cause>,
+        requested: &Cause,
+    ) -> Result<(), String> {
+        let corrects_cause =
+            matches!(self, Operation::Cancel | Operation::Invalidate) && status == self.target();
+        match (corrects_cause, current) {
+            (true, Some(c)) if c == requested => {
+                Err(format!("it is already {status} with cause {c}"))
+            }
+            (true, _) => Ok(()),
+            (false, _) => self.check(status, current),
+        }
+    }
+
     /// Whether a ticket in `status` with `cause` allows the operation: only a live
     /// ticket (`NOT_PRINTED` or `PRINTED`) is cancelled, invalidated, reprinted or
     /// posted for resale; only a ticket posted for resale (`INVALIDATED`,
@@ -325,6 +347,30 @@ mod tests {
             .unwrap_err();
         assert_eq!(e, "it is CANCELLED: a cancelled ticket cannot be reprinted");
         assert_eq!("REPRINT".parse::<Operation>(), Ok(Operation::Reprint));
+    }
+
+    #[test]
+    fn a_cause_is_corrected_by_the_same_operation_with_another_cause() {
+        let refund = Cause::parse("REFUND").unwrap();
+        let theft = Cause::parse("THEFT").unwrap();
+        let cancelled = TicketingStatus::Cancelled;
+        assert!(
+            Operation::Cancel
+                .allows(cancelled, Some(&refund), &theft)
+                .is_ok()
+        );
+        let e = Operation::Cancel.allows(cancelled, Some(&refund), &refund);
+        assert_eq!(e.unwrap_err(), "it is already CANCELLED with cause REFUND");
+        let e = Operation::Invalidate.allows(cancelled, Some(&refund), &theft);
+        assert_eq!(e.unwrap_err(), "it is already CANCELLED");
+        let invalid = TicketingStatus::Invalidated;
+        assert!(
+            Operation::Invalidate
+                .allows(invalid, Some(&refund), &theft)
+                .is_ok()
+        );
+        let e = Operation::Reprint.allows(invalid, Some(&refund), &theft);
+        assert_eq!(e.unwrap_err(), "it is already INVALIDATED");
     }
 
     #[test]

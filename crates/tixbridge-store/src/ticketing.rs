@@ -772,12 +772,13 @@ pub(crate) struct FoundTicket {
 }
 
 /// Every backend's plan of an operation: each reference found (else
-/// [`crate::StoreError::NotFound`] naming every unknown one), each ticket's status
-/// allowing it (else [`crate::StoreError::Conflict`] naming every refused ticket and
+/// [`crate::StoreError::NotFound`] naming every unknown one), each ticket's status and
+/// cause allowing it with `cause` ([`Operation::allows`]; else [`crate::StoreError::Conflict`] naming every refused ticket and
 /// its status), tickets named twice kept once. The tickets to change, in order, with
 /// their current status.
 pub(crate) fn plan_operation(
     op: Operation,
+    cause: &Cause,
     found: &[(TicketRef, Option<FoundTicket>)],
 ) -> Result<Vec<FoundTicket>> {
     let mut unknown = Vec::new();
@@ -786,7 +787,7 @@ pub(crate) fn plan_operation(
     for (r, f) in found {
         match f {
             None => unknown.push(r.to_string()),
-            Some(t) => match op.check(t.status, t.cause.as_ref()) {
+            Some(t) => match op.allows(t.status, t.cause.as_ref(), cause) {
                 Err(why) => refused.push(format!("ticket {r} ({}): {why}", t.ticket_id)),
                 Ok(()) if plan.iter().any(|p| p.ticket_id == t.ticket_id) => {}
                 Ok(()) => plan.push(t.clone()),

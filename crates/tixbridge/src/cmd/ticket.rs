@@ -19,10 +19,12 @@ use super::{OrgArg, TicketingDb};
 #[derive(Subcommand)]
 pub enum TicketCmd {
     /// Cancel tickets (a refund, for instance): status CANCELLED with a cause. All the
-    /// tickets named change, or none does.
+    /// tickets named change, or none does. A ticket already cancelled takes the new
+    /// cause (a correction; Push Cancelled pushes it again).
     Cancel(OperationArgs),
     /// Invalidate tickets (stolen, reseated…): status INVALIDATED with a cause. All the
-    /// tickets named change, or none does.
+    /// tickets named change, or none does. A ticket already invalidated takes the new
+    /// cause.
     Invalidate(OperationArgs),
     /// Reprint a ticket: the old one becomes INVALIDATED (cause REPRINT unless another
     /// is given) and a new NOT_PRINTED ticket replaces it, same seat, contact and

@@ -114,7 +114,7 @@ pub(super) async fn apply(pool: &PgPool, req: &OperationRequest) -> Result<Vec<O
     for r in &req.tickets {
         found.push((r.clone(), find(&mut tx, req.organization_id, r).await?));
     }
-    let plan = plan_operation(req.operation, &found)?;
+    let plan = plan_operation(req.operation, &req.cause, &found)?;
     let records = apply_planned(
         &mut tx,
         req.at,
@@ -191,7 +191,7 @@ pub(super) async fn reprint(pool: &PgPool, req: &ReprintRequest) -> Result<Repri
     let mut tx = pool.begin().await?;
     check_cause(&req.cause, &causes(&mut tx, org).await?).map_err(StoreError::Invalid)?;
     let found = find(&mut tx, org, &req.ticket).await?;
-    let old = plan_operation(req.operation, &[(req.ticket.clone(), found)])?.remove(0);
+    let old = plan_operation(req.operation, &req.cause, &[(req.ticket.clone(), found)])?.remove(0);
     let buyer: Option<i64> = match &req.buyer {
         None => None,
         Some(number) => Some(

@@ -104,7 +104,7 @@ pub(super) fn apply(tx: &Transaction<'_>, req: &OperationRequest) -> Result<Vec<
         .iter()
         .map(|r| Ok((r.clone(), find(tx, req.organization_id, r)?)))
         .collect::<Result<Vec<_>>>()?;
-    let plan = plan_operation(req.operation, &found)?;
+    let plan = plan_operation(req.operation, &req.cause, &found)?;
     apply_planned(tx, req.at, &req.operator, req.operation, &req.cause, &plan)
 }
 
@@ -167,7 +167,7 @@ pub(super) fn reprint(tx: &Transaction<'_>, req: &ReprintRequest) -> Result<Repr
     check_reprint_request(req)?;
     check_cause(&req.cause, &causes(tx, org)?).map_err(StoreError::Invalid)?;
     let found = find(tx, org, &req.ticket)?;
-    let old = plan_operation(req.operation, &[(req.ticket.clone(), found)])?.remove(0);
+    let old = plan_operation(req.operation, &req.cause, &[(req.ticket.clone(), found)])?.remove(0);
     let buyer: Option<i64> = match &req.buyer {
         None => None,
         Some(number) => Some(
