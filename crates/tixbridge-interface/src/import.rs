@@ -35,7 +35,7 @@
 //! | `file_id` | | The order (file) number; injection's file-number filter |
 //! | `status` | | `NOT_PRINTED` (default), `PRINTED`, `CONTROLLED`, `INVALIDATED`, `CANCELLED` |
 //! | `cause` | | Invalidation / cancellation cause; normalised (spaces removed, upper case) |
-//! | `replaces_ticket_id` | | For a reprint: the id of the ticket this one replaces |
+//! | `replaces_ticket_id` | | For a reprint: the id of the ticket this one replaces. A live replaced ticket becomes `INVALIDATED` (cause `REPRINT`) in the same import; a ticket is replaced once; a controlled one cannot be |
 //! | `shipment_mode` | | Default `BLOCKCHAIN` (the wallet); tickets of other modes are imported but never injected |
 //! | `sales_channel` | | Sales channel code |
 //! | `season_code` | | The season; with it `season_start` and `season_end` are required |
@@ -488,7 +488,9 @@ fn conflict_at(e: StoreError, keys: &[RowKeys]) -> ImportError {
     }
     for k in keys {
         let (row, id, tax) = (&k.row, k.ticket_id, &k.tax_number);
-        let column = if message.contains(&format!("ticket id {id} ")) {
+        let column = if message.starts_with(&format!("ticket id {id} replaces ")) {
+            "replaces_ticket_id"
+        } else if message.contains(&format!("ticket id {id} ")) {
             "ticket_id"
         } else if message.contains(&format!("tax number {tax:?} ")) {
             "tax_number"

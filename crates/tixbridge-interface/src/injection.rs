@@ -136,6 +136,20 @@ impl Push for Injection {
         client.inject(&items).await
     }
 
+    fn preview(t: &api::Ticket) -> String {
+        let event = t.event.as_ref();
+        format!(
+            "would inject ticket {} (event {}, barcode {}) for {}",
+            t.ticket_id.as_deref().unwrap_or_default(),
+            event.and_then(|e| e.id.as_deref()).unwrap_or_default(),
+            t.security
+                .as_ref()
+                .and_then(|s| s.barcode.as_deref())
+                .unwrap_or_default(),
+            crate::privileges::recipient(t.spectator_details.as_ref()),
+        )
+    }
+
     async fn mark(
         &self,
         at: DateTime<Utc>,

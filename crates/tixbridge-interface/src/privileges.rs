@@ -199,6 +199,19 @@ impl Push for Privileges {
         client.inject_privileges(&items).await
     }
 
+    fn preview(p: &Privilege) -> String {
+        let definition = p.definition.as_ref();
+        format!(
+            "would inject privilege {} ({} {}) for {}",
+            p.privilege_id.as_deref().unwrap_or_default(),
+            definition
+                .and_then(|d| d.kind.as_deref())
+                .unwrap_or_default(),
+            definition.and_then(|d| d.id.as_deref()).unwrap_or_default(),
+            recipient(p.spectator_details.as_ref()),
+        )
+    }
+
     async fn mark(&self, at: DateTime<Utc>, marks: Vec<CardMark>) -> tixbridge_store::Result<()> {
         let (marks, definitions) = marks.into_iter().map(|m| (m.mark, m.definition)).unzip();
         self.store
@@ -261,4 +274,9 @@ impl Builder<Privileges> for CardBuilder<'_> {
             }),
         }
     }
+}
+
+/// A recipient as a preview names it: the email, else "no email".
+pub(crate) fn recipient(p: Option<&tixbridge_core::api::Person>) -> &str {
+    p.and_then(|p| p.email.as_deref()).unwrap_or("no email")
 }

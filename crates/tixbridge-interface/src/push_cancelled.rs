@@ -121,6 +121,24 @@ impl Push for PushCancelled {
             .collect())
     }
 
+    fn preview(item: &Deletion) -> String {
+        let (what, id, reason, show) = match item {
+            Deletion::Ticket(t) => (
+                "ticket",
+                t.ticket_id.as_str(),
+                t.reason.as_str(),
+                t.show_deleted_ticket,
+            ),
+            Deletion::Card(c) => (
+                "privilege",
+                c.privilege_id.as_deref().unwrap_or_default(),
+                c.reason.as_deref().unwrap_or_default(),
+                c.show_deleted_ticket,
+            ),
+        };
+        format!("would delete {what} {id}: reason {reason}, showDeletedTicket {show}")
+    }
+
     async fn mark(
         &self,
         at: DateTime<Utc>,

@@ -82,6 +82,14 @@ impl Push for PushControlled {
         client.controlled(&items).await
     }
 
+    fn preview(item: &ControlledTicket) -> String {
+        format!(
+            "would mark ticket {} controlled at {}",
+            item.ticket_id,
+            item.controlled_at.as_deref().unwrap_or("(no scan time)")
+        )
+    }
+
     fn settles(code: &str) -> bool {
         code == TICKET_DELETED
     }

@@ -1202,3 +1202,74 @@ async fn cards_link_tickets_and_bad_links_are_refused() {
     })
     .await;
 }
+
+/// Issue 8: a row with `replaces_ticket_id` reprints the ticket it replaces, in the same
+/// import: a live one becomes INVALIDATED (cause REPRINT) with a history row naming the
+/// new ticket, also when it comes later in the file; a cancelled or unknown one stays as
+/// it is; a controlled one, or one already replaced, refuses the import naming the row.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn imported_reprints_invalidate_the_ticket_they_replace() {
+    each_backend(|f| async move {
+        let mut header = MATCH_HEADER.to_vec();
+        header.extend(["status", "replaces_ticket_id"]);
+        let r = |id: i64, status: &str, replaces: &str| {
+            let mut row = match_row(id);
+            row.extend([status.to_owned(), replaces.to_owned()]);
+            row
+        };
+        let rows = vec![
+            r(1, "PRINTED", ""),
+            r(2, "", "1"),
+            r(3, "CANCELLED", ""),
+            r(4, "", "3"),
+            r(5, "", "99"),
+            r(10, "", "11"),
+            r(11, "PRINTED", ""),
+            r(12, "CONTROLLED", ""),
+        ];
+        let path = f.write("reprints.csv", &header, &rows);
+        assert_eq!(f.import(&path).await.unwrap(), 8);
+        let t = |id| {
+            let store = f.store.clone();
+            async move { store.ticket(id).await.unwrap().unwrap() }
+        };
+        for old in [1, 11] {
+            let ticket = t(old).await;
+            assert_eq!(ticket.status, TicketingStatus::Invalidated, "ticket {old}");
+            assert_eq!(ticket.cause.unwrap().as_str(), "REPRINT");
+            let history = f.store.ticket_operations(old).await.unwrap();
+            assert_eq!(history.len(), 1, "{history:?}");
+            assert_eq!(history[0].operator, "import");
+            assert_eq!(history[0].from_status, TicketingStatus::Printed);
+            assert_eq!(
+                history[0].related_ticket_id,
+                Some(if old == 1 { 2 } else { 10 })
+            );
+        }
+        assert_eq!(t(3).await.status, TicketingStatus::Cancelled);
+        assert!(f.store.ticket_operations(3).await.unwrap().is_empty());
+
+        for (id, replaces, why) in [
+            (20, "1", "another ticket already replaces"),
+            (21, "12", "CONTROLLED"),
+        ] {
+            let path = f.write("again.csv", &header, &[r(id, "", replaces)]);
+            let e = f.import(&path).await.unwrap_err();
+            let ImportError::Conflict(e) = e else {
+                panic!("expected a conflict, got {e}");
+            };
+            assert_eq!(
+                (e.row, e.column.as_deref()),
+                (2, Some("replaces_ticket_id")),
+                "{e:?}"
+            );
+            assert!(e.message.contains(why), "{e:?}");
+            assert!(
+                f.store.ticket(id).await.unwrap().is_none(),
+                "nothing imported"
+            );
+        }
+        assert_eq!(t(12).await.status, TicketingStatus::Controlled);
+    })
+    .await;
+}

@@ -1206,9 +1206,6 @@ async fn a_reprint_deletes_the_old_ticket_and_injects_the_new_one() {
 async fn push_controlled_sends_gate_scans_and_settles_deleted_tickets() {
     use tixbridge_client::{ClientOptions, WalletClient};
     use tixbridge_core::api::DeleteTicket;
-    use tixbridge_interface::setup::{
-        PushControlledScheduleInput, create_push_controlled_schedule,
-    };
     use tixbridge_store::GateScan;
 
     each_backend(|store, dir| async move {
@@ -1229,25 +1226,8 @@ async fn push_controlled_sends_gate_scans_and_settles_deleted_tickets() {
             sched("inj", 1000),
         )
         .await;
-        create_push_controlled_schedule(
-            &*store,
-            PushControlledScheduleInput {
-                interface: "tixngo".into(),
-                name: "ctl".into(),
-                batch_size: 10_000,
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
-        assert_eq!(
-            run_schedule(store.clone(), "inj", fast())
-                .await
-                .unwrap()
-                .counts
-                .succeeded,
-            4
-        );
+        push_controlled_schedule(&*store, "ctl").await;
+        assert_eq!(succeeded(&store, "inj").await, 4);
         let scanned = Utc.with_ymd_and_hms(2026, 6, 14, 18, 30, 0).unwrap();
         let scans = ["BC1", "BC2", "BC4"]
             .map(|b| GateScan {

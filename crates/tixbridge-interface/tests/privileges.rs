@@ -103,6 +103,18 @@ async fn cards_become_privileges_with_one_definition_per_product() {
             .await
             .unwrap();
         assert_eq!((r.counts.selected, r.counts.failed), (3, 0), "{r:?}");
+        assert!(r.first_errors.is_empty(), "{r:?}");
+        let previews = store.execution_errors(r.execution_id).await.unwrap();
+        let lines: Vec<&str> = previews.iter().map(|e| e.message.as_str()).collect();
+        assert_eq!(
+            lines,
+            [
+                "would inject privilege 11 (SEASON_CARD SEASON) for fan11@example.org",
+                "would inject privilege 12 (SEASON_CARD SEASON) for fan12@example.org",
+                "would inject privilege 13 (MEMBERSHIP MEMBER) for fan13@example.org",
+            ]
+        );
+        assert!(previews.iter().all(|e| e.code == "WOULD_SEND"));
         assert_eq!(status(&*store, 11).await, TicketingStatus::NotPrinted);
         assert!(client(&wallet).privilege("11").await.unwrap().is_none());
 

@@ -870,6 +870,49 @@ pub(crate) fn check_reprint_request(req: &ReprintRequest) -> Result<()> {
     }
 }
 
+/// A ticket a row of an import replaces (`replaces_ticket_id`): the new ticket, the old
+/// one and its status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ImportedReprint {
+    pub new_id: i64,
+    pub old_id: i64,
+    pub old_status: TicketingStatus,
+}
+
+/// What an import does to a ticket a row replaces (issue 8): a live one is invalidated
+/// with cause `REPRINT` (a history row by `import` names the new ticket); one already
+/// cancelled or invalidated stays as it is; a controlled one refuses the import.
+/// Returns the reprints to apply.
+pub(crate) fn plan_imported_reprints(found: Vec<ImportedReprint>) -> Result<Vec<ImportedReprint>> {
+    let mut live = Vec::new();
+    for r in found {
+        match r.old_status {
+            TicketingStatus::NotPrinted | TicketingStatus::Printed => live.push(r),
+            TicketingStatus::Controlled => {
+                return Err(crate::StoreError::Conflict(format!(
+                    "ticket id {} replaces ticket {}, which is CONTROLLED: a controlled \
+                     ticket cannot be reprinted",
+                    r.new_id, r.old_id
+                )));
+            }
+            TicketingStatus::Cancelled | TicketingStatus::Invalidated => {}
+        }
+    }
+    Ok(live)
+}
+
+/// The refusal of a second ticket replacing the same ticket.
+pub(crate) fn replaced_twice(new_id: i64, old_id: Option<i64>) -> crate::StoreError {
+    let old = old_id.map(|o| format!(" {o}")).unwrap_or_default();
+    crate::StoreError::Conflict(format!(
+        "ticket id {new_id} replaces ticket{old}, which another ticket already replaces: a \
+         ticket is replaced once"
+    ))
+}
+
+/// The operator of the history rows an import writes.
+pub(crate) const IMPORT_OPERATOR: &str = "import";
+
 /// The refusal of a buyer who is not a contact of the organization.
 pub(crate) fn unknown_buyer(number: &str) -> crate::StoreError {
     crate::StoreError::NotFound(format!(

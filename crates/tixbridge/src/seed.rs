@@ -373,25 +373,6 @@ fn ascii(s: &str) -> String {
         .collect()
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn rows_are_deterministic_and_well_formed() {
-        let a: Vec<_> = tournament(200, 7).collect();
-        let b: Vec<_> = tournament(200, 7).collect();
-        assert_eq!(a, b);
-        assert_eq!(a[0].ticket_id, FIRST_TICKET_ID);
-        assert!(a.iter().any(|r| r.product.kind == ProductKind::Service));
-        assert!(a.iter().any(|r| r.product.kind == ProductKind::OpenPass));
-        for r in &a {
-            assert_eq!(r.performance.is_some(), r.product.kind.has_performance());
-            assert!(r.site.is_some());
-        }
-    }
-}
-
 /// The tax number prefix of seeded cards (tickets use `26`).
 const CARD_TAX_PREFIX: &str = "27";
 
@@ -430,13 +411,13 @@ pub fn cards(
             }
         };
         let linked = if pass {
-            let from = FIRST_TICKET_ID + n as i64 * linked_per_card as i64;
+            let from = FIRST_TICKET_ID + n * linked_per_card as i64;
             (from..from + linked_per_card as i64).collect()
         } else {
             Vec::new()
         };
         ImportRow {
-            ticket_id: first_id + n as i64,
+            ticket_id: first_id + n,
             tax_number: format!("{CARD_TAX_PREFIX}{:010}", n + 1),
             // Never a ticket's barcode (those are 16 digits).
             barcode: format!("CARD{:012}", n + 1),
@@ -451,4 +432,23 @@ pub fn cards(
             ..t
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_are_deterministic_and_well_formed() {
+        let a: Vec<_> = tournament(200, 7).collect();
+        let b: Vec<_> = tournament(200, 7).collect();
+        assert_eq!(a, b);
+        assert_eq!(a[0].ticket_id, FIRST_TICKET_ID);
+        assert!(a.iter().any(|r| r.product.kind == ProductKind::Service));
+        assert!(a.iter().any(|r| r.product.kind == ProductKind::OpenPass));
+        for r in &a {
+            assert_eq!(r.performance.is_some(), r.product.kind.has_performance());
+            assert!(r.site.is_some());
+        }
+    }
 }

@@ -41,7 +41,32 @@ fn the_demo_runs_the_whole_lifecycle() {
     );
     let (out, err) = text(&o);
     assert!(o.status.success(), "{out}\n{err}");
-    assert_eq!(count_after(&out, "PRINTED"), Some(500), "{out}");
+    // Ticketing acted on the 500 tickets (10 cancelled, 5 invalidated, 3 reprinted,
+    // 5 posted for resale of which 3 sold and 2 withdrawn, 25 scanned at the gate) and
+    // imported 10 cards; the 8 new tickets (reprints and resales) and the cards are
+    // printed by their functions.
+    assert_eq!(count_after(&out, "PRINTED"), Some(470), "{out}");
+    assert_eq!(count_after(&out, "INVALIDATED"), Some(13), "{out}");
+    assert_eq!(count_after(&out, "CANCELLED"), Some(10), "{out}");
+    for (schedule, succeeded) in [
+        ("privileges", 10),
+        ("push-cancelled", 23),
+        ("push-controlled", 25),
+    ] {
+        let at = out
+            .lines()
+            .position(|l| l.contains(&format!(" of {schedule} (")) && l.ends_with(": OK"))
+            .unwrap_or_else(|| panic!("no OK execution of {schedule}: {out}"));
+        let counts = out.lines().nth(at + 1).unwrap();
+        assert!(
+            counts.contains(&format!("succeeded {succeeded} ")),
+            "{schedule}: {counts}"
+        );
+    }
+    assert!(
+        out.contains("succeeded 8 "),
+        "the new tickets injected: {out}"
+    );
     // The wallet's side: every ticket somewhere in its lifecycle.
     let wallet: Vec<(String, u64)> = out
         .lines()
@@ -57,7 +82,7 @@ fn the_demo_runs_the_whole_lifecycle() {
                 .then(|| (status.to_owned(), n))
         })
         .collect();
-    assert_eq!(wallet.iter().map(|(_, n)| n).sum::<u64>(), 500, "{out}");
+    assert_eq!(wallet.iter().map(|(_, n)| n).sum::<u64>(), 508, "{out}");
     for status in [
         "INJECTED",
         "DOWNLOADED",
@@ -76,7 +101,7 @@ fn the_demo_runs_the_whole_lifecycle() {
         "{out}"
     );
     assert_eq!(count_after(&out, "CONTROLLED"), Some(25), "{out}");
-    assert_eq!(count_after(&out, "DELETED"), Some(10), "{out}");
+    assert_eq!(count_after(&out, "DELETED"), Some(23), "{out}");
     assert!(out.contains("chain valid"), "{out}");
     assert!(out.contains("simulate actions="), "{out}");
     assert!(out.contains("tickets/s"), "{out}");
@@ -525,6 +550,41 @@ fn a_ticket_is_reprinted_once_with_new_identifiers() {
     );
     let (ok, _, err) = run(&["ticket", "reprint", "TX1"]);
     assert!(!ok && err.contains("it is already INVALIDATED"), "{err}");
+}
+
+/// `tixbridge ticket resale post|sold|withdraw` (issue 8): only a posted ticket is sold
+/// or withdrawn; a sale issues a new ticket for a known buyer; the history keeps both
+/// steps.
+#[test]
+fn a_ticket_is_posted_for_resale_and_sold_to_a_buyer() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = two_tickets_of_org(tmp.path());
+    let (ok, _, err) = run(&["ticket", "resale", "sold", "TX1", "--to", "C2"]);
+    assert!(
+        !ok && err.contains("only a ticket posted for resale"),
+        "{err}"
+    );
+    let (ok, out, err) = run(&["ticket", "resale", "post", "TX1"]);
+    assert!(
+        ok && out.contains("NOT_PRINTED -> INVALIDATED, cause RESALE_PENDING"),
+        "{out}{err}"
+    );
+    let (ok, _, err) = run(&["ticket", "resale", "sold", "TX1", "--to", "NOBODY"]);
+    assert!(!ok && err.contains("no contact numbered NOBODY"), "{err}");
+    let (ok, out, err) = run(&["ticket", "resale", "sold", "TX1", "--to", "C2"]);
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("INVALIDATED -> INVALIDATED, cause RESOLD")
+            && out.contains("new ticket 3 (tax number 3, barcode "),
+        "{out}"
+    );
+    let (ok, _, err) = run(&["ticket", "resale", "withdraw", "TX1"]);
+    assert!(!ok && err.contains("cause RESOLD"), "{err}");
+    let (_, out, _) = run(&["ticket", "history", "TX1"]);
+    assert!(
+        out.contains("\tRESALE_POST\t") && out.contains("\tRESALE_SOLD\t"),
+        "{out}"
+    );
 }
 
 /// `tixbridge ticket control` (issue 8): a live scan controls the ticket or refuses

@@ -28,6 +28,7 @@ use tixbridge_core::model::{
     PushControlledParams, TicketError,
 };
 use tixbridge_core::params::CustomParams;
+use tixbridge_core::selection::TicketRefs;
 use tixbridge_store::{ExecutionStart, InterfaceConfig, Schedule, StoreError, TicketingStore};
 
 use counts::LiveCounts;
@@ -63,6 +64,10 @@ pub struct RunOptions {
     /// calls in flight finish, what the wallet accepted is marked, and the execution
     /// is recorded as ended.
     pub shutdown: CancellationToken,
+    /// The file to upload (DOMAIN.md §5.3, §5.4): this execution processes only these
+    /// tickets, as a force list does (processed already or not), whatever the
+    /// schedule's own force list; nothing is stored in the schedule.
+    pub upload: Option<TicketRefs>,
 }
 
 impl Default for RunOptions {
@@ -75,6 +80,7 @@ impl Default for RunOptions {
             report_errors: 20,
             lease: Duration::from_secs(30),
             shutdown: CancellationToken::new(),
+            upload: None,
         }
     }
 }
@@ -242,22 +248,26 @@ pub async fn run(
 async fn run_function(ctx: &mut ExecutionContext) -> anyhow::Result<StepOutcome> {
     match ctx.schedule.function {
         FunctionKind::Injection => {
-            let params: InjectionParams = schedule_params(ctx)?;
+            let mut params: InjectionParams = schedule_params(ctx)?;
+            upload(ctx, &mut params.force);
             let client = wallet_client(ctx, params.simulation)?;
             crate::injection::run(ctx, params, client).await
         }
         FunctionKind::PushCancelled => {
-            let params: PushCancelledParams = schedule_params(ctx)?;
+            let mut params: PushCancelledParams = schedule_params(ctx)?;
+            upload(ctx, &mut params.force);
             let client = wallet_client(ctx, params.simulation)?;
             crate::push_cancelled::run(ctx, params, client).await
         }
         FunctionKind::PushControlled => {
-            let params: PushControlledParams = schedule_params(ctx)?;
+            let mut params: PushControlledParams = schedule_params(ctx)?;
+            upload(ctx, &mut params.force);
             let client = wallet_client(ctx, params.simulation)?;
             crate::push_controlled::run(ctx, params, client).await
         }
         FunctionKind::PrivilegesInjection => {
-            let params: PrivilegesParams = schedule_params(ctx)?;
+            let mut params: PrivilegesParams = schedule_params(ctx)?;
+            upload(ctx, &mut params.force);
             let client = wallet_client(ctx, params.simulation)?;
             crate::privileges::run(ctx, params, client).await
         }
@@ -265,6 +275,14 @@ async fn run_function(ctx: &mut ExecutionContext) -> anyhow::Result<StepOutcome>
             "the {} function is not available in this version",
             other.label()
         )),
+    }
+}
+
+/// The file to upload of this execution, if any, replaces the schedule's force list
+/// (DOMAIN.md §5.3, §5.4).
+fn upload(ctx: &ExecutionContext, force: &mut TicketRefs) {
+    if let Some(refs) = &ctx.opts.upload {
+        force.clone_from(refs);
     }
 }
 

@@ -53,6 +53,9 @@ pub(crate) trait Push: Send + Sync + 'static {
     fn settles(_code: &str) -> bool {
         false
     }
+    /// What a simulation says it would send for an item, in an operator's words: the
+    /// dry-run preview stored per ticket (code [`WOULD_SEND`]).
+    fn preview(item: &Self::Item) -> String;
     /// Marks accepted items in one transaction, at `at`.
     fn mark(
         &self,
@@ -83,6 +86,10 @@ pub(crate) struct Ready<I, M> {
     pub item: I,
     pub mark: M,
 }
+
+/// The code of a simulation's per-ticket preview, stored with the execution's
+/// per-ticket entries (`tixbridge execution show`), never counted as an error.
+pub const WOULD_SEND: &str = "WOULD_SEND";
 
 /// How the pipeline runs.
 pub(crate) struct Plan {
@@ -151,6 +158,7 @@ pub(crate) async fn run<P: Push, B: Builder<P>>(
         counts: &ctx.counts,
         judge: &ctx.judge,
         stop: &ctx.stop,
+        previews: simulation.then(|| ctx.errors.detached()),
         errors: &mut ctx.errors,
         calls: Calls {
             client: plan.client,
@@ -164,7 +172,12 @@ pub(crate) async fn run<P: Push, B: Builder<P>>(
         pending: Vec::with_capacity(plan.iteration),
         would_send: 0,
     };
-    let produced = p.produce(pages).await;
+    let mut produced = p.produce(pages).await;
+    if let Some(mut previews) = p.previews.take()
+        && let Err(e) = previews.flush().await
+    {
+        produced = produced.and(Err(e));
+    }
     // Built but never sent because the execution stopped early.
     p.counts.add(Count::Unsent, p.pending.len() as u64);
     p.pending.clear();
@@ -210,7 +223,8 @@ pub(crate) async fn run<P: Push, B: Builder<P>>(
     }
     if simulation {
         messages.push(format!(
-            "simulation: {would_send} tickets would be sent; nothing was sent or changed"
+            "simulation: {would_send} tickets would be sent, each listed by `tixbridge \
+             execution show` (code {WOULD_SEND}); nothing was sent or changed"
         ));
     }
     Ok(PipelineEnd {
@@ -258,6 +272,8 @@ struct Producer<'a, P: Push, B> {
     judge: &'a Judge,
     stop: &'a Stop,
     errors: &'a mut ErrorSink,
+    /// A simulation's previews, one per ticket it would send.
+    previews: Option<ErrorSink>,
     calls: Calls<P::Mark>,
     iteration: usize,
     batch: u64,
@@ -320,9 +336,17 @@ impl<P: Push, B: Builder<P>> Producer<'_, P, B> {
         };
         let seq = self.taken;
         self.taken += 1;
-        if self.calls.client.is_none() {
+        if let Some(previews) = &mut self.previews {
             self.judge.fates([(seq, false)]);
             self.would_send += 1;
+            previews
+                .push(TicketError {
+                    ticket_id: Some(ready.ticket_id),
+                    tax_number: Some(ready.tax_number),
+                    code: WOULD_SEND.into(),
+                    message: P::preview(&ready.item),
+                })
+                .await?;
             return Ok(());
         }
         let out = Outgoing {

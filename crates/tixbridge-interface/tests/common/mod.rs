@@ -253,3 +253,27 @@ where
         drop_schema(schema).await;
     }
 }
+
+/// Creates a Push Controlled schedule `name` on the interface "tixngo", batch 10,000.
+pub async fn push_controlled_schedule(store: &dyn TicketingStore, name: &str) {
+    tixbridge_interface::setup::create_push_controlled_schedule(
+        store,
+        tixbridge_interface::setup::PushControlledScheduleInput {
+            interface: "tixngo".into(),
+            name: name.into(),
+            batch_size: 10_000,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+}
+
+/// Runs the schedule once ([`fast`]) and answers how many tickets succeeded.
+pub async fn succeeded(store: &Arc<dyn TicketingStore>, name: &str) -> u64 {
+    run_schedule(store.clone(), name, fast())
+        .await
+        .unwrap()
+        .counts
+        .succeeded
+}

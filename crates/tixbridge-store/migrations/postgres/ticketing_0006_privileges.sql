@@ -11,3 +11,8 @@ CREATE TABLE privilege_definitions (
     definition_hash TEXT NOT NULL,
     pushed_at TIMESTAMPTZ NOT NULL
 );
+
+-- A ticket is replaced once (a reprint, or an imported row with replaces_ticket_id);
+-- the index also finds the ticket that replaces another.
+CREATE UNIQUE INDEX tickets_replaces ON tickets (replaces_ticket_id)
+    WHERE replaces_ticket_id IS NOT NULL;

@@ -21,9 +21,7 @@ use tixbridge_core::operation::{Operation, TicketRef};
 use tixbridge_core::privilege::{Privilege, PrivilegeDefinition, PrivilegeDetails};
 use tixbridge_core::text::Text;
 use tixbridge_interface::setup::{
-    InjectionScheduleInput, InterfaceInput, PrivilegesScheduleInput, PushCancelledScheduleInput,
-    PushControlledScheduleInput, create_injection_schedule, create_interface,
-    create_privileges_schedule, create_push_cancelled_schedule, create_push_controlled_schedule,
+    InjectionScheduleInput, InterfaceInput, create_injection_schedule, create_interface,
 };
 use tixbridge_interface::{RunOptions, run_schedule};
 use tixbridge_store::{GateScan, OperationRequest, TicketingStore};
@@ -128,7 +126,10 @@ pub async fn exec(a: PushArgs) -> anyhow::Result<ExitCode> {
     reset_peak_rss();
     let cpu_before = cpu_secs(None);
     let wallet_cpu_before = cpu_secs(Some(child.child.id()));
-    let schedule = format!("bench-push-{name}");
+    let schedule = match a.function {
+        PushFunction::Privileges => "bench-privileges".to_owned(),
+        _ => format!("bench-push-{name}"),
+    };
     let report = run(&store, &schedule, in_flight, n, "pushed").await?;
     let wallet_peak = child.peak_rss_kb();
     let wallet_cpu = cpu_secs(Some(child.child.id())) - wallet_cpu_before;
@@ -200,37 +201,7 @@ async fn configure(
         },
     )
     .await?;
-    create_push_cancelled_schedule(
-        store,
-        PushCancelledScheduleInput {
-            interface: "bench".into(),
-            name: "bench-push-cancelled".into(),
-            batch_size,
-            ..Default::default()
-        },
-    )
-    .await?;
-    create_push_controlled_schedule(
-        store,
-        PushControlledScheduleInput {
-            interface: "bench".into(),
-            name: "bench-push-controlled".into(),
-            batch_size,
-            ..Default::default()
-        },
-    )
-    .await?;
-    create_privileges_schedule(
-        store,
-        PrivilegesScheduleInput {
-            interface: "bench".into(),
-            name: "bench-push-privileges".into(),
-            batch_size,
-            point_of_sales: "WEB;BENCH".into(),
-            ..Default::default()
-        },
-    )
-    .await?;
+    super::demo::create_push_schedules(store, "bench", "bench-", batch_size, "WEB;BENCH").await?;
     Ok(())
 }
 

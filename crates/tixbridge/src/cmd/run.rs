@@ -11,6 +11,7 @@ use tokio_util::sync::CancellationToken;
 use super::TicketingDb;
 use crate::progress::Meter;
 use tixbridge_core::model::Outcome;
+use tixbridge_core::selection::TicketRefs;
 use tixbridge_interface::{ExecutionReport, RunOptions, run_schedule};
 
 /// Exit code of `run` when the execution could not run at all.
@@ -30,6 +31,12 @@ pub struct Args {
     /// next run records the execution as interrupted. Written 500ms, 30s, 5m.
     #[arg(long, env = "TIXBRIDGE_LEASE", default_value = "30s", value_parser = super::wallet::parse_duration)]
     lease: std::time::Duration,
+    /// A file to upload: this execution processes only the tickets it names, one per
+    /// line (`id:<ticketId>` or a tax number; blank lines and lines starting with `#`
+    /// are ignored; `-` reads standard input), as a force list would. The schedule is
+    /// not changed.
+    #[arg(long)]
+    file: Option<std::path::PathBuf>,
 }
 
 pub async fn exec(a: Args) -> anyhow::Result<ExitCode> {
@@ -46,6 +53,18 @@ async fn execute(a: Args) -> anyhow::Result<ExitCode> {
     if a.lease < std::time::Duration::from_millis(300) {
         anyhow::bail!("--lease {:?}: must be at least 300ms", a.lease);
     }
+    let upload = match &a.file {
+        None => None,
+        Some(path) => {
+            let lines = super::ticket::read_refs(path)?;
+            if lines.is_empty() {
+                anyhow::bail!("{}: the file names no ticket", path.display());
+            }
+            let refs = TicketRefs::parse(&lines.join(","))
+                .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+            Some(refs)
+        }
+    };
     let store = a.db.open().await?;
     let meter = Meter::new("tickets", None);
     let m = meter.clone();
@@ -61,6 +80,7 @@ async fn execute(a: Args) -> anyhow::Result<ExitCode> {
         progress: Some(Arc::new(move |p| m.set(p.succeeded + p.failed))),
         lease: a.lease,
         shutdown,
+        upload,
         ..Default::default()
     };
     let report = run_schedule(store, &a.schedule, opts).await;

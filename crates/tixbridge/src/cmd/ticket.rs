@@ -504,7 +504,9 @@ fn read_text(path: &PathBuf) -> anyhow::Result<String> {
 }
 
 /// The references of a file (or standard input), one a line.
-fn read_refs(path: &PathBuf) -> anyhow::Result<Vec<String>> {
+/// The ticket references of a file, one a line (blank lines and `#` comments
+/// skipped); `-` reads standard input.
+pub(super) fn read_refs(path: &PathBuf) -> anyhow::Result<Vec<String>> {
     let text = read_text(path)?;
     Ok(text
         .lines()

@@ -17,8 +17,8 @@ use tixbridge_core::cause::Cause;
 
 use super::{Cur, organization_exists, text_json, to_json, unique_violation};
 use crate::ticketing::{
-    CONTACT_CACHE_MAX, CatalogIds, CorrectedIds, ImportMode as Mode, TicketIdentity,
-    check_correction,
+    CONTACT_CACHE_MAX, CatalogIds, CorrectedIds, IMPORT_OPERATOR, ImportMode as Mode,
+    ImportedReprint, TicketIdentity, check_correction, plan_imported_reprints, replaced_twice,
 };
 use crate::{CorrectionCounts, ImportRow, ImportSession, Result, StoreError, barcode_taken};
 
@@ -159,7 +159,89 @@ impl PgImport {
             }
         }
         // After the ids and tax numbers, so those conflicts are named first.
-        self.check_barcodes(rows).await
+        self.check_barcodes(rows).await?;
+        self.check_replaced(rows).await
+    }
+
+    /// A ticket already replaced (in the store, earlier chunks included, or by an
+    /// earlier row of the chunk) is not replaced again.
+    async fn check_replaced(&mut self, rows: &[ImportRow]) -> Result<()> {
+        let olds: Vec<i64> = rows.iter().filter_map(|r| r.replaces_ticket_id).collect();
+        if olds.is_empty() {
+            return Ok(());
+        }
+        let taken: Vec<i64> = sqlx::query_scalar(
+            "SELECT replaces_ticket_id FROM tickets WHERE replaces_ticket_id = ANY($1)",
+        )
+        .bind(&olds)
+        .fetch_all(&mut *self.tx)
+        .await?;
+        let mut replaced: HashSet<i64> = taken.into_iter().collect();
+        for r in rows {
+            if let Some(old) = r.replaces_ticket_id
+                && !replaced.insert(old)
+            {
+                return Err(replaced_twice(r.ticket_id, Some(old)));
+            }
+        }
+        Ok(())
+    }
+
+    /// Invalidates the live tickets that rows of the chunk replace, or that replace
+    /// rows of the chunk (a replaced ticket imported after its replacement), with a
+    /// history row each (see `ticketing::plan_imported_reprints`).
+    async fn invalidate_replaced(&mut self, rows: &[ImportRow]) -> Result<()> {
+        let news: Vec<i64> = rows
+            .iter()
+            .filter(|r| r.replaces_ticket_id.is_some())
+            .map(|r| r.ticket_id)
+            .collect();
+        let olds: Vec<i64> = rows.iter().map(|r| r.ticket_id).collect();
+        let found: Vec<(i64, i64, String)> = sqlx::query_as(
+            "SELECT n.id, o.id, o.status FROM tickets n JOIN tickets o ON o.id = n.replaces_ticket_id
+             WHERE o.organization_id = $1 AND (n.id = ANY($2) OR o.id = ANY($3))
+             ORDER BY n.id",
+        )
+        .bind(self.organization_id)
+        .bind(&news)
+        .bind(&olds)
+        .fetch_all(&mut *self.tx)
+        .await?;
+        let found = found
+            .into_iter()
+            .map(|(new_id, old_id, status)| {
+                Ok(ImportedReprint {
+                    new_id,
+                    old_id,
+                    old_status: status.parse().map_err(StoreError::Backend)?,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let live = plan_imported_reprints(found)?;
+        if live.is_empty() {
+            return Ok(());
+        }
+        let old_ids: Vec<i64> = live.iter().map(|r| r.old_id).collect();
+        let new_ids: Vec<i64> = live.iter().map(|r| r.new_id).collect();
+        let froms: Vec<&str> = live.iter().map(|r| r.old_status.as_str()).collect();
+        sqlx::query(
+            "WITH u AS (
+                 UPDATE tickets SET status = 'INVALIDATED', cause = 'REPRINT'
+                 WHERE id = ANY($1)
+             )
+             INSERT INTO ticket_operations (ticket_id, operation, at, operator, from_status,
+                 to_status, cause, related_ticket_id)
+             SELECT o, 'REPRINT', $4, $5, f, 'INVALIDATED', 'REPRINT', n
+             FROM UNNEST($1::bigint[], $2::bigint[], $3::text[]) AS x(o, n, f)",
+        )
+        .bind(&old_ids)
+        .bind(&new_ids)
+        .bind(&froms)
+        .bind(Utc::now())
+        .bind(IMPORT_OPERATOR)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
     }
 
     /// A barcode held by a ticket of the organization (earlier chunks of this import
@@ -236,7 +318,10 @@ impl PgImport {
         self.upsert_contacts(rows).await?;
         let columns = TicketColumns::new(rows, products, performances, &self.catalog.contacts)?;
         match self.mode {
-            Mode::Import => self.insert_tickets(&columns).await,
+            Mode::Import => {
+                self.insert_tickets(&columns).await?;
+                self.invalidate_replaced(rows).await
+            }
             Mode::Correct { at } => self.correct_tickets(&columns, at).await,
         }
     }

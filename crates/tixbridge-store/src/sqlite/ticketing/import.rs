@@ -18,8 +18,8 @@ use tixbridge_core::cause::Cause;
 use super::{Cur, constraint_code, opt_ts, organization_exists, text_json, to_json, ts};
 use crate::sqlite::Db;
 use crate::ticketing::{
-    CONTACT_CACHE_MAX, CatalogIds, CorrectedIds, ImportMode as Mode, TicketIdentity,
-    check_correction,
+    CONTACT_CACHE_MAX, CatalogIds, CorrectedIds, IMPORT_OPERATOR, ImportMode as Mode,
+    ImportedReprint, TicketIdentity, check_correction, plan_imported_reprints, replaced_twice,
 };
 use crate::{CorrectionCounts, ImportRow, ImportSession, Result, StoreError, barcode_taken};
 
@@ -214,8 +214,66 @@ impl ImportState {
                 }
             }
         }
+        if matches!(self.mode, Mode::Import) {
+            invalidate_replaced(tx, org, rows)?;
+        }
         Ok(())
     }
+}
+
+/// Invalidates the live tickets that rows of the chunk replace, or that replace rows of
+/// the chunk (a replaced ticket imported after its replacement), with a history row
+/// each (see `ticketing::plan_imported_reprints`).
+fn invalidate_replaced(tx: &Transaction<'_>, org: i64, rows: &[ImportRow]) -> Result<()> {
+    let news: Vec<i64> = rows
+        .iter()
+        .filter(|r| r.replaces_ticket_id.is_some())
+        .map(|r| r.ticket_id)
+        .collect();
+    let olds: Vec<i64> = rows.iter().map(|r| r.ticket_id).collect();
+    let mut found = Vec::new();
+    for (ids, side) in [(news, "n.id"), (olds, "o.id")] {
+        if ids.is_empty() {
+            continue;
+        }
+        let mut st = tx.prepare_cached(&format!(
+            "SELECT n.id, o.id, o.status FROM tickets n JOIN tickets o ON o.id = n.replaces_ticket_id
+             WHERE o.organization_id = ?1 AND {side} IN (SELECT value FROM json_each(?2))"
+        ))?;
+        let rows = st.query_map(params![org, to_json(&ids)?], |r| {
+            let mut c = Cur::new(r);
+            Ok(ImportedReprint {
+                new_id: c.get()?,
+                old_id: c.get()?,
+                old_status: c.parsed()?,
+            })
+        })?;
+        for r in rows {
+            found.push(r?);
+        }
+    }
+    found.sort_by_key(|r| r.new_id);
+    found.dedup();
+    let at = ts(chrono::Utc::now());
+    for r in plan_imported_reprints(found)? {
+        tx.prepare_cached(
+            "UPDATE tickets SET status = 'INVALIDATED', cause = 'REPRINT' WHERE id = ?1",
+        )?
+        .execute([r.old_id])?;
+        tx.prepare_cached(
+            "INSERT INTO ticket_operations (ticket_id, operation, at, operator, from_status,
+                 to_status, cause, related_ticket_id)
+             VALUES (?1, 'REPRINT', ?2, ?3, ?4, 'INVALIDATED', 'REPRINT', ?5)",
+        )?
+        .execute(params![
+            r.old_id,
+            at,
+            IMPORT_OPERATOR,
+            r.old_status.as_str(),
+            r.new_id
+        ])?;
+    }
+    Ok(())
 }
 
 impl CatalogIds {
@@ -448,6 +506,11 @@ fn insert_ticket(
                 "ticket id {} is already in the store (or earlier in this import)",
                 row.ticket_id
             )),
+            Some(rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE)
+                if e.to_string().contains("replaces_ticket_id") =>
+            {
+                replaced_twice(row.ticket_id, row.replaces_ticket_id)
+            }
             Some(rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE) => StoreError::Conflict(format!(
                 "tax number {:?} is already in the store (or earlier in this import)",
                 row.tax_number
