@@ -14,6 +14,7 @@ pub mod errors;
 pub mod kill;
 pub mod lease;
 pub(crate) mod pipeline;
+pub use pipeline::WOULD_SEND;
 pub mod stop;
 
 use std::sync::Arc;

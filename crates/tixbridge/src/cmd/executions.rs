@@ -9,6 +9,7 @@ use clap::Subcommand;
 use serde::Serialize;
 
 use super::TicketingDb;
+use tixbridge_interface::execution::WOULD_SEND;
 use tixbridge_store::{Execution, StoredTicketError};
 
 /// How a listing is printed.
@@ -266,7 +267,13 @@ fn print_text(v: &ExecutionView<'_>, page: &[StoredTicketError], after: i64, nex
         );
     }
     for p in page {
-        println!("  [{}] error {}: {}", p.key, p.error.code, p.error.message);
+        // A simulation's previews are not errors.
+        let kind = if p.error.code == WOULD_SEND {
+            "preview"
+        } else {
+            "error"
+        };
+        println!("  [{}] {kind} {}: {}", p.key, p.error.code, p.error.message);
     }
     if let Some(k) = next {
         println!("  more errors: --after {k}");
