@@ -205,7 +205,7 @@ pub fn parse_main_applicant_rule(v: &str) -> anyhow::Result<MainApplicantRule> {
 }
 
 /// Creates an injection schedule after checking every field (the same checks as
-/// [`update_injection_schedule`]).
+/// [`update_schedule`]).
 pub async fn create_injection_schedule(
     store: &dyn TicketingStore,
     input: InjectionScheduleInput,
@@ -389,70 +389,188 @@ pub async fn create_privileges_schedule(
     Ok(store.create_schedule(new).await?)
 }
 
-/// What `schedule update` changes on an injection schedule; `None` keeps the stored
-/// value. A filter given as an empty string is removed.
+/// What `schedule update` changes on a schedule of any function; `None` keeps the
+/// stored value. A filter given as an empty string is removed. An option the
+/// schedule's function does not have is refused, naming it.
 #[derive(Debug, Clone, Default)]
-pub struct InjectionScheduleChange {
+pub struct ScheduleChange {
     pub batch_size: Option<i64>,
+    /// Injection and Privileges injection.
     pub point_of_sales: Option<String>,
+    /// Injection; Privileges injection takes the sales channel, season, product family
+    /// and product.
     pub filters: InjectionFilters,
+    /// Injection only.
     pub barcode_prefix: Option<String>,
+    /// Injection only.
     pub barcode_suffix: Option<String>,
+    /// Injection only.
     pub mandatory_holder_fields: Option<String>,
+    /// Injection only.
     pub main_applicant_rule: Option<String>,
     pub force: Option<String>,
     pub skip: Option<String>,
     pub simulation: Option<bool>,
+    /// Push Cancelled only: the "Notify spectator" box.
+    pub notify_spectator: Option<bool>,
+    /// Push Cancelled and Push Controlled: `Some(None)` removes the date.
+    pub date_from: Option<Option<DateTime<Utc>>>,
     /// `Some(None)`: launched manually from now on.
     pub frequency_secs: Option<Option<i64>>,
 }
 
-/// Updates the injection schedule named `name`, each given field checked exactly as
-/// at creation.
-pub async fn update_injection_schedule(
+impl ScheduleChange {
+    /// The options given that `function` does not have, by their command-line names.
+    fn foreign_to(&self, function: FunctionKind) -> Vec<&'static str> {
+        use FunctionKind::*;
+        let f = &self.filters;
+        let card_filters = [Injection, PrivilegesInjection];
+        let options: [(&str, bool, &[FunctionKind]); 12] = [
+            ("--pos", self.point_of_sales.is_some(), &card_filters),
+            ("--sales-channel", f.sales_channel.is_some(), &card_filters),
+            ("--season", f.season.is_some(), &card_filters),
+            (
+                "--product-family",
+                f.product_family.is_some(),
+                &card_filters,
+            ),
+            ("--product", f.product.is_some(), &card_filters),
+            ("--performance", f.performance.is_some(), &[Injection]),
+            ("--tariff", f.tariff.is_some(), &[Injection]),
+            ("--category", f.category.is_some(), &[Injection]),
+            ("--file-number", f.file_number.is_some(), &[Injection]),
+            (
+                "--barcode-prefix, --barcode-suffix, --mandatory-holder-fields, --main-applicant",
+                self.barcode_prefix.is_some()
+                    || self.barcode_suffix.is_some()
+                    || self.mandatory_holder_fields.is_some()
+                    || self.main_applicant_rule.is_some(),
+                &[Injection],
+            ),
+            (
+                "--notify-spectator",
+                self.notify_spectator.is_some(),
+                &[PushCancelled],
+            ),
+            (
+                "--date-from",
+                self.date_from.is_some(),
+                &[PushCancelled, PushControlled],
+            ),
+        ];
+        options
+            .into_iter()
+            .filter(|(_, given, allowed)| *given && !allowed.contains(&function))
+            .map(|(name, ..)| name)
+            .collect()
+    }
+}
+
+/// The parameters stored with a schedule, as its function reads them.
+fn stored<T: serde::de::DeserializeOwned>(s: &Schedule) -> anyhow::Result<T> {
+    serde_json::from_value(s.params.clone()).map_err(|e| {
+        anyhow::anyhow!(
+            "schedule {}: its stored parameters are not valid: {e}",
+            s.name
+        )
+    })
+}
+
+/// Updates the schedule named `name`, each given field checked exactly as at
+/// creation; an option its function does not have is refused naming it.
+pub async fn update_schedule(
     store: &dyn TicketingStore,
     name: &str,
-    c: InjectionScheduleChange,
+    c: ScheduleChange,
 ) -> anyhow::Result<Schedule> {
     let current = store
         .schedule_by_name(name)
         .await?
         .ok_or_else(|| anyhow::anyhow!("no schedule is named {name:?}"))?;
-    if current.function != FunctionKind::Injection {
+    let function = current.function;
+    let foreign = c.foreign_to(function);
+    if !foreign.is_empty() {
         anyhow::bail!(
-            "schedule {name} runs {}: only injection schedules can be updated in this version",
-            current.function.label()
+            "schedule {name} runs {}: {} does not apply to it",
+            function.label(),
+            foreign.join(", ")
         );
     }
-    let mut p: InjectionParams = serde_json::from_value(current.params.clone()).map_err(|e| {
-        anyhow::anyhow!("schedule {name}: its stored parameters are not valid: {e}")
-    })?;
-    if let Some(v) = &c.point_of_sales {
-        p.point_of_sales = parse_point_of_sales(v)?;
-    }
-    p.filters = clean_filters(c.filters, &p.filters);
-    p.barcode_prefix = c.barcode_prefix.unwrap_or(p.barcode_prefix);
-    p.barcode_suffix = c.barcode_suffix.unwrap_or(p.barcode_suffix);
-    if let Some(v) = &c.mandatory_holder_fields {
-        p.mandatory_holder_fields = parse_holder_fields(v)?;
-    }
-    if let Some(v) = &c.main_applicant_rule {
-        p.main_applicant_rule = parse_main_applicant_rule(v)?;
-    }
-    if let Some(v) = &c.force {
-        p.force = parse_refs("force", v)?;
-    }
-    if let Some(v) = &c.skip {
-        p.skip = parse_refs("skip", v)?;
-    }
-    p.simulation = c.simulation.unwrap_or(p.simulation);
-    let new = injection_schedule(
+    let refs = |given: &Option<String>, what: &str, stored: TicketRefs| match given {
+        Some(v) => parse_refs(what, v),
+        None => Ok(stored),
+    };
+    let params = match function {
+        FunctionKind::Injection => {
+            let mut p: InjectionParams = stored(&current)?;
+            if let Some(v) = &c.point_of_sales {
+                p.point_of_sales = parse_point_of_sales(v)?;
+            }
+            p.filters = clean_filters(c.filters, &p.filters);
+            p.barcode_prefix = c.barcode_prefix.unwrap_or(p.barcode_prefix);
+            p.barcode_suffix = c.barcode_suffix.unwrap_or(p.barcode_suffix);
+            if let Some(v) = &c.mandatory_holder_fields {
+                p.mandatory_holder_fields = parse_holder_fields(v)?;
+            }
+            if let Some(v) = &c.main_applicant_rule {
+                p.main_applicant_rule = parse_main_applicant_rule(v)?;
+            }
+            p.force = refs(&c.force, "force", p.force)?;
+            p.skip = refs(&c.skip, "skip", p.skip)?;
+            p.simulation = c.simulation.unwrap_or(p.simulation);
+            serde_json::to_value(p)?
+        }
+        FunctionKind::PushCancelled => {
+            let mut p: PushCancelledParams = stored(&current)?;
+            p.notify_spectator = c.notify_spectator.unwrap_or(p.notify_spectator);
+            p.date_from = c.date_from.unwrap_or(p.date_from);
+            p.force = refs(&c.force, "force", p.force)?;
+            p.skip = refs(&c.skip, "skip", p.skip)?;
+            p.simulation = c.simulation.unwrap_or(p.simulation);
+            serde_json::to_value(p)?
+        }
+        FunctionKind::PushControlled => {
+            let mut p: PushControlledParams = stored(&current)?;
+            p.date_from = c.date_from.unwrap_or(p.date_from);
+            p.force = refs(&c.force, "force", p.force)?;
+            p.skip = refs(&c.skip, "skip", p.skip)?;
+            p.simulation = c.simulation.unwrap_or(p.simulation);
+            serde_json::to_value(p)?
+        }
+        FunctionKind::PrivilegesInjection => {
+            let mut p: PrivilegesParams = stored(&current)?;
+            if let Some(v) = &c.point_of_sales {
+                p.point_of_sales = parse_point_of_sales(v)?;
+            }
+            p.filters = clean_filters(c.filters, &p.filters);
+            p.force = refs(&c.force, "force", p.force)?;
+            p.skip = refs(&c.skip, "skip", p.skip)?;
+            p.simulation = c.simulation.unwrap_or(p.simulation);
+            serde_json::to_value(p)?
+        }
+        FunctionKind::Feedback => anyhow::bail!(
+            "schedule {name} runs {}: not available in this version",
+            function.label()
+        ),
+    };
+    let forced = params["force"]["ids"]
+        .as_array()
+        .is_some_and(|a| !a.is_empty())
+        || params["force"]["tax_numbers"]
+            .as_array()
+            .is_some_and(|a| !a.is_empty());
+    let timing = Timing {
+        batch_size: c.batch_size.unwrap_or(current.batch_size),
+        frequency_secs: c.frequency_secs.unwrap_or(current.frequency_secs),
+        window: (current.starts_at, current.ends_at),
+    };
+    let new = schedule_record(
         current.interface_id,
         current.name.clone(),
-        c.batch_size.unwrap_or(current.batch_size),
-        c.frequency_secs.unwrap_or(current.frequency_secs),
-        (current.starts_at, current.ends_at),
-        &p,
+        function,
+        timing,
+        forced,
+        &params,
     )?;
     Ok(store.update_schedule(current.id, new).await?)
 }

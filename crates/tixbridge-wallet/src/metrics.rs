@@ -51,6 +51,9 @@ pub struct Metrics {
     http: Mutex<BTreeMap<String, BTreeMap<&'static str, RouteFigures>>>,
     /// Counters and gauges the service names itself.
     families: Mutex<BTreeMap<&'static str, Family>>,
+    /// `POST` requests answered so far: the API's write activity, which the sweeper
+    /// yields to.
+    writes: std::sync::atomic::AtomicU64,
 }
 
 #[derive(Debug, Default)]
@@ -143,6 +146,10 @@ impl Metrics {
 
     /// Records one answered request.
     pub fn observe_request(&self, method: &Method, route: &str, status: u16, seconds: f64) {
+        if *method == Method::POST {
+            self.writes
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
         let method = method_label(method);
         let mut http = lock(&self.http);
         let figures = match http.get_mut(route) {
@@ -155,6 +162,11 @@ impl Metrics {
         };
         *figures.by_status.entry(status).or_default() += 1;
         figures.duration.observe(seconds);
+    }
+
+    /// How many `POST` requests (the API's writes) were answered so far.
+    pub fn write_requests(&self) -> u64 {
+        self.writes.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Adds `n` to the counter `name` (without the prefix; by convention ending in

@@ -8,6 +8,14 @@
 //! Several service processes on one PostgreSQL database may sweep at once: the state
 //! machine re-checks each action under the organizer's lock, so the second attempt is
 //! refused and changes nothing.
+//!
+//! The sweeper's work is background work: a confirmation stands for a phone syncing, a
+//! time-out for a transfer nobody answered, and neither is late by a second. While the
+//! API is writing (a `POST` was answered since the previous round), the sweeper does
+//! one batch per [`BUSY_PAUSE`] instead of batches back to back, so that a mass
+//! deletion is not slowed by confirming its own first deletions; it is never starved
+//! (at least [`SWEEP_BATCH`] tickets per pause), and catches up at full speed once the
+//! API is quiet.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -21,6 +29,9 @@ use crate::metrics::Metrics;
 
 /// Due tickets taken per round.
 pub const SWEEP_BATCH: usize = 500;
+
+/// The wait between two rounds while the API is writing.
+pub const BUSY_PAUSE: Duration = Duration::from_secs(1);
 
 /// One round: applies every due action found (at most [`SWEEP_BATCH`]) and answers
 /// how many tickets changed.
@@ -108,7 +119,8 @@ pub struct SweepRound {
     pub skipped: usize,
 }
 
-/// Sweeps until `stop` turns true: at once after a full batch, else every `interval`.
+/// Sweeps until `stop` turns true: at once after a full batch while the API is quiet,
+/// after [`BUSY_PAUSE`] while it writes, else every `interval`.
 pub async fn run(
     store: Arc<dyn WalletStore>,
     settings: Settings,
@@ -116,6 +128,7 @@ pub async fn run(
     metrics: Arc<Metrics>,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
+    let mut writes = metrics.write_requests();
     loop {
         if *stop.borrow() {
             return;
@@ -153,11 +166,16 @@ pub async fn run(
                 false
             }
         };
-        if full {
-            continue;
-        }
+        let now_writes = metrics.write_requests();
+        let busy = now_writes != writes;
+        writes = now_writes;
+        let pause = match (full, busy) {
+            (true, false) => continue,
+            (true, true) => BUSY_PAUSE.max(interval),
+            (false, _) => interval,
+        };
         tokio::select! {
-            _ = tokio::time::sleep(interval) => {}
+            _ = tokio::time::sleep(pause) => {}
             _ = stop.changed() => {}
         }
     }

@@ -391,6 +391,57 @@ fn schedules_are_listed_shown_updated_and_deleted() {
     ok(update(&["--manual"]));
     let out = ok(tixbridge(dir, &["schedule", "show", "inj", "--db", &db]));
     assert!(out.contains("launch: manual"), "{out}");
+    assert!(fails(update(&["--notify-spectator", "true"])).contains("--notify-spectator"));
+
+    // Every function's schedule is updated the same way; options it lacks are refused.
+    ok(tixbridge(
+        dir,
+        &[
+            "schedule",
+            "create-push-cancelled",
+            "--db",
+            &db,
+            "--interface",
+            "w",
+            "--name",
+            "pc",
+        ],
+    ));
+    let update_pc = |args: &[&str]| {
+        let mut a = vec!["schedule", "update", "pc", "--db", &db];
+        a.extend_from_slice(args);
+        tixbridge(dir, &a)
+    };
+    let err = fails(update_pc(&["--barcode-prefix", "X"]));
+    assert!(
+        err.contains("runs Push cancelled: --barcode-prefix") && err.contains("does not apply"),
+        "{err}"
+    );
+    assert!(fails(update_pc(&["--date-from", "yesterday"])).contains("--date-from"));
+    ok(update_pc(&[
+        "--notify-spectator",
+        "true",
+        "--date-from",
+        "2026-06-01T00:00:00Z",
+        "--skip",
+        "TX9",
+    ]));
+    // A malformed file to upload is refused naming its line, before anything runs.
+    let bad = dir.join("upload.txt");
+    std::fs::write(&bad, "# tickets to push\nid:x\n").unwrap();
+    let err = fails(tixbridge(
+        dir,
+        &["run", "pc", "--db", &db, "--file", bad.to_str().unwrap()],
+    ));
+    assert!(err.contains("upload.txt line 2: entry \"id:x\""), "{err}");
+    let out = ok(tixbridge(dir, &["schedule", "show", "pc", "--db", &db]));
+    for want in [
+        "\"notify_spectator\":true",
+        "\"date_from\":\"2026-06-01T00:00:00Z\"",
+        "\"TX9\"",
+    ] {
+        assert!(out.contains(want), "{want}: {out}");
+    }
     let out = ok(tixbridge(dir, &["schedule", "delete", "inj", "--db", &db]));
     assert!(out.contains("deleted"), "{out}");
     assert!(

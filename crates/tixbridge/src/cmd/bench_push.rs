@@ -134,6 +134,13 @@ pub async fn exec(a: PushArgs) -> anyhow::Result<ExitCode> {
     let wallet_peak = child.peak_rss_kb();
     let wallet_cpu = cpu_secs(Some(child.child.id())) - wallet_cpu_before;
     let own_cpu = cpu_secs(None) - cpu_before;
+    if a.function == PushFunction::Cancelled {
+        let waited = confirmations_left(&wallet_url).await?;
+        println!(
+            "  every deletion confirmed {:.1} s after the push ended (the wallet's background work)",
+            waited.as_secs_f64()
+        );
+    }
     child.stop();
     if report.outcome != Outcome::Ok || report.counts.succeeded != n {
         super::run::print_report(&report);
@@ -392,5 +399,20 @@ fn bench_privilege(id: i64) -> Privilege {
                 value: Text::Plain("2028-08-01".into()),
             }],
         }),
+    }
+}
+
+/// Waits until the wallet has confirmed every deletion (no ticket `DELETION_PENDING`)
+/// and answers how long that took.
+async fn confirmations_left(wallet_url: &str) -> anyhow::Result<Duration> {
+    let wallet = tixbridge_store::open_wallet(wallet_url).await?;
+    let t = Instant::now();
+    loop {
+        // On the due-time index: any deletion still to confirm, due or not.
+        let horizon = Utc::now() + chrono::Duration::days(1);
+        if wallet.due(horizon, 1).await?.is_empty() {
+            return Ok(t.elapsed());
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
     }
 }

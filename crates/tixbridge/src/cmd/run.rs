@@ -56,7 +56,7 @@ async fn execute(a: Args) -> anyhow::Result<ExitCode> {
     let upload = match &a.file {
         None => None,
         Some(path) => {
-            let lines = super::ticket::read_refs(path)?;
+            let lines = super::ticket::read_refs(path, |l| TicketRefs::parse(l).map(drop))?;
             if lines.is_empty() {
                 anyhow::bail!("{}: the file names no ticket", path.display());
             }

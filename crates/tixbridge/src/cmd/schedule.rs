@@ -10,10 +10,10 @@ use chrono::Utc;
 use super::TicketingDb;
 use tixbridge_core::model::{FunctionKind, InjectionFilters};
 use tixbridge_interface::setup::{
-    InjectionScheduleChange, InjectionScheduleInput, PrivilegesScheduleInput,
-    PushCancelledScheduleInput, PushControlledScheduleInput, create_injection_schedule,
+    InjectionScheduleInput, PrivilegesScheduleInput, PushCancelledScheduleInput,
+    PushControlledScheduleInput, ScheduleChange, create_injection_schedule,
     create_privileges_schedule, create_push_cancelled_schedule, create_push_controlled_schedule,
-    update_injection_schedule,
+    update_schedule,
 };
 use tixbridge_store::{Execution, Schedule, TicketingStore};
 
@@ -46,7 +46,8 @@ pub enum ScheduleCmd {
         /// The schedule's name.
         name: String,
     },
-    /// Change an injection schedule; each value is checked exactly as at creation.
+    /// Change a schedule of any function; each value is checked exactly as at
+    /// creation, and an option the schedule's function does not have is refused.
     Update(Box<UpdateArgs>),
     /// Delete a schedule with its execution history (refused while an execution runs).
     Delete {
@@ -95,6 +96,14 @@ pub struct UpdateArgs {
     /// true: build and validate, send nothing; false: send.
     #[arg(long)]
     simulation: Option<bool>,
+    /// Push Cancelled: true keeps deleted tickets visible in the spectators' apps (the
+    /// "Notify spectator" box).
+    #[arg(long)]
+    notify_spectator: Option<bool>,
+    /// Push Cancelled and Push Controlled: push again what was pushed at or after this
+    /// time (RFC 3339); "" removes it.
+    #[arg(long)]
+    date_from: Option<String>,
     /// Automatic launch every this many seconds.
     #[arg(long, conflicts_with = "manual")]
     every_secs: Option<i64>,
@@ -403,10 +412,19 @@ pub async fn exec(cmd: ScheduleCmd) -> anyhow::Result<ExitCode> {
                 (None, true) => Some(None),
                 (None, false) => None,
             };
-            let s = update_injection_schedule(
+            let date_from = match a.date_from.as_deref().map(str::trim) {
+                None => None,
+                Some("") => Some(None),
+                Some(t) => Some(Some(
+                    chrono::DateTime::parse_from_rfc3339(t)
+                        .map_err(|e| anyhow::anyhow!("--date-from {t:?}: {e}"))?
+                        .to_utc(),
+                )),
+            };
+            let s = update_schedule(
                 &*store,
                 &a.name,
-                InjectionScheduleChange {
+                ScheduleChange {
                     batch_size: a.batch_size,
                     point_of_sales: a.pos,
                     filters: a.filters.into(),
@@ -417,6 +435,8 @@ pub async fn exec(cmd: ScheduleCmd) -> anyhow::Result<ExitCode> {
                     force: a.force,
                     skip: a.skip,
                     simulation: a.simulation,
+                    notify_spectator: a.notify_spectator,
+                    date_from,
                     frequency_secs: frequency,
                 },
             )

@@ -225,7 +225,7 @@ async fn operate(op: Operation, cause: &str, a: Targets) -> anyhow::Result<ExitC
     let cause = Cause::parse(cause).context("--cause is empty")?;
     let mut entries = a.tickets;
     if let Some(file) = &a.file {
-        entries.extend(read_refs(file)?);
+        entries.extend(read_refs(file, |l| TicketRef::parse(l).map(drop))?);
     }
     if entries.is_empty() {
         anyhow::bail!("name at least one ticket (id:<ticketId>, tax number or barcode) or --file");
@@ -503,17 +503,24 @@ fn read_text(path: &PathBuf) -> anyhow::Result<String> {
     }
 }
 
-/// The references of a file (or standard input), one a line.
 /// The ticket references of a file, one a line (blank lines and `#` comments
-/// skipped); `-` reads standard input.
-pub(super) fn read_refs(path: &PathBuf) -> anyhow::Result<Vec<String>> {
+/// skipped); `-` reads standard input. Each is checked by `check`; the first bad one
+/// refuses the file naming its line.
+pub(super) fn read_refs(
+    path: &PathBuf,
+    check: impl Fn(&str) -> Result<(), String>,
+) -> anyhow::Result<Vec<String>> {
     let text = read_text(path)?;
-    Ok(text
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .map(str::to_owned)
-        .collect())
+    let mut refs = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        check(line).map_err(|e| anyhow::anyhow!("{} line {}: {e}", path.display(), i + 1))?;
+        refs.push(line.to_owned());
+    }
+    Ok(refs)
 }
 
 fn default_operator() -> String {
