@@ -316,15 +316,32 @@ pub struct TicketRow {
     pub linked_ticket_ids: Vec<i64>,
 }
 
-/// What Feedback brought back for a printed ticket (DOMAIN.md §2).
+/// What Feedback brought back for a printed ticket (DOMAIN.md §2, §5.2): the wallet's
+/// state of the ticket as of its latest applied change. Injection and the push
+/// functions set what they know (status, owner) until Feedback brings the rest.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MobileProjection {
     pub ticket_id: i64,
     pub wallet_status: WalletStatus,
+    /// The wallet owner (who holds the ticket on a phone).
     pub owner: Option<Person>,
+    /// The ticket holder (named-ticket data).
     pub holder: Option<Person>,
     pub transfer_level: i64,
+    /// When ticketing last wrote the projection (UTC).
     pub updated_at: DateTime<Utc>,
+    /// When the wallet status last changed (UTC), as the wallet says; set by Feedback.
+    #[serde(default)]
+    pub status_changed_at: Option<DateTime<Utc>>,
+    /// The first owner (the recipient of the injection); set by Feedback.
+    #[serde(default)]
+    pub initial_owner: Option<Person>,
+    /// The owner before the last transfer; set by Feedback.
+    #[serde(default)]
+    pub previous_owner: Option<Person>,
+    /// The deletion (reason, visibility, requested and confirmed times); set by Feedback.
+    #[serde(default)]
+    pub deletion: Option<crate::api::Deletion>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -511,6 +528,16 @@ pub struct PushControlledParams {
     /// Build and validate everything, send nothing, change nothing.
     #[serde(default)]
     pub simulation: bool,
+}
+
+/// A Feedback schedule's parameters (DOMAIN.md §5.2); the page size and the handling of
+/// unknown tickets are the interface's custom parameters (`retrieveIterationSize`,
+/// `doContinueInCaseOfSyncError`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FeedbackParams {
+    /// Tickets of the feed never applied (by ticket id or tax number).
+    #[serde(default)]
+    pub skip: TicketRefs,
 }
 
 /// A Privileges injection schedule's parameters (DOMAIN.md §5.5).

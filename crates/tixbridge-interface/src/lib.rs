@@ -2,12 +2,14 @@
 //!
 //! - [`execution`]: running a schedule once and recording the execution.
 //! - [`injection`]: the tickets injection function.
+//! - `feedback`: the Feedback function (the wallet's change feed into ticketing).
 //! - `push_cancelled`, `push_controlled`, `privileges`: the Push Cancelled, Push
 //!   Controlled and Privileges injection functions.
 //! - [`setup`]: validated creation of interfaces and schedules.
 //! - [`import`]: CSV import of tickets into ticketing.
 
 pub mod execution;
+mod feedback;
 pub mod import;
 pub mod injection;
 mod privileges;

@@ -6,9 +6,9 @@ use chrono::{DateTime, Utc};
 use secrecy::SecretString;
 
 use tixbridge_core::model::{
-    FunctionKind, HolderField, InjectionFilters, InjectionParams, InterfaceKind, MainApplicantRule,
-    PointOfSales, PrivilegesParams, PushCancelledParams, PushControlledParams, parse_email_list,
-    validate_interface_url,
+    FeedbackParams, FunctionKind, HolderField, InjectionFilters, InjectionParams, InterfaceKind,
+    MainApplicantRule, PointOfSales, PrivilegesParams, PushCancelledParams, PushControlledParams,
+    parse_email_list, validate_interface_url,
 };
 use tixbridge_core::params::CustomParams;
 use tixbridge_core::selection::TicketRefs;
@@ -268,20 +268,13 @@ pub async fn create_push_cancelled_schedule(
             "an automatic schedule with a date from pushes the same tickets again at every run"
         );
     }
-    let timing = Timing {
+    let schedule = Created {
+        function: FunctionKind::PushCancelled,
         batch_size: input.batch_size,
         frequency_secs: input.frequency_secs,
-        window: (None, None),
+        forced: !params.force.is_empty(),
     };
-    let new = schedule_record(
-        interface.id,
-        input.name.trim().to_owned(),
-        FunctionKind::PushCancelled,
-        timing,
-        !params.force.is_empty(),
-        &params,
-    )?;
-    Ok(store.create_schedule(new).await?)
+    create(store, &interface, &input.name, schedule, &params).await
 }
 
 /// A Push Controlled schedule as the operator types it (DOMAIN.md §5.4); empty strings
@@ -311,20 +304,13 @@ pub async fn create_push_controlled_schedule(
         date_from: input.date_from,
         simulation: input.simulation,
     };
-    let timing = Timing {
+    let schedule = Created {
+        function: FunctionKind::PushControlled,
         batch_size: input.batch_size,
         frequency_secs: input.frequency_secs,
-        window: (None, None),
+        forced: !params.force.is_empty(),
     };
-    let new = schedule_record(
-        interface.id,
-        input.name.trim().to_owned(),
-        FunctionKind::PushControlled,
-        timing,
-        !params.force.is_empty(),
-        &params,
-    )?;
-    Ok(store.create_schedule(new).await?)
+    create(store, &interface, &input.name, schedule, &params).await
 }
 
 /// A Privileges injection schedule as the operator types it (DOMAIN.md §5.5); empty
@@ -373,20 +359,43 @@ pub async fn create_privileges_schedule(
         skip: parse_refs("skip", &input.skip)?,
         simulation: input.simulation,
     };
-    let timing = Timing {
+    let schedule = Created {
+        function: FunctionKind::PrivilegesInjection,
         batch_size: input.batch_size,
         frequency_secs: input.frequency_secs,
-        window: (None, None),
+        forced: !params.force.is_empty(),
     };
-    let new = schedule_record(
-        interface.id,
-        input.name.trim().to_owned(),
-        FunctionKind::PrivilegesInjection,
-        timing,
-        !params.force.is_empty(),
-        &params,
-    )?;
-    Ok(store.create_schedule(new).await?)
+    create(store, &interface, &input.name, schedule, &params).await
+}
+
+/// A Feedback schedule as the operator types it (DOMAIN.md §5.2).
+#[derive(Debug, Clone, Default)]
+pub struct FeedbackScheduleInput {
+    pub interface: String,
+    pub name: String,
+    /// Changed tickets applied per execution at most.
+    pub batch_size: i64,
+    pub skip: String,
+    /// Seconds between automatic runs; `None` for a manual schedule.
+    pub frequency_secs: Option<i64>,
+}
+
+/// Creates a Feedback schedule after checking every field.
+pub async fn create_feedback_schedule(
+    store: &dyn TicketingStore,
+    input: FeedbackScheduleInput,
+) -> anyhow::Result<Schedule> {
+    let interface = schedule_interface(store, &input.interface, &input.name).await?;
+    let params = FeedbackParams {
+        skip: parse_refs("skip", &input.skip)?,
+    };
+    let schedule = Created {
+        function: FunctionKind::Feedback,
+        batch_size: input.batch_size,
+        frequency_secs: input.frequency_secs,
+        forced: false,
+    };
+    create(store, &interface, &input.name, schedule, &params).await
 }
 
 /// What `schedule update` changes on a schedule of any function; `None` keeps the
@@ -548,10 +557,17 @@ pub async fn update_schedule(
             p.simulation = c.simulation.unwrap_or(p.simulation);
             serde_json::to_value(p)?
         }
-        FunctionKind::Feedback => anyhow::bail!(
-            "schedule {name} runs {}: not available in this version",
-            function.label()
-        ),
+        FunctionKind::Feedback => {
+            if c.force.is_some() || c.simulation.is_some() {
+                anyhow::bail!(
+                    "schedule {name} runs {}: --force and --simulation do not apply to it",
+                    function.label()
+                );
+            }
+            let mut p: FeedbackParams = stored(&current)?;
+            p.skip = refs(&c.skip, "skip", p.skip)?;
+            serde_json::to_value(p)?
+        }
     };
     let forced = params["force"]["ids"]
         .as_array()
@@ -598,6 +614,39 @@ fn injection_schedule(
         !params.force.is_empty(),
         params,
     )
+}
+
+/// A new schedule without a start/end window (every function but injection).
+struct Created {
+    function: FunctionKind,
+    batch_size: i64,
+    frequency_secs: Option<i64>,
+    /// The parameters hold a force list (warned about on an automatic schedule).
+    forced: bool,
+}
+
+/// Stores a new schedule of `interface` after the checks of [`schedule_record`].
+async fn create(
+    store: &dyn TicketingStore,
+    interface: &tixbridge_store::InterfaceConfig,
+    name: &str,
+    c: Created,
+    params: &impl serde::Serialize,
+) -> anyhow::Result<Schedule> {
+    let timing = Timing {
+        batch_size: c.batch_size,
+        frequency_secs: c.frequency_secs,
+        window: (None, None),
+    };
+    let new = schedule_record(
+        interface.id,
+        name.trim().to_owned(),
+        c.function,
+        timing,
+        c.forced,
+        params,
+    )?;
+    Ok(store.create_schedule(new).await?)
 }
 
 /// The interface a new schedule belongs to, once its name is not empty.

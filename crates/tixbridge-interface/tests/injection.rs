@@ -319,6 +319,10 @@ async fn filters_batch_size_file_number_force_and_skip() {
             holder: None,
             transfer_level: 1,
             updated_at: Utc::now(),
+            status_changed_at: None,
+            initial_owner: None,
+            previous_owner: None,
+            deletion: None,
         })
         .await
         .unwrap();
@@ -444,6 +448,10 @@ async fn reprints_go_to_the_last_owner_unless_the_cause_resets() {
                     holder: None,
                     transfer_level: 1,
                     updated_at: Utc::now(),
+                    status_changed_at: None,
+                    initial_owner: None,
+                    previous_owner: None,
+                    deletion: None,
                 })
                 .await
                 .unwrap();

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 
-use tixbridge_core::api::Person;
+use tixbridge_core::api::{Person, TicketState};
 use tixbridge_core::cause::Cause;
 use tixbridge_core::local_time::Tz;
 use tixbridge_core::model::{
@@ -15,7 +15,7 @@ use tixbridge_core::model::{
 };
 use tixbridge_core::operation::{DEFAULT_CAUSES, Operation, ScanOutcome, TicketRef, check_cause};
 use tixbridge_core::selection::TicketRefs;
-use tixbridge_core::status::TicketingStatus;
+use tixbridge_core::status::{TicketingStatus, WalletStatus};
 use tixbridge_core::text::LocalizedText;
 
 use crate::Result;
@@ -232,6 +232,125 @@ pub struct InjectedMark {
 pub struct PushedDefinition {
     pub product_id: i64,
     pub definition_hash: String,
+}
+
+// ---- feedback ------------------------------------------------------------------------
+
+/// One page of the wallet's change feed to apply (DOMAIN.md §5.2; the contract's
+/// `GET …/diff`), in one transaction with the key that follows it. See
+/// [`TicketingStore::apply_feedback_page`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct FeedbackPage {
+    pub organization_id: i64,
+    pub interface_id: i64,
+    /// The key the page was read after (`""`: from the start of the feed).
+    pub after_key: String,
+    /// The page's `nextPageKey`.
+    pub next_key: String,
+    /// The tickets of the page, skip list already applied.
+    pub states: Vec<TicketState>,
+    /// `doContinueInCaseOfSyncError=false`: a ticket unknown to ticketing blocks the
+    /// page (nothing written, the key not advanced) instead of being skipped.
+    pub block_on_unknown: bool,
+    pub at: DateTime<Utc>,
+}
+
+/// What applying a page did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AppliedPage {
+    /// Tickets whose projection was written.
+    pub applied: u64,
+    /// Status-log entries appended (an entry already there is not appended again).
+    pub entries_added: u64,
+    /// Ticket ids of the page that ticketing does not know, in page order.
+    pub unknown: Vec<String>,
+    /// True when an unknown ticket blocked the page: nothing was written.
+    pub blocked: bool,
+}
+
+/// One entry of a ticket's wallet status log, as Feedback brought it back.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MobileHistoryEntry {
+    /// The entry's seq in the wallet's track record.
+    pub seq: i64,
+    pub at: DateTime<Utc>,
+    pub action: String,
+    pub from_status: Option<String>,
+    pub to_status: String,
+    pub actor: String,
+    pub detail: Option<String>,
+}
+
+/// A wallet time (RFC 3339, any offset) in UTC; the error names the field and ticket.
+fn wallet_time(field: &str, ticket: &str, v: &str) -> Result<DateTime<Utc>> {
+    tixbridge_core::api::parse_time(v)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| {
+            crate::StoreError::Invalid(format!("ticket {ticket}: {field} {v:?} is not a time: {e}"))
+        })
+}
+
+/// The projection a feed state sets for ticket `ticket_id`, written at `at`.
+pub(crate) fn projection_of(
+    ticket_id: i64,
+    s: &TicketState,
+    at: DateTime<Utc>,
+) -> Result<MobileProjection> {
+    let wallet_status = s.status.parse::<WalletStatus>().map_err(|e| {
+        crate::StoreError::Invalid(format!(
+            "ticket {}: status {:?}: {e}",
+            s.ticket_id, s.status
+        ))
+    })?;
+    Ok(MobileProjection {
+        ticket_id,
+        wallet_status,
+        owner: s.owner.clone(),
+        holder: s.holder.clone(),
+        transfer_level: s.transfer_level,
+        updated_at: at,
+        status_changed_at: Some(wallet_time(
+            "statusChangedAt",
+            &s.ticket_id,
+            &s.status_changed_at,
+        )?),
+        initial_owner: s.initial_owner.clone(),
+        previous_owner: s.previous_owner.clone(),
+        deletion: s.deletion.clone(),
+    })
+}
+
+/// The history entries of a feed state.
+pub(crate) fn history_of(s: &TicketState) -> Result<Vec<MobileHistoryEntry>> {
+    s.history
+        .iter()
+        .map(|e| {
+            Ok(MobileHistoryEntry {
+                seq: e.seq,
+                at: wallet_time("history.at", &s.ticket_id, &e.at)?,
+                action: e.action.clone(),
+                from_status: e.from_status.clone(),
+                to_status: e.to_status.clone(),
+                actor: e.actor.clone(),
+                detail: e.detail.clone(),
+            })
+        })
+        .collect()
+}
+
+/// The ticketing id of a feed ticket: the wallet's ticket id is ticketing's, written
+/// out; `None` for one that is not a ticketing id.
+pub(crate) fn feed_ticket_id(s: &TicketState) -> Option<i64> {
+    s.ticket_id.parse().ok().filter(|id: &i64| *id > 0)
+}
+
+/// The refusal of a page read after a key that is no longer the stored one: another
+/// execution applied it (or later pages) meanwhile.
+pub(crate) fn key_moved(interface_id: i64, stored: &str, expected: &str) -> crate::StoreError {
+    crate::StoreError::Conflict(format!(
+        "the feedback key of interface {interface_id} is {stored:?}, not {expected:?}: \
+         another feedback execution applied this page meanwhile; nothing was written"
+    ))
 }
 
 // ---- CSV import --------------------------------------------------------------------
@@ -1150,6 +1269,22 @@ pub trait TicketingStore: Send + Sync {
     /// The id of the ticket of the organization a reference names: by id, else by tax
     /// number, else by barcode.
     async fn find_ticket(&self, organization_id: i64, ticket: &TicketRef) -> Result<Option<i64>>;
+
+    /// The key the interface's feedback has read the wallet's change feed up to;
+    /// `None` before its first page.
+    async fn feedback_key(&self, interface_id: i64) -> Result<Option<String>>;
+    /// Applies one page of the change feed in one transaction (DOMAIN.md §5.2): for
+    /// each ticket of the organization, its mobile projection becomes the page's state
+    /// and its status-log entries are appended (an entry already there, by its seq, is
+    /// not appended again); then the key becomes `next_key`. No ticketing status
+    /// changes. A ticket unknown to ticketing is reported, and skipped — or, with
+    /// `block_on_unknown`, nothing is written. The stored key must be `after_key`, else
+    /// [`crate::StoreError::Conflict`] (another execution applied the page) and nothing
+    /// is written; a state that cannot be read is [`crate::StoreError::Invalid`] naming
+    /// the ticket and field.
+    async fn apply_feedback_page(&self, page: FeedbackPage) -> Result<AppliedPage>;
+    /// A ticket's wallet status log as Feedback brought it back, by seq.
+    async fn mobile_history(&self, ticket_id: i64) -> Result<Vec<MobileHistoryEntry>>;
 
     /// Database reachable.
     async fn ping(&self) -> Result<()>;

@@ -67,6 +67,13 @@ fn the_demo_runs_the_whole_lifecycle() {
         out.contains("succeeded 8 "),
         "the new tickets injected: {out}"
     );
+    // Feedback applies every ticket of the wallet (508) into ticketing.
+    let at = out
+        .lines()
+        .position(|l| l.contains(" of feedback (Retrieve ticket status): OK"))
+        .unwrap_or_else(|| panic!("no OK feedback: {out}"));
+    let counts = out.lines().nth(at + 1).unwrap();
+    assert!(counts.contains("succeeded 508 "), "{counts}");
     // The wallet's side: every ticket somewhere in its lifecycle.
     let wallet: Vec<(String, u64)> = out
         .lines()

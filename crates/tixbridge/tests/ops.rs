@@ -322,10 +322,10 @@ fn the_demo_keeps_its_files_private_and_logs_each_line_once() {
         assert_eq!(mode(&dir.join(f)), 0o600, "{f}");
     }
     // Standard error is not a terminal here: log lines, each once.
-    // Five executions: injection, privileges, push cancelled, push controlled and the
-    // injection of the new tickets.
+    // Six executions: injection, privileges, push cancelled, push controlled, the
+    // injection of the new tickets and feedback.
     let finished = err.matches("execution finished").count();
-    assert_eq!(finished, 5, "{err}");
+    assert_eq!(finished, 6, "{err}");
     let mut seen = std::collections::HashSet::new();
     for line in err.lines().filter(|l| !l.trim().is_empty()) {
         assert!(seen.insert(line), "doubled log line {line:?} in:\n{err}");

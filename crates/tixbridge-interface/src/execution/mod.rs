@@ -25,8 +25,8 @@ use tokio_util::sync::CancellationToken;
 
 use tixbridge_client::{ClientOptions, WalletClient};
 use tixbridge_core::model::{
-    Counts, FunctionKind, InjectionParams, Outcome, PrivilegesParams, PushCancelledParams,
-    PushControlledParams, TicketError,
+    Counts, FeedbackParams, FunctionKind, InjectionParams, Outcome, PrivilegesParams,
+    PushCancelledParams, PushControlledParams, TicketError,
 };
 use tixbridge_core::params::CustomParams;
 use tixbridge_core::selection::TicketRefs;
@@ -88,6 +88,7 @@ impl Default for RunOptions {
 
 /// What a function's run hands back to the execution (its counts are in the
 /// context's [`LiveCounts`]).
+#[derive(Default)]
 pub(crate) struct StepOutcome {
     /// A failure that concerned the whole run (wallet down, store failure).
     pub fatal: bool,
@@ -272,10 +273,11 @@ async fn run_function(ctx: &mut ExecutionContext) -> anyhow::Result<StepOutcome>
             let client = wallet_client(ctx, params.simulation)?;
             crate::privileges::run(ctx, params, client).await
         }
-        other => Err(anyhow::anyhow!(
-            "the {} function is not available in this version",
-            other.label()
-        )),
+        FunctionKind::Feedback => {
+            let params: FeedbackParams = schedule_params(ctx)?;
+            let client = wallet_client(ctx, false)?.expect("a client outside simulation");
+            crate::feedback::run(ctx, params, client).await
+        }
     }
 }
 

@@ -1027,6 +1027,10 @@ pub async fn injection_reprint(store: Store) {
             holder: None,
             transfer_level: 1,
             updated_at: at("2026-04-01T08:00:00Z"),
+            status_changed_at: None,
+            initial_owner: None,
+            previous_owner: None,
+            deletion: None,
         })
         .await
         .unwrap();
@@ -1153,6 +1157,10 @@ pub async fn mark_injected(store: Store) {
             holder: Some(person("h@example.org")),
             transfer_level: 2,
             updated_at: when,
+            status_changed_at: None,
+            initial_owner: None,
+            previous_owner: None,
+            deletion: None,
         })
         .await
         .unwrap();
@@ -1481,6 +1489,10 @@ pub async fn projections(store: Store) {
         holder: None,
         transfer_level: 0,
         updated_at: at("2026-05-01T12:00:00Z"),
+        status_changed_at: None,
+        initial_owner: None,
+        previous_owner: None,
+        deletion: None,
     };
     store.put_projection(p.clone()).await.unwrap();
     assert_eq!(store.projection(1).await.unwrap(), Some(p));
@@ -1494,6 +1506,16 @@ pub async fn projections(store: Store) {
         }),
         transfer_level: 3,
         updated_at: at("2026-05-02T12:00:00Z"),
+        // What Feedback brings: every column round-trips.
+        status_changed_at: Some(at("2026-05-02T11:59:00Z")),
+        initial_owner: Some(person("i@example.org")),
+        previous_owner: Some(person("p@example.org")),
+        deletion: Some(tixbridge_core::api::Deletion {
+            reason: "THEFT".into(),
+            show_deleted_ticket: true,
+            requested_at: "2026-05-02T11:00:00.000Z".into(),
+            confirmed_at: None,
+        }),
     };
     store.put_projection(p2.clone()).await.unwrap();
     assert_eq!(store.projection(1).await.unwrap(), Some(p2.clone()));

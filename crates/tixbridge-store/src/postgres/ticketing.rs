@@ -30,13 +30,15 @@ use tixbridge_core::status::{TicketingStatus, WalletStatus};
 use tixbridge_core::text::{LocalizedText, is_language_code};
 
 use crate::{
-    Catalog, Execution, ExecutionStart, GateScan, ImportSession, InjectedMark, InjectionCandidate,
-    InjectionQuery, InterfaceConfig, InterfaceUpdate, LaunchMode, MarkedBy, NewInterface,
-    NewSchedule, OperationRecord, OperationRequest, PushCancelledCandidate,
-    PushControlledCandidate, PushQuery, PushedCancelled, PushedDefinition, ReprintRequest,
-    Reprinted, Result, ScanResult, Schedule, StoreError, StoredTicketError, TicketingStore,
+    AppliedPage, Catalog, Execution, ExecutionStart, FeedbackPage, GateScan, ImportSession,
+    InjectedMark, InjectionCandidate, InjectionQuery, InterfaceConfig, InterfaceUpdate, LaunchMode,
+    MarkedBy, MobileHistoryEntry, NewInterface, NewSchedule, OperationRecord, OperationRequest,
+    PushCancelledCandidate, PushControlledCandidate, PushQuery, PushedCancelled, PushedDefinition,
+    ReprintRequest, Reprinted, Result, ScanResult, Schedule, StoreError, StoredTicketError,
+    TicketingStore,
 };
 
+mod feedback;
 mod import;
 mod injection;
 mod operations;
@@ -72,6 +74,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
     (
         "ticketing_0006_privileges",
         include_str!("../../migrations/postgres/ticketing_0006_privileges.sql"),
+    ),
+    (
+        "ticketing_0007_feedback",
+        include_str!("../../migrations/postgres/ticketing_0007_feedback.sql"),
     ),
 ];
 
@@ -315,6 +321,12 @@ fn read_projection(r: &PgRow) -> Result<MobileProjection> {
         holder: c.person()?,
         transfer_level: c.get()?,
         updated_at: c.get()?,
+        status_changed_at: c.get()?,
+        initial_owner: c.person()?,
+        previous_owner: c.person()?,
+        deletion: c
+            .get::<Option<Json<tixbridge_core::api::Deletion>>>()?
+            .map(|Json(d)| d),
     })
 }
 
@@ -963,7 +975,8 @@ impl TicketingStore for PgTicketing {
 
     async fn projection(&self, ticket_id: i64) -> Result<Option<MobileProjection>> {
         sqlx::query(
-            "SELECT ticket_id, wallet_status, owner, holder, transfer_level, updated_at
+            "SELECT ticket_id, wallet_status, owner, holder, transfer_level, updated_at,
+                    status_changed_at, initial_owner, previous_owner, deletion
              FROM mobile_projections WHERE ticket_id = $1",
         )
         .bind(ticket_id)
@@ -975,34 +988,26 @@ impl TicketingStore for PgTicketing {
     }
 
     async fn put_projection(&self, p: MobileProjection) -> Result<()> {
-        // INSERT ... SELECT from the ticket: nothing is written for an unknown ticket.
-        let n = sqlx::query(
-            "INSERT INTO mobile_projections
-                 (ticket_id, wallet_status, owner, holder, transfer_level, updated_at)
-             SELECT id, $2, $3, $4, $5, $6 FROM tickets WHERE id = $1
-             ON CONFLICT (ticket_id) DO UPDATE SET
-                 wallet_status = EXCLUDED.wallet_status,
-                 owner = EXCLUDED.owner,
-                 holder = EXCLUDED.holder,
-                 transfer_level = EXCLUDED.transfer_level,
-                 updated_at = EXCLUDED.updated_at",
-        )
-        .bind(p.ticket_id)
-        .bind(p.wallet_status.as_str())
-        .bind(p.owner.as_ref().map(Json))
-        .bind(p.holder.as_ref().map(Json))
-        .bind(p.transfer_level)
-        .bind(p.updated_at)
-        .execute(&self.pool)
-        .await?
-        .rows_affected();
-        if n == 0 {
+        let mut conn = self.pool.acquire().await?;
+        if !feedback::upsert_projection(&mut conn, &p).await? {
             return Err(StoreError::NotFound(format!(
                 "ticket {} does not exist",
                 p.ticket_id
             )));
         }
         Ok(())
+    }
+
+    async fn feedback_key(&self, interface_id: i64) -> Result<Option<String>> {
+        feedback::key(&self.pool, interface_id).await
+    }
+
+    async fn apply_feedback_page(&self, page: FeedbackPage) -> Result<AppliedPage> {
+        feedback::apply(&self.pool, &page).await
+    }
+
+    async fn mobile_history(&self, ticket_id: i64) -> Result<Vec<MobileHistoryEntry>> {
+        feedback::history(&self.pool, ticket_id).await
     }
 
     async fn push_cancelled_candidates(

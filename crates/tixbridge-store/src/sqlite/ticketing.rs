@@ -40,13 +40,15 @@ use tixbridge_core::text::{LocalizedText, is_language_code};
 
 use super::Db;
 use crate::{
-    Catalog, Execution, ExecutionStart, GateScan, ImportSession, InjectedMark, InjectionCandidate,
-    InjectionQuery, InterfaceConfig, InterfaceUpdate, LaunchMode, MarkedBy, NewInterface,
-    NewSchedule, OperationRecord, OperationRequest, PushCancelledCandidate,
-    PushControlledCandidate, PushQuery, PushedCancelled, PushedDefinition, ReprintRequest,
-    Reprinted, Result, ScanResult, Schedule, StoreError, StoredTicketError, TicketingStore,
+    AppliedPage, Catalog, Execution, ExecutionStart, FeedbackPage, GateScan, ImportSession,
+    InjectedMark, InjectionCandidate, InjectionQuery, InterfaceConfig, InterfaceUpdate, LaunchMode,
+    MarkedBy, MobileHistoryEntry, NewInterface, NewSchedule, OperationRecord, OperationRequest,
+    PushCancelledCandidate, PushControlledCandidate, PushQuery, PushedCancelled, PushedDefinition,
+    ReprintRequest, Reprinted, Result, ScanResult, Schedule, StoreError, StoredTicketError,
+    TicketingStore,
 };
 
+mod feedback;
 mod import;
 mod injection;
 mod operations;
@@ -82,6 +84,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
     (
         "ticketing_0006_privileges",
         include_str!("../../migrations/sqlite/ticketing_0006_privileges.sql"),
+    ),
+    (
+        "ticketing_0007_feedback",
+        include_str!("../../migrations/sqlite/ticketing_0007_feedback.sql"),
     ),
 ];
 
@@ -388,6 +394,10 @@ fn read_projection(r: &rusqlite::Row<'_>) -> rusqlite::Result<MobileProjection> 
         holder: c.opt_json()?,
         transfer_level: c.get()?,
         updated_at: c.time()?,
+        status_changed_at: c.opt_time()?,
+        initial_owner: c.opt_json()?,
+        previous_owner: c.opt_json()?,
+        deletion: c.opt_json()?,
     })
 }
 
@@ -1132,7 +1142,8 @@ impl TicketingStore for SqliteTicketing {
         self.db
             .read(move |c| {
                 Ok(c.prepare_cached(
-                    "SELECT ticket_id, wallet_status, owner, holder, transfer_level, updated_at
+                    "SELECT ticket_id, wallet_status, owner, holder, transfer_level, updated_at,
+                            status_changed_at, initial_owner, previous_owner, deletion
                      FROM mobile_projections WHERE ticket_id = ?1",
                 )?
                 .query_row([ticket_id], read_projection)
@@ -1142,8 +1153,6 @@ impl TicketingStore for SqliteTicketing {
     }
 
     async fn put_projection(&self, p: MobileProjection) -> Result<()> {
-        let owner = p.owner.as_ref().map(to_json).transpose()?;
-        let holder = p.holder.as_ref().map(to_json).transpose()?;
         self.db
             .write(move |tx| {
                 let found: bool = tx
@@ -1155,28 +1164,21 @@ impl TicketingStore for SqliteTicketing {
                         p.ticket_id
                     )));
                 }
-                tx.prepare_cached(
-                    "INSERT INTO mobile_projections
-                         (ticket_id, wallet_status, owner, holder, transfer_level, updated_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-                     ON CONFLICT (ticket_id) DO UPDATE SET
-                         wallet_status = excluded.wallet_status,
-                         owner = excluded.owner,
-                         holder = excluded.holder,
-                         transfer_level = excluded.transfer_level,
-                         updated_at = excluded.updated_at",
-                )?
-                .execute(params![
-                    p.ticket_id,
-                    p.wallet_status.as_str(),
-                    owner,
-                    holder,
-                    p.transfer_level,
-                    ts(p.updated_at)
-                ])?;
-                Ok(())
+                feedback::upsert_projection(tx, &p)
             })
             .await
+    }
+
+    async fn feedback_key(&self, interface_id: i64) -> Result<Option<String>> {
+        self.db.read(move |c| feedback::key(c, interface_id)).await
+    }
+
+    async fn apply_feedback_page(&self, page: FeedbackPage) -> Result<AppliedPage> {
+        self.db.write(move |tx| feedback::apply(tx, &page)).await
+    }
+
+    async fn mobile_history(&self, ticket_id: i64) -> Result<Vec<MobileHistoryEntry>> {
+        self.db.read(move |c| feedback::history(c, ticket_id)).await
     }
 
     async fn push_cancelled_candidates(

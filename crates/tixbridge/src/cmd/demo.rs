@@ -213,8 +213,23 @@ pub async fn exec(a: Args) -> anyhow::Result<ExitCode> {
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
 
-    // 7. The change feed and the track record. (Feedback, which brings the feed back
-    // into ticketing, is the next step of the project.)
+    // Feedback brings the wallet's side back into ticketing's mobile projection.
+    tixbridge_interface::setup::create_feedback_schedule(
+        &*store,
+        tixbridge_interface::setup::FeedbackScheduleInput {
+            interface: "tixngo".into(),
+            name: "feedback".into(),
+            batch_size: (a.tickets as i64).saturating_mul(2),
+            ..Default::default()
+        },
+    )
+    .await?;
+    let r = run_schedule(store.clone(), "feedback", RunOptions::default()).await?;
+    println!("   feedback:");
+    super::run::print_report(&r);
+    failed |= r.outcome == Outcome::Error;
+
+    // 7. The change feed and the track record.
     let feed_started = Instant::now();
     let (mut key, mut states, mut entries) = (String::new(), 0usize, 0usize);
     loop {

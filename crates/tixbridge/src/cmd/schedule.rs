@@ -10,10 +10,10 @@ use chrono::Utc;
 use super::TicketingDb;
 use tixbridge_core::model::{FunctionKind, InjectionFilters};
 use tixbridge_interface::setup::{
-    InjectionScheduleInput, PrivilegesScheduleInput, PushCancelledScheduleInput,
-    PushControlledScheduleInput, ScheduleChange, create_injection_schedule,
-    create_privileges_schedule, create_push_cancelled_schedule, create_push_controlled_schedule,
-    update_schedule,
+    FeedbackScheduleInput, InjectionScheduleInput, PrivilegesScheduleInput,
+    PushCancelledScheduleInput, PushControlledScheduleInput, ScheduleChange,
+    create_feedback_schedule, create_injection_schedule, create_privileges_schedule,
+    create_push_cancelled_schedule, create_push_controlled_schedule, update_schedule,
 };
 use tixbridge_store::{Execution, Schedule, TicketingStore};
 
@@ -30,6 +30,10 @@ pub enum ScheduleCmd {
     /// Create a Privileges injection schedule: injects membership and season cards as
     /// wallet privileges, with one privilege definition per card product.
     CreatePrivileges(PrivilegesArgs),
+    /// Create a Feedback schedule: reads the wallet's change feed from where the last
+    /// execution stopped and brings each ticket's wallet state and status log back into
+    /// ticketing (no ticketing status changes).
+    CreateFeedback(FeedbackArgs),
     /// List the schedules of an interface: function, filters, frequency, simulation
     /// flag and last execution.
     List {
@@ -234,6 +238,27 @@ pub struct PushControlledArgs {
 }
 
 #[derive(clap::Args)]
+pub struct FeedbackArgs {
+    #[command(flatten)]
+    db: TicketingDb,
+    /// The interface it belongs to.
+    #[arg(long)]
+    interface: String,
+    /// Schedule name (unique).
+    #[arg(long)]
+    name: String,
+    /// Changed tickets applied per execution at most.
+    #[arg(long, default_value_t = 1000)]
+    batch_size: i64,
+    /// Never apply these tickets of the feed (id:<ticketId> or tax numbers).
+    #[arg(long, default_value = "")]
+    skip: String,
+    /// Automatic launch every this many seconds (manual when absent).
+    #[arg(long)]
+    every_secs: Option<i64>,
+}
+
+#[derive(clap::Args)]
 pub struct PrivilegesArgs {
     #[command(flatten)]
     common: CreateCommon,
@@ -256,6 +281,27 @@ pub struct PrivilegesArgs {
 
 pub async fn exec(cmd: ScheduleCmd) -> anyhow::Result<ExitCode> {
     match cmd {
+        ScheduleCmd::CreateFeedback(a) => {
+            let store = a.db.open().await?;
+            let s = create_feedback_schedule(
+                &*store,
+                FeedbackScheduleInput {
+                    interface: a.interface,
+                    name: a.name,
+                    batch_size: a.batch_size,
+                    skip: a.skip,
+                    frequency_secs: a.every_secs,
+                },
+            )
+            .await?;
+            println!(
+                "schedule {} created: {}, batch size {}",
+                s.name,
+                s.function.label(),
+                s.batch_size
+            );
+            Ok(ExitCode::SUCCESS)
+        }
         ScheduleCmd::CreatePrivileges(a) => {
             let c = a.common;
             let store = c.db.open().await?;

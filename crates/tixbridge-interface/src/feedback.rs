@@ -1,0 +1,121 @@
+//! Feedback ("Retrieve ticket status", DOMAIN.md §5.2): the wallet's change feed
+//! brought back into ticketing.
+//!
+//! An execution reads `GET …/diff` from the interface's stored pagination key, in
+//! pages of `retrieveIterationSize`, up to the schedule's batch size of changed
+//! tickets. Each page is applied in one transaction with the key that follows it
+//! (`TicketingStore::apply_feedback_page`): the mobile projection of each ticket
+//! becomes the wallet's state, its new status-log entries are appended (never twice:
+//! by their seq), and no ticketing status changes. A crash between two pages loses
+//! nothing and applies nothing twice; a second execution that applied the same page
+//! meanwhile makes the store refuse this one, and this execution stops.
+//!
+//! A ticket of the feed that ticketing does not know is an error naming it, skipped
+//! (`doContinueInCaseOfSyncError=true`, the default) or blocking: the page is not
+//! applied, the key does not move, and the execution ends in `ERROR` until an operator
+//! acts. The skip list (by ticket id or tax number) leaves tickets out of the page.
+
+use chrono::Utc;
+
+use tixbridge_client::WalletClient;
+use tixbridge_core::api::TicketState;
+use tixbridge_core::model::{FeedbackParams, TicketError};
+use tixbridge_store::FeedbackPage;
+
+use crate::execution::counts::Count;
+use crate::execution::{ExecutionContext, Progress, StepOutcome};
+
+/// Runs one Feedback execution's work (see [`crate::injection::run`]).
+pub(crate) async fn run(
+    ctx: &mut ExecutionContext,
+    params: FeedbackParams,
+    client: WalletClient,
+) -> anyhow::Result<StepOutcome> {
+    let store = ctx.store.clone();
+    let interface_id = ctx.interface.id;
+    let mut key = store.feedback_key(interface_id).await?.unwrap_or_default();
+    let batch = ctx.schedule.batch_size.max(0) as u64;
+    let mut taken = 0u64;
+    let mut end = StepOutcome::default();
+    while taken < batch && !ctx.stop.is_stopped() {
+        let limit = (ctx.custom.retrieve_iteration_size as u64).min(batch - taken) as usize;
+        let page = match client.diff(&key, limit).await {
+            Ok(p) => p,
+            Err(e) => {
+                end.fatal = true;
+                end.messages.push(format!(
+                    "the change feed could not be read after key {key:?} ({e}); the key \
+                     stays there and the next execution reads from it"
+                ));
+                break;
+            }
+        };
+        if page.tickets.is_empty() {
+            break;
+        }
+        let n = page.tickets.len() as u64;
+        taken += n;
+        ctx.counts.add(Count::Selected, n);
+        let (states, skipped): (Vec<TicketState>, Vec<TicketState>) = page
+            .tickets
+            .into_iter()
+            .partition(|s| !skipped_by(&params, s));
+        ctx.counts.add(Count::Skipped, skipped.len() as u64);
+        let applied = store
+            .apply_feedback_page(FeedbackPage {
+                organization_id: ctx.interface.organization_id,
+                interface_id,
+                after_key: key.clone(),
+                next_key: page.next_page_key.clone(),
+                states,
+                block_on_unknown: !ctx.custom.do_continue_in_case_of_sync_error,
+                at: Utc::now(),
+            })
+            .await?;
+        ctx.counts.add(Count::Succeeded, applied.applied);
+        ctx.counts.add(Count::Failed, applied.unknown.len() as u64);
+        for id in &applied.unknown {
+            ctx.errors
+                .push(TicketError {
+                    ticket_id: id.parse().ok(),
+                    tax_number: None,
+                    code: "UNKNOWN_TICKET".into(),
+                    message: format!(
+                        "ticket {id} is in the wallet's change feed but not in ticketing{}",
+                        if applied.blocked {
+                            ": the page is not applied (doContinueInCaseOfSyncError=false)"
+                        } else {
+                            "; skipped"
+                        }
+                    ),
+                })
+                .await?;
+        }
+        if applied.blocked {
+            end.fatal = true;
+            end.messages.push(format!(
+                "stopped at key {key:?}: the feed names tickets ticketing does not know and \
+                 doContinueInCaseOfSyncError is false; nothing of that page was applied"
+            ));
+            break;
+        }
+        key = page.next_page_key;
+        if let Some(p) = &ctx.opts.progress {
+            let c = ctx.counts.snapshot();
+            p(Progress {
+                succeeded: c.succeeded,
+                failed: c.failed,
+            });
+        }
+    }
+    end.messages
+        .push(format!("the change feed is read up to key {key:?}"));
+    Ok(end)
+}
+
+/// Whether the skip list names the feed ticket (by ticket id or tax number).
+fn skipped_by(params: &FeedbackParams, s: &TicketState) -> bool {
+    let id = s.ticket_id.parse().unwrap_or(0);
+    let tax = s.taxation_number.as_deref().unwrap_or_default();
+    params.skip.contains(id, tax)
+}

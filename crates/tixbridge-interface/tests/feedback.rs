@@ -1,0 +1,200 @@
+//! Feedback end to end (DOMAIN.md §5.2; issue 9): the wallet's change feed brought
+//! back into ticketing through the real wallet service, on both ticketing backends.
+
+mod common;
+use common::*;
+
+use tixbridge_client::{ClientOptions, WalletClient};
+use tixbridge_core::api::DeleteTicket;
+use tixbridge_interface::setup::{FeedbackScheduleInput, create_feedback_schedule};
+use tixbridge_store::{FeedbackPage, InterfaceUpdate, StoreError};
+
+fn client(wallet: &Wallet) -> WalletClient {
+    WalletClient::new(
+        &wallet.url,
+        "admin",
+        SecretString::from(wallet.key.clone()),
+        ClientOptions::default(),
+    )
+    .unwrap()
+}
+
+fn person(email: &str) -> Person {
+    Person {
+        email: Some(email.into()),
+        first_name: Some("Bob".into()),
+        ..Person::default()
+    }
+}
+
+/// A ticket injected straight into the wallet, unknown to ticketing.
+async fn stranger(wallet: &Wallet, id: &str) {
+    let t: tixbridge_core::api::Ticket = serde_json::from_value(serde_json::json!({
+        "ticketId": id,
+        "event": {"id": "P1", "name": "Match", "startTime": "2030-06-14T19:00:00Z",
+                  "expirationDate": "2030-06-15T19:00:00Z",
+                  "address": {"site": "Stadium", "city": "Paris", "zip": "75000",
+                              "countryCode": "FR"}},
+        "purchaseDetails": {"taxationNumber": format!("X{id}")},
+        "security": {"barcode": format!("XB{id}")},
+        "spectatorDetails": {"email": "x@example.org"}
+    }))
+    .unwrap();
+    let r = client(wallet).inject(&[t]).await.unwrap();
+    assert!(r[0].is_ok(), "{r:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_feed_comes_back_into_the_projection_once() {
+    each_backend(|store, dir| async move {
+        let mut wallet = Wallet::start(dir.path()).await;
+        // Matches to come: an expired event refuses transfers.
+        let rows = (1..=4)
+            .map(|i| {
+                let mut r = row(i, "P1", Some(&format!("fan{i}@example.org")));
+                if let Some(p) = r.performance.as_mut() {
+                    p.start = Utc.with_ymd_and_hms(2030, 6, 14, 19, 0, 0).unwrap();
+                }
+                r
+            })
+            .collect();
+        let org = seed(&*store, rows).await;
+        configure(
+            &*store,
+            org,
+            &wallet.url,
+            &wallet.key,
+            "",
+            sched("inj", 1000),
+        )
+        .await;
+        create_feedback_schedule(
+            &*store,
+            FeedbackScheduleInput {
+                interface: "tixngo".into(),
+                name: "fb".into(),
+                batch_size: 1000,
+                skip: "TX4".into(),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+        assert_eq!(succeeded(&store, "inj").await, 4);
+
+        // The wallet moves: a back-office transfer, a deletion, a control.
+        let c = client(&wallet);
+        c.transfer("1", &person("bob@example.org")).await.unwrap();
+        let delete = DeleteTicket {
+            ticket_id: "2".into(),
+            reason: "THEFT".into(),
+            show_deleted_ticket: true,
+        };
+        c.delete(&[delete]).await.unwrap();
+        let control = tixbridge_core::api::ControlledTicket {
+            ticket_id: "3".into(),
+            controlled_at: None,
+        };
+        c.controlled(&[control]).await.unwrap();
+
+        let r = run_schedule(store.clone(), "fb", fast()).await.unwrap();
+        assert_eq!(r.outcome, Outcome::Ok, "{r:?}");
+        assert_eq!(
+            (r.counts.selected, r.counts.succeeded, r.counts.skipped),
+            (4, 3, 1),
+            "{r:?}"
+        );
+        let p = store.projection(1).await.unwrap().unwrap();
+        // A back-office transfer waits for its recipient: the owner is still the fan.
+        assert_eq!(p.wallet_status, WalletStatus::PendingTransfer);
+        let email = |p: &Option<Person>| p.as_ref().and_then(|p| p.email.clone());
+        assert_eq!(email(&p.owner).as_deref(), Some("fan1@example.org"));
+        assert_eq!(email(&p.initial_owner).as_deref(), Some("fan1@example.org"));
+        assert!(p.status_changed_at.is_some());
+        let p = store.projection(2).await.unwrap().unwrap();
+        assert_eq!(p.wallet_status, WalletStatus::DeletionPending);
+        let d = p.deletion.unwrap();
+        assert_eq!((d.reason.as_str(), d.show_deleted_ticket), ("THEFT", true));
+        assert_eq!(
+            store.projection(3).await.unwrap().unwrap().wallet_status,
+            WalletStatus::Controlled
+        );
+        // Feedback changes no ticketing status.
+        for id in 1..=3 {
+            assert_eq!(status(&*store, id).await, TicketingStatus::Printed);
+        }
+        let history = store.mobile_history(1).await.unwrap();
+        let actions: Vec<&str> = history.iter().map(|e| e.action.as_str()).collect();
+        assert_eq!(actions.first(), Some(&"INJECT"), "{actions:?}");
+        assert!(history.len() >= 2, "{history:?}");
+
+        // Nothing new: nothing applied.
+        let r = run_schedule(store.clone(), "fb", fast()).await.unwrap();
+        assert_eq!(r.counts.selected, 0, "{r:?}");
+
+        // A page applied again appends nothing twice.
+        let iface = store.interface_by_name("tixngo").await.unwrap().unwrap();
+        let key = store.feedback_key(iface.id).await.unwrap().unwrap();
+        let page = c.diff("", 1000).await.unwrap();
+        let again = |after_key: String| FeedbackPage {
+            organization_id: org,
+            interface_id: iface.id,
+            after_key,
+            next_key: key.clone(),
+            // Ticket 4 is on the skip list: the execution never applied it.
+            states: page
+                .tickets
+                .iter()
+                .filter(|t| t.ticket_id != "4")
+                .cloned()
+                .collect(),
+            block_on_unknown: false,
+            at: Utc::now(),
+        };
+        let done = store.apply_feedback_page(again(key.clone())).await.unwrap();
+        assert_eq!((done.applied, done.entries_added), (3, 0), "{done:?}");
+        assert_eq!(store.mobile_history(1).await.unwrap(), history);
+        // A page read after a key that is no longer the stored one is refused.
+        let moved = store.apply_feedback_page(again(String::new())).await;
+        assert!(matches!(moved, Err(StoreError::Conflict(_))), "{moved:?}");
+
+        // A ticket ticketing does not know: skipped and named by default…
+        stranger(&wallet, "999").await;
+        let r = run_schedule(store.clone(), "fb", fast()).await.unwrap();
+        assert_eq!(r.outcome, Outcome::Error, "{r:?}");
+        assert_eq!(r.counts.failed, 1);
+        assert_eq!(r.first_errors[0].code, "UNKNOWN_TICKET");
+        assert!(r.first_errors[0].message.contains("ticket 999"), "{r:?}");
+        let after_skip = store.feedback_key(iface.id).await.unwrap();
+        assert_ne!(
+            after_skip.as_deref(),
+            Some(key.as_str()),
+            "the key moved on"
+        );
+
+        // …or blocking with doContinueInCaseOfSyncError=false: the key stays.
+        store
+            .update_interface(
+                iface.id,
+                InterfaceUpdate {
+                    custom_params: Some("doContinueInCaseOfSyncError=false".into()),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        stranger(&wallet, "998").await;
+        for _ in 0..2 {
+            let r = run_schedule(store.clone(), "fb", fast()).await.unwrap();
+            assert_eq!(
+                (r.outcome, r.counts.succeeded),
+                (Outcome::Error, 0),
+                "{r:?}"
+            );
+            assert!(r.first_errors[0].message.contains("not applied"), "{r:?}");
+            assert_eq!(store.feedback_key(iface.id).await.unwrap(), after_skip);
+        }
+        wallet.stop().await;
+    })
+    .await;
+}
