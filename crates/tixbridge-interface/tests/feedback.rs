@@ -198,3 +198,113 @@ async fn the_feed_comes_back_into_the_projection_once() {
     })
     .await;
 }
+
+/// The reprint recipient rule (DOMAIN.md §5.1) end to end: a ticket transferred in the
+/// app is reprinted to the owner Feedback brought back, unless the replaced ticket's
+/// cause is in `resetInjectionInvalidationReasons`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reprint_goes_to_the_owner_feedback_brought_back() {
+    use tixbridge_client::app::AppClient;
+    use tixbridge_core::operation::{Operation, TicketRef};
+    use tixbridge_store::ReprintRequest;
+
+    each_backend(|store, dir| async move {
+        let mut wallet = Wallet::start(dir.path()).await;
+        let rows = (1..=2)
+            .map(|i| {
+                let mut r = row(i, "P1", Some(&format!("fan{i}@example.org")));
+                if let Some(p) = r.performance.as_mut() {
+                    p.start = Utc.with_ymd_and_hms(2030, 6, 14, 19, 0, 0).unwrap();
+                }
+                r
+            })
+            .collect();
+        let org = seed(&*store, rows).await;
+        let params = "resetInjectionInvalidationReasons=THEFT";
+        configure(
+            &*store,
+            org,
+            &wallet.url,
+            &wallet.key,
+            params,
+            sched("inj", 1000),
+        )
+        .await;
+        create_feedback_schedule(
+            &*store,
+            FeedbackScheduleInput {
+                interface: "tixngo".into(),
+                name: "fb".into(),
+                batch_size: 1000,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+        assert_eq!(succeeded(&store, "inj").await, 2);
+
+        // Both fans pass their ticket on in the app; the recipients accept.
+        let base = wallet.url.trim_end_matches("/organizer/tickets").to_owned();
+        let app = AppClient::new(&base, std::time::Duration::from_secs(10)).unwrap();
+        for i in 1..=2 {
+            let id = i.to_string();
+            let fan = app
+                .session(&format!("fan{i}@example.org"), None)
+                .await
+                .unwrap();
+            fan.download(&id).await.unwrap();
+            fan.transfer(&id, &format!("friend{i}@example.org"))
+                .await
+                .unwrap();
+            let friend = app
+                .session(&format!("friend{i}@example.org"), None)
+                .await
+                .unwrap();
+            friend.accept(&id).await.unwrap();
+        }
+        assert_eq!(succeeded(&store, "fb").await, 2);
+        let owner = store.projection(1).await.unwrap().unwrap().owner.unwrap();
+        assert_eq!(owner.email.as_deref(), Some("friend1@example.org"));
+
+        let mut new_ids = Vec::new();
+        for (ticket, cause) in [("TX1", "REPRINT"), ("TX2", "THEFT")] {
+            let done = store
+                .reprint(ReprintRequest {
+                    organization_id: org,
+                    operation: Operation::Reprint,
+                    ticket: TicketRef::parse(ticket).unwrap(),
+                    buyer: None,
+                    cause: Cause::parse(cause).unwrap(),
+                    operator: "test".into(),
+                    at: Utc::now(),
+                    new_ticket_id: None,
+                    new_tax_number: None,
+                    new_barcode: None,
+                })
+                .await
+                .unwrap();
+            new_ids.push(done.new_ticket.id);
+        }
+        assert_eq!(succeeded(&store, "inj").await, 2);
+        let recipient = |id: i64| {
+            let w = wallet.store.clone();
+            let organizer = wallet.organizer;
+            async move {
+                let t = w.ticket(organizer, &id.to_string()).await.unwrap().unwrap();
+                t.ticket.spectator_details.unwrap().email.unwrap()
+            }
+        };
+        assert_eq!(
+            recipient(new_ids[0]).await,
+            "friend1@example.org",
+            "the last owner"
+        );
+        assert_eq!(
+            recipient(new_ids[1]).await,
+            "fan2@example.org",
+            "THEFT resets to the cultural contact"
+        );
+        wallet.stop().await;
+    })
+    .await;
+}

@@ -592,6 +592,22 @@ fn a_ticket_is_posted_for_resale_and_sold_to_a_buyer() {
         out.contains("\tRESALE_POST\t") && out.contains("\tRESALE_SOLD\t"),
         "{out}"
     );
+    // Both sides of one ticket: never injected, so no wallet side yet.
+    let (ok, out, err) = run(&["ticket", "show", "TX1"]);
+    assert!(ok, "{err}");
+    for want in [
+        "ticket 1 (tax number TX1, barcode BC1, file -)",
+        "ticketing: INVALIDATED (RESOLD), contact fan1@example.org",
+        "\tRESALE_SOLD\t",
+        "wallet: never injected",
+    ] {
+        assert!(out.contains(want), "{want}: {out}");
+    }
+    let (_, out, _) = run(&["ticket", "show", "3"]);
+    assert!(
+        out.contains("contact fan2@example.org, replaces ticket 1"),
+        "the buyer's ticket: {out}"
+    );
 }
 
 /// `tixbridge ticket control` (issue 8): a live scan controls the ticket or refuses

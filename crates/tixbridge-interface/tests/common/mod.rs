@@ -60,9 +60,15 @@ impl Wallet {
     pub fn serve(&mut self, listener: tokio::net::TcpListener) {
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         self.stop = Some(tx);
-        self.task = Some(tokio::spawn(tixbridge_wallet::serve(
+        // Sandbox mode: spectators' app sessions are open, for tests that need them.
+        let config = tixbridge_wallet::ServiceConfig {
+            sandbox: true,
+            ..Default::default()
+        };
+        self.task = Some(tokio::spawn(tixbridge_wallet::serve_with(
             listener,
             self.store.clone(),
+            config,
             async move {
                 let _ = rx.await;
             },

@@ -1,4 +1,4 @@
-//! `tixbridge ticket cancel|invalidate|reprint|control|resale|history` and
+//! `tixbridge ticket cancel|invalidate|reprint|control|resale|show|history` and
 //! `tixbridge causes list|add`:
 //! ticketing operations on issued tickets (issue 8), each command one transaction.
 
@@ -42,6 +42,16 @@ pub enum TicketCmd {
     /// Resale: post a ticket on the resale platform, then sold to a buyer or withdrawn.
     #[command(subcommand)]
     Resale(ResaleCmd),
+    /// One ticket, both sides: its ticketing record and operations, then the wallet's
+    /// state and status log as Feedback last brought them back.
+    Show {
+        /// The ticket: `id:<ticketId>`, its tax number or its barcode.
+        ticket: String,
+        #[command(flatten)]
+        db: TicketingDb,
+        #[command(flatten)]
+        org: OrgArg,
+    },
     /// A ticket's ticketing history: every operation on it, oldest first.
     History {
         /// The ticket: `id:<ticketId>`, its tax number or its barcode.
@@ -214,6 +224,7 @@ pub async fn exec(cmd: TicketCmd) -> anyhow::Result<ExitCode> {
         }
         TicketCmd::Control(a) => control(a).await,
         TicketCmd::History { ticket, db, org } => history(&ticket, db, org).await,
+        TicketCmd::Show { ticket, db, org } => show(&ticket, db, org).await,
     }
 }
 
@@ -442,25 +453,40 @@ async fn line(store: &dyn TicketingStore, r: &OperationRecord) -> anyhow::Result
     ))
 }
 
-async fn history(ticket: &str, db: TicketingDb, org: OrgArg) -> anyhow::Result<ExitCode> {
+/// The ticket of the organization a reference names, with the opened store.
+async fn named(
+    ticket: &str,
+    db: TicketingDb,
+    org: OrgArg,
+) -> anyhow::Result<(std::sync::Arc<dyn TicketingStore>, i64)> {
     let r = TicketRef::parse(ticket).map_err(|e| anyhow::anyhow!("ticket reference {e}"))?;
     let store = db.open().await?;
     let org = org.get(&*store).await?;
     let Some(id) = store.find_ticket(org.id, &r).await? else {
         anyhow::bail!("no ticket {r} in organization {}", org.code);
     };
+    Ok((store, id))
+}
+
+async fn history(ticket: &str, db: TicketingDb, org: OrgArg) -> anyhow::Result<ExitCode> {
+    let (store, id) = named(ticket, db, org).await?;
     let rows = store.ticket_operations(id).await?;
     if rows.is_empty() {
         println!("ticket {id}: no operation since it was imported");
     }
+    print_operations(&rows, "");
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_operations(rows: &[OperationRecord], indent: &str) {
     for h in rows {
         let replaced_by = h
             .related_ticket_id
             .map(|id| format!("\treplaced by ticket {id}"))
             .unwrap_or_default();
         println!(
-            "{}\t{}\t{}\t{} -> {}\tcause {}{replaced_by}",
-            h.at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            "{indent}{}\t{}\t{}\t{} -> {}\tcause {}{replaced_by}",
+            time(h.at),
             h.operation,
             h.operator,
             h.from_status,
@@ -468,6 +494,99 @@ async fn history(ticket: &str, db: TicketingDb, org: OrgArg) -> anyhow::Result<E
             h.cause.as_ref().map_or("-", Cause::as_str)
         );
     }
+}
+
+fn time(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+fn email(p: Option<&tixbridge_core::api::Person>) -> &str {
+    p.and_then(|p| p.email.as_deref()).unwrap_or("-")
+}
+
+/// `ticket show`: both sides of one ticket.
+async fn show(ticket: &str, db: TicketingDb, org: OrgArg) -> anyhow::Result<ExitCode> {
+    let (store, id) = named(ticket, db, org).await?;
+    let t = store
+        .ticket(id)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("ticket {id} disappeared"))?;
+    let contact = store.contact(t.contact_id).await?;
+    println!(
+        "ticket {} (tax number {}, barcode {}, file {})",
+        t.id,
+        t.tax_number,
+        t.barcode,
+        t.file_id.as_deref().unwrap_or("-")
+    );
+    println!(
+        "  ticketing: {}{}, contact {}{}",
+        t.status,
+        t.cause
+            .as_ref()
+            .map(|c| format!(" ({c})"))
+            .unwrap_or_default(),
+        contact
+            .as_ref()
+            .and_then(|c| c.email.as_deref())
+            .unwrap_or("-"),
+        t.replaces_ticket_id
+            .map(|r| format!(", replaces ticket {r}"))
+            .unwrap_or_default()
+    );
+    if let (Some(by), Some(at)) = (&t.printed_by, t.printed_at) {
+        println!("  printed by {by} at {}", time(at));
+    }
+    let ops = store.ticket_operations(id).await?;
+    if !ops.is_empty() {
+        println!("  operations:");
+        print_operations(&ops, "    ");
+    }
+    let Some(p) = store.projection(id).await? else {
+        println!("  wallet: never injected");
+        return Ok(ExitCode::SUCCESS);
+    };
+    let since = p.status_changed_at.map(time).unwrap_or_else(|| "-".into());
+    println!(
+        "  wallet: {} since {since}; owner {}, initial owner {}, previous owner {}, holder {}, transfer level {}",
+        p.wallet_status,
+        email(p.owner.as_ref()),
+        email(p.initial_owner.as_ref()),
+        email(p.previous_owner.as_ref()),
+        email(p.holder.as_ref()),
+        p.transfer_level
+    );
+    if let Some(d) = &p.deletion {
+        println!(
+            "  deletion: reason {}, shown {}, requested {}, confirmed {}",
+            d.reason,
+            d.show_deleted_ticket,
+            d.requested_at,
+            d.confirmed_at.as_deref().unwrap_or("-")
+        );
+    }
+    let log = store.mobile_history(id).await?;
+    if log.is_empty() {
+        println!("  wallet history: none yet (Feedback brings it back)");
+    } else {
+        println!("  wallet history:");
+    }
+    for e in log {
+        println!(
+            "    #{}\t{}\t{}\t{} -> {}\tby {}{}",
+            e.seq,
+            time(e.at),
+            e.action,
+            e.from_status.as_deref().unwrap_or("-"),
+            e.to_status,
+            e.actor,
+            e.detail.map(|d| format!("\t{d}")).unwrap_or_default()
+        );
+    }
+    println!(
+        "  (the wallet's side as of the last Feedback, updated {})",
+        time(p.updated_at)
+    );
     Ok(ExitCode::SUCCESS)
 }
 
