@@ -17,8 +17,8 @@
 
 use chrono::Utc;
 
-use tixbridge_client::WalletClient;
-use tixbridge_core::api::TicketState;
+use tixbridge_client::{ClientError, WalletClient};
+use tixbridge_core::api::{DiffPage, TicketState};
 use tixbridge_core::model::{FeedbackParams, TicketError};
 use tixbridge_store::FeedbackPage;
 
@@ -35,11 +35,16 @@ pub(crate) async fn run(
     let interface_id = ctx.interface.id;
     let mut key = store.feedback_key(interface_id).await?.unwrap_or_default();
     let batch = ctx.schedule.batch_size.max(0) as u64;
+    let page_size = ctx.custom.retrieve_iteration_size as u64;
     let mut taken = 0u64;
     let mut end = StepOutcome::default();
-    while taken < batch && !ctx.stop.is_stopped() {
-        let limit = (ctx.custom.retrieve_iteration_size as u64).min(batch - taken) as usize;
-        let page = match client.diff(&key, limit).await {
+    // The next page is read while this one is applied: its key is known before.
+    let mut next = (batch > 0).then(|| read(&client, &key, page_size.min(batch)));
+    while let Some(reading) = next.take() {
+        if ctx.stop.is_stopped() {
+            break;
+        }
+        let page = match reading.await? {
             Ok(p) => p,
             Err(e) => {
                 end.fatal = true;
@@ -55,6 +60,10 @@ pub(crate) async fn run(
         }
         let n = page.tickets.len() as u64;
         taken += n;
+        if taken < batch {
+            let limit = page_size.min(batch - taken);
+            next = Some(read(&client, &page.next_page_key, limit));
+        }
         ctx.counts.add(Count::Selected, n);
         let (states, skipped): (Vec<TicketState>, Vec<TicketState>) = page
             .tickets
@@ -111,6 +120,16 @@ pub(crate) async fn run(
     end.messages
         .push(format!("the change feed is read up to key {key:?}"));
     Ok(end)
+}
+
+/// Reads the page after `key` in a task of its own.
+fn read(
+    client: &WalletClient,
+    key: &str,
+    limit: u64,
+) -> tokio::task::JoinHandle<Result<DiffPage, ClientError>> {
+    let (client, key) = (client.clone(), key.to_owned());
+    tokio::spawn(async move { client.diff(&key, limit as usize).await })
 }
 
 /// Whether the skip list names the feed ticket (by ticket id or tax number).

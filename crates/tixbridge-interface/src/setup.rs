@@ -380,12 +380,28 @@ pub struct FeedbackScheduleInput {
     pub frequency_secs: Option<i64>,
 }
 
-/// Creates a Feedback schedule after checking every field.
+/// Creates a Feedback schedule after checking every field. An interface has one
+/// Feedback schedule: one feedback at a time per wallet organizer (DOMAIN.md §5.2),
+/// because two executions of one schedule never overlap, even across processes (the
+/// execution lease); a second one is refused naming the first.
 pub async fn create_feedback_schedule(
     store: &dyn TicketingStore,
     input: FeedbackScheduleInput,
 ) -> anyhow::Result<Schedule> {
     let interface = schedule_interface(store, &input.interface, &input.name).await?;
+    if let Some(other) = store
+        .schedules(interface.id)
+        .await?
+        .into_iter()
+        .find(|s| s.function == FunctionKind::Feedback)
+    {
+        anyhow::bail!(
+            "interface {} has a Feedback schedule already, {}: one feedback at a time per \
+             wallet organizer (change it with `schedule update`)",
+            interface.name,
+            other.name
+        );
+    }
     let params = FeedbackParams {
         skip: parse_refs("skip", &input.skip)?,
     };

@@ -81,6 +81,22 @@ async fn the_feed_comes_back_into_the_projection_once() {
         .await
         .unwrap();
         assert_eq!(succeeded(&store, "inj").await, 4);
+        let second = create_feedback_schedule(
+            &*store,
+            FeedbackScheduleInput {
+                interface: "tixngo".into(),
+                name: "fb2".into(),
+                batch_size: 10,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap_err()
+        .to_string();
+        assert!(
+            second.contains("has a Feedback schedule already, fb"),
+            "{second}"
+        );
 
         // The wallet moves: a back-office transfer, a deletion, a control.
         let c = client(&wallet);

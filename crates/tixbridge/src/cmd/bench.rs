@@ -47,6 +47,9 @@ pub enum BenchCmd {
     /// End-to-end Push Cancelled or Push Controlled: ticketing SQLite → HTTP → wallet
     /// SQLite (separate process), the tickets injected and cancelled or scanned first.
     Push(super::bench_push::PushArgs),
+    /// End-to-end Feedback: wallet SQLite (separate process) → HTTP → ticketing
+    /// SQLite, the tickets injected (and used by spectators) first.
+    Feedback(super::bench_feedback::FeedbackArgs),
 }
 
 pub async fn exec(cmd: BenchCmd) -> anyhow::Result<ExitCode> {
@@ -58,6 +61,7 @@ pub async fn exec(cmd: BenchCmd) -> anyhow::Result<ExitCode> {
         } => bench_inject(tickets, in_flight.max(1), dir).await,
         BenchCmd::Feed(a) => super::bench_feed::exec(a).await,
         BenchCmd::Push(a) => super::bench_push::exec(a).await,
+        BenchCmd::Feedback(a) => super::bench_feedback::exec(a).await,
     }
 }
 

@@ -70,16 +70,6 @@ pub async fn exec(a: PushArgs) -> anyhow::Result<ExitCode> {
         anyhow::bail!("--tickets must be at least 1");
     }
     let in_flight = a.in_flight.max(1);
-    let tmp = tempfile::Builder::new()
-        .prefix("tixbridge-bench-")
-        .tempdir()?;
-    let dir = a.dir.unwrap_or_else(|| tmp.path().to_path_buf());
-    std::fs::create_dir_all(&dir)?;
-    for f in ["ticketing.db", "wallet.db", "raw-wallet.db"] {
-        for suffix in ["", "-wal", "-shm"] {
-            let _ = std::fs::remove_file(dir.join(format!("{f}{suffix}")));
-        }
-    }
     let name = match a.function {
         PushFunction::Cancelled => "cancelled",
         PushFunction::Controlled => "controlled",
@@ -87,28 +77,25 @@ pub async fn exec(a: PushArgs) -> anyhow::Result<ExitCode> {
     };
     println!("bench push: function {name}, {n} tickets, {in_flight} calls in flight");
 
-    let store = tixbridge_store::open_ticketing(&url(&dir.join("ticketing.db"))).await?;
-    let org = store.ensure_organization("BENCH", "Bench", "en").await?;
     let cards = a.function == PushFunction::Privileges;
-    if cards {
-        super::demo::seed_rows(&*store, org.id, n, crate::seed::cards(n, 2026, CARD_IDS, 0))
-            .await?;
-    } else {
-        super::demo::seed_tickets(&*store, org.id, n).await?;
-    }
-    let wallet_url = url(&dir.join("wallet.db"));
-    let api_key = {
-        let wallet = tixbridge_store::open_wallet(&wallet_url).await?;
-        tixbridge_wallet::create_organizer(&*wallet, "bench")
-            .await?
-            .1
-    };
     let extra: Vec<&str> = match &a.deletion_delay {
         Some(d) => vec!["--deletion-delay", d],
         None => vec![],
     };
-    let mut child = WalletProcess::spawn(&wallet_url, &extra)?;
-    configure(&*store, org.id, &child.addr, api_key, n).await?;
+    let rows: Box<dyn Iterator<Item = tixbridge_store::ImportRow>> = if cards {
+        Box::new(crate::seed::cards(n, 2026, CARD_IDS, 0))
+    } else {
+        Box::new(crate::seed::tournament(n, 2026))
+    };
+    let Bench {
+        tmp,
+        dir,
+        store,
+        org,
+        wallet_url,
+        mut child,
+        ..
+    } = set_up(a.dir, n, rows, &extra).await?;
     let ids = if cards {
         (CARD_IDS..CARD_IDS + n as i64).collect()
     } else {
@@ -116,7 +103,7 @@ pub async fn exec(a: PushArgs) -> anyhow::Result<ExitCode> {
         if injected.counts.succeeded != n {
             anyhow::bail!("the injection before the push did not inject every ticket");
         }
-        prepare(&*store, org.id, a.function, n).await?
+        prepare(&*store, org, a.function, n).await?
     };
     // The same-run limit works on a copy of the wallet store as the push will find it.
     tixbridge_store::backup(&wallet_url, &dir.join("raw-wallet.db")).await?;
@@ -170,7 +157,62 @@ pub async fn exec(a: PushArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn url(p: &Path) -> String {
+/// A benchmark's working set: a directory, ticketing (SQLite) with N seeded rows, the
+/// wallet service (SQLite) in its own process with one organizer, the interface and
+/// the schedules of every function configured, each taking the whole batch.
+pub(super) struct Bench {
+    /// The temporary directory, removed when dropped (unless `--dir` was given).
+    pub tmp: tempfile::TempDir,
+    pub dir: PathBuf,
+    pub store: Arc<dyn TicketingStore>,
+    pub org: i64,
+    pub wallet_url: String,
+    pub child: WalletProcess,
+    pub api_key: String,
+}
+
+/// Sets a benchmark up in `dir` (default: a temporary directory), emptied of earlier
+/// stores; `wallet_args` go to `wallet serve`.
+pub(super) async fn set_up(
+    dir: Option<PathBuf>,
+    n: u64,
+    rows: impl Iterator<Item = tixbridge_store::ImportRow>,
+    wallet_args: &[&str],
+) -> anyhow::Result<Bench> {
+    let tmp = tempfile::Builder::new()
+        .prefix("tixbridge-bench-")
+        .tempdir()?;
+    let dir = dir.unwrap_or_else(|| tmp.path().to_path_buf());
+    std::fs::create_dir_all(&dir)?;
+    for f in ["ticketing.db", "wallet.db", "raw-wallet.db"] {
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(dir.join(format!("{f}{suffix}")));
+        }
+    }
+    let store = tixbridge_store::open_ticketing(&url(&dir.join("ticketing.db"))).await?;
+    let org = store.ensure_organization("BENCH", "Bench", "en").await?.id;
+    super::demo::seed_rows(&*store, org, n, rows).await?;
+    let wallet_url = url(&dir.join("wallet.db"));
+    let api_key = {
+        let wallet = tixbridge_store::open_wallet(&wallet_url).await?;
+        tixbridge_wallet::create_organizer(&*wallet, "bench")
+            .await?
+            .1
+    };
+    let child = WalletProcess::spawn(&wallet_url, wallet_args)?;
+    configure(&*store, org, &child.addr, api_key.clone(), n).await?;
+    Ok(Bench {
+        tmp,
+        dir,
+        store,
+        org,
+        wallet_url,
+        child,
+        api_key,
+    })
+}
+
+pub(super) fn url(p: &Path) -> String {
     format!("sqlite:{}", p.display())
 }
 
@@ -208,12 +250,22 @@ async fn configure(
         },
     )
     .await?;
+    tixbridge_interface::setup::create_feedback_schedule(
+        store,
+        tixbridge_interface::setup::FeedbackScheduleInput {
+            interface: "bench".into(),
+            name: "bench-feedback".into(),
+            batch_size: batch_size.saturating_mul(2),
+            ..Default::default()
+        },
+    )
+    .await?;
     super::demo::create_push_schedules(store, "bench", "bench-", batch_size, "WEB;BENCH").await?;
     Ok(())
 }
 
 /// Runs a schedule with a progress bar.
-async fn run(
+pub(super) async fn run(
     store: &Arc<dyn TicketingStore>,
     schedule: &str,
     in_flight: usize,

@@ -3,6 +3,7 @@
 pub mod backup;
 pub mod bench;
 pub mod bench_feed;
+pub mod bench_feedback;
 pub mod bench_push;
 pub mod demo;
 pub mod executions;
