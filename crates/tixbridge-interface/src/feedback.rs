@@ -20,7 +20,7 @@ use chrono::Utc;
 use tixbridge_client::{ClientError, WalletClient};
 use tixbridge_core::api::{DiffPage, TicketState};
 use tixbridge_core::model::{FeedbackParams, TicketError};
-use tixbridge_store::FeedbackPage;
+use tixbridge_store::{AppliedPage, FeedbackPage};
 
 use crate::execution::counts::Count;
 use crate::execution::{ExecutionContext, Progress, StepOutcome};
@@ -34,6 +34,9 @@ pub(crate) async fn run(
     let store = ctx.store.clone();
     let interface_id = ctx.interface.id;
     let mut key = store.feedback_key(interface_id).await?.unwrap_or_default();
+    if let Some(page) = ctx.opts.feed_upload.clone() {
+        return apply_upload(ctx, &params, key, page).await;
+    }
     let batch = ctx.schedule.batch_size.max(0) as u64;
     let page_size = ctx.custom.retrieve_iteration_size as u64;
     let mut taken = 0u64;
@@ -83,23 +86,7 @@ pub(crate) async fn run(
             .await?;
         ctx.counts.add(Count::Succeeded, applied.applied);
         ctx.counts.add(Count::Failed, applied.unknown.len() as u64);
-        for id in &applied.unknown {
-            ctx.errors
-                .push(TicketError {
-                    ticket_id: id.parse().ok(),
-                    tax_number: None,
-                    code: "UNKNOWN_TICKET".into(),
-                    message: format!(
-                        "ticket {id} is in the wallet's change feed but not in ticketing{}",
-                        if applied.blocked {
-                            ": the page is not applied (doContinueInCaseOfSyncError=false)"
-                        } else {
-                            "; skipped"
-                        }
-                    ),
-                })
-                .await?;
-        }
+        report_unknown(ctx, &applied).await?;
         if applied.blocked {
             end.fatal = true;
             end.messages.push(format!(
@@ -122,6 +109,46 @@ pub(crate) async fn run(
     Ok(end)
 }
 
+/// Applies a page of the feed from a file as if the wallet had sent it: the stored key
+/// stays where it is.
+async fn apply_upload(
+    ctx: &mut ExecutionContext,
+    params: &FeedbackParams,
+    key: String,
+    page: DiffPage,
+) -> anyhow::Result<StepOutcome> {
+    let n = page.tickets.len() as u64;
+    ctx.counts.add(Count::Selected, n);
+    let (states, skipped): (Vec<TicketState>, Vec<TicketState>) = page
+        .tickets
+        .into_iter()
+        .partition(|s| !skipped_by(params, s));
+    ctx.counts.add(Count::Skipped, skipped.len() as u64);
+    let applied = ctx
+        .store
+        .apply_feedback_page(FeedbackPage {
+            organization_id: ctx.interface.organization_id,
+            interface_id: ctx.interface.id,
+            after_key: key.clone(),
+            next_key: key,
+            states,
+            block_on_unknown: !ctx.custom.do_continue_in_case_of_sync_error,
+            at: Utc::now(),
+        })
+        .await?;
+    ctx.counts.add(Count::Succeeded, applied.applied);
+    ctx.counts.add(Count::Failed, applied.unknown.len() as u64);
+    report_unknown(ctx, &applied).await?;
+    Ok(StepOutcome {
+        fatal: applied.blocked,
+        messages: vec![format!(
+            "a page from a file: {} tickets applied; the stored key did not move",
+            applied.applied
+        )],
+        ..StepOutcome::default()
+    })
+}
+
 /// Reads the page after `key` in a task of its own.
 fn read(
     client: &WalletClient,
@@ -130,6 +157,28 @@ fn read(
 ) -> tokio::task::JoinHandle<Result<DiffPage, ClientError>> {
     let (client, key) = (client.clone(), key.to_owned());
     tokio::spawn(async move { client.diff(&key, limit as usize).await })
+}
+
+/// One error per ticket of the page that ticketing does not know.
+async fn report_unknown(ctx: &mut ExecutionContext, applied: &AppliedPage) -> anyhow::Result<()> {
+    for id in &applied.unknown {
+        ctx.errors
+            .push(TicketError {
+                ticket_id: id.parse().ok(),
+                tax_number: None,
+                code: "UNKNOWN_TICKET".into(),
+                message: format!(
+                    "ticket {id} is in the wallet's change feed but not in ticketing{}",
+                    if applied.blocked {
+                        ": the page is not applied (doContinueInCaseOfSyncError=false)"
+                    } else {
+                        "; skipped"
+                    }
+                ),
+            })
+            .await?;
+    }
+    Ok(())
 }
 
 /// Whether the skip list names the feed ticket (by ticket id or tax number).

@@ -174,6 +174,42 @@ async fn the_feed_comes_back_into_the_projection_once() {
         let moved = store.apply_feedback_page(again(String::new())).await;
         assert!(matches!(moved, Err(StoreError::Conflict(_))), "{moved:?}");
 
+        // A file to upload: a page applied as if the wallet had sent it; the key stays.
+        let mut state = page
+            .tickets
+            .iter()
+            .find(|t| t.ticket_id == "3")
+            .unwrap()
+            .clone();
+        state.status = "DOWNLOADED".into();
+        let mut entry = state.history.last().unwrap().clone();
+        entry.seq = 99_999;
+        entry.action = "DOWNLOAD".into();
+        state.history = vec![entry];
+        let upload = RunOptions {
+            feed_upload: Some(tixbridge_core::api::DiffPage {
+                tickets: vec![state],
+                next_page_key: "ignored".into(),
+            }),
+            ..fast()
+        };
+        let r = run_schedule(store.clone(), "fb", upload).await.unwrap();
+        assert_eq!((r.outcome, r.counts.succeeded), (Outcome::Ok, 1), "{r:?}");
+        let p = store.projection(3).await.unwrap().unwrap();
+        assert_eq!(p.wallet_status, WalletStatus::Downloaded);
+        let seqs: Vec<i64> = store
+            .mobile_history(3)
+            .await
+            .unwrap()
+            .iter()
+            .map(|e| e.seq)
+            .collect();
+        assert_eq!(seqs.last(), Some(&99_999), "{seqs:?}");
+        assert_eq!(
+            store.feedback_key(iface.id).await.unwrap(),
+            Some(key.clone())
+        );
+
         // A ticket ticketing does not know: skipped and named by default…
         stranger(&wallet, "999").await;
         let r = run_schedule(store.clone(), "fb", fast()).await.unwrap();

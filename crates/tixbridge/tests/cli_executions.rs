@@ -426,6 +426,31 @@ fn schedules_are_listed_shown_updated_and_deleted() {
         "--skip",
         "TX9",
     ]));
+    // Feedback's file to upload is a page of the change feed: a malformed one is
+    // refused naming what is wrong, before anything runs.
+    ok(tixbridge(
+        dir,
+        &[
+            "schedule",
+            "create-feedback",
+            "--db",
+            &db,
+            "--interface",
+            "w",
+            "--name",
+            "fb",
+        ],
+    ));
+    let page = dir.join("page.json");
+    std::fs::write(&page, "{\"tickets\": [{\"ticketId\": \"1\"}]}").unwrap();
+    let err = fails(tixbridge(
+        dir,
+        &["run", "fb", "--db", &db, "--file", page.to_str().unwrap()],
+    ));
+    assert!(
+        err.contains("not a page of the change feed") && err.contains("missing field"),
+        "{err}"
+    );
     // A malformed file to upload is refused naming its line, before anything runs.
     let bad = dir.join("upload.txt");
     std::fs::write(&bad, "# tickets to push\nid:x\n").unwrap();

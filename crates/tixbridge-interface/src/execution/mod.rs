@@ -69,6 +69,10 @@ pub struct RunOptions {
     /// tickets, as a force list does (processed already or not), whatever the
     /// schedule's own force list; nothing is stored in the schedule.
     pub upload: Option<TicketRefs>,
+    /// Feedback's file to upload (DOMAIN.md §5.2): this page of the change feed is
+    /// applied as if the wallet had sent it, instead of reading the wallet; the stored
+    /// key does not move.
+    pub feed_upload: Option<tixbridge_core::api::DiffPage>,
 }
 
 impl Default for RunOptions {
@@ -82,6 +86,7 @@ impl Default for RunOptions {
             lease: Duration::from_secs(30),
             shutdown: CancellationToken::new(),
             upload: None,
+            feed_upload: None,
         }
     }
 }

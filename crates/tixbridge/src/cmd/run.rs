@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::TicketingDb;
 use crate::progress::Meter;
-use tixbridge_core::model::Outcome;
+use tixbridge_core::model::{FunctionKind, Outcome};
 use tixbridge_core::selection::TicketRefs;
 use tixbridge_interface::{ExecutionReport, RunOptions, run_schedule};
 
@@ -34,7 +34,9 @@ pub struct Args {
     /// A file to upload: this execution processes only the tickets it names, one per
     /// line (`id:<ticketId>` or a tax number; blank lines and lines starting with `#`
     /// are ignored; `-` reads standard input), as a force list would. The schedule is
-    /// not changed.
+    /// not changed. For a Feedback schedule, a page of the change feed in its JSON
+    /// format (`{"tickets": [...], "nextPageKey": "..."}`), applied as if the wallet
+    /// had sent it; the stored key does not move.
     #[arg(long)]
     file: Option<std::path::PathBuf>,
 }
@@ -53,19 +55,16 @@ async fn execute(a: Args) -> anyhow::Result<ExitCode> {
     if a.lease < std::time::Duration::from_millis(300) {
         anyhow::bail!("--lease {:?}: must be at least 300ms", a.lease);
     }
-    let upload = match &a.file {
-        None => None,
-        Some(path) => {
-            let lines = super::ticket::read_refs(path, |l| TicketRefs::parse(l).map(drop))?;
-            if lines.is_empty() {
-                anyhow::bail!("{}: the file names no ticket", path.display());
-            }
-            let refs = TicketRefs::parse(&lines.join(","))
-                .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-            Some(refs)
-        }
-    };
     let store = a.db.open().await?;
+    let feedback = store
+        .schedule_by_name(&a.schedule)
+        .await?
+        .is_some_and(|s| s.function == FunctionKind::Feedback);
+    let (upload, feed_upload) = match &a.file {
+        None => (None, None),
+        Some(path) if feedback => (None, Some(read_feed_page(path)?)),
+        Some(path) => (Some(read_ticket_refs(path)?), None),
+    };
     let meter = Meter::new("tickets", None);
     let m = meter.clone();
     let shutdown = CancellationToken::new();
@@ -81,6 +80,7 @@ async fn execute(a: Args) -> anyhow::Result<ExitCode> {
         lease: a.lease,
         shutdown,
         upload,
+        feed_upload,
         ..Default::default()
     };
     let report = run_schedule(store, &a.schedule, opts).await;
@@ -131,4 +131,25 @@ pub fn print_report(r: &ExecutionReport) {
             r.error_count - r.first_errors.len() as u64
         );
     }
+}
+
+/// The tickets a file to upload names (see `--file`).
+fn read_ticket_refs(path: &std::path::PathBuf) -> anyhow::Result<TicketRefs> {
+    let lines = super::ticket::read_refs(path, |l| TicketRefs::parse(l).map(drop))?;
+    if lines.is_empty() {
+        anyhow::bail!("{}: the file names no ticket", path.display());
+    }
+    TicketRefs::parse(&lines.join(",")).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+}
+
+/// A page of the change feed to apply (see `--file`); a malformed one is refused
+/// naming the line and column, or the missing field.
+fn read_feed_page(path: &std::path::PathBuf) -> anyhow::Result<tixbridge_core::api::DiffPage> {
+    let text = super::ticket::read_text(path)?;
+    serde_json::from_str(&text).map_err(|e| {
+        anyhow::anyhow!(
+            "{}: not a page of the change feed ({{\"tickets\": [...], \"nextPageKey\": ...}}): {e}",
+            path.display()
+        )
+    })
 }

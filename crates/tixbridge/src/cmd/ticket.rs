@@ -614,7 +614,7 @@ pub async fn exec_causes(cmd: CausesCmd) -> anyhow::Result<ExitCode> {
 }
 
 /// A file's text, or standard input's for `-`.
-fn read_text(path: &PathBuf) -> anyhow::Result<String> {
+pub(super) fn read_text(path: &PathBuf) -> anyhow::Result<String> {
     if path.as_os_str() == "-" {
         std::io::read_to_string(std::io::stdin()).context("cannot read standard input")
     } else {
