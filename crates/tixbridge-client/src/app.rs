@@ -468,6 +468,7 @@ mod tests {
     #[test]
     fn the_next_key_is_read_from_the_end() {
         let page = DiffPage {
+            head_key: Some("99".into()),
             tickets: vec![],
             next_page_key: "12\"3".into(),
         };

@@ -437,9 +437,16 @@ pub struct Verification {
     pub message: Option<String>,
 }
 
+/// `GET /organizer/tickets/diff`: a page of the change feed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DiffPage {
+    /// tixbridge's compatible extension: the key of the wallet's latest change (of its
+    /// tickets and privileges) when the page was read, so that a reader can tell how
+    /// far behind it is. Absent from wallets that do not send it. Written first, so
+    /// that `nextPageKey` stays the last field of the body.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub head_key: Option<String>,
     pub tickets: Vec<TicketState>,
     pub next_page_key: String,
 }

@@ -41,6 +41,8 @@ pub(crate) async fn run(
     let page_size = ctx.custom.retrieve_iteration_size as u64;
     let mut taken = 0u64;
     let mut end = StepOutcome::default();
+    // The wallet's latest change, as its last page said (tixbridge's extension).
+    let mut head: Option<String> = None;
     // The next page is read while this one is applied: its key is known before.
     let mut next = (batch > 0).then(|| read(&client, &key, page_size.min(batch)));
     while let Some(reading) = next.take() {
@@ -58,6 +60,7 @@ pub(crate) async fn run(
                 break;
             }
         };
+        head = page.head_key.clone().or(head);
         if page.tickets.is_empty() {
             break;
         }
@@ -104,9 +107,48 @@ pub(crate) async fn run(
             });
         }
     }
-    end.messages
-        .push(format!("the change feed is read up to key {key:?}"));
+    if !end.fatal {
+        end.messages.push(lag(&client, &key, head.as_deref()).await);
+    }
     Ok(end)
+}
+
+/// How far ticketing is behind the wallet after the execution (issue 9): the changes
+/// left after `key` up to the wallet's `head`, and when the oldest of them was made.
+async fn lag(client: &WalletClient, key: &str, head: Option<&str>) -> String {
+    let left = match (
+        key.parse::<i64>().ok(),
+        head.and_then(|h| h.parse::<i64>().ok()),
+    ) {
+        (Some(k), Some(h)) => Some((h - k).max(0)),
+        (None, Some(h)) if key.is_empty() => Some(h),
+        _ => None,
+    };
+    if left == Some(0) {
+        return format!("ticketing is up to date with the wallet (key {key:?})");
+    }
+    // The oldest unapplied change: the first log entry after the key.
+    let oldest = match client.diff(key, 1).await {
+        Ok(p) => p
+            .tickets
+            .first()
+            .and_then(|t| t.history.first())
+            .map(|e| e.at.clone()),
+        Err(_) => None,
+    };
+    let left = left.map_or("changes".to_owned(), |n| format!("{n} status-log changes"));
+    match oldest {
+        None => format!("the change feed is read up to key {key:?}"),
+        Some(at) => {
+            let age = tixbridge_core::api::parse_time(&at)
+                .map(|t| (Utc::now() - t.with_timezone(&Utc)).num_seconds().max(0))
+                .map(|s| format!(", {s} s ago"))
+                .unwrap_or_default();
+            format!(
+                "ticketing is behind the wallet: {left} after key {key:?}, the oldest from {at}{age}"
+            )
+        }
+    }
 }
 
 /// Applies a page of the feed from a file as if the wallet had sent it: the stored key

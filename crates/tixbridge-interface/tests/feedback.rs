@@ -144,9 +144,11 @@ async fn the_feed_comes_back_into_the_projection_once() {
         assert_eq!(actions.first(), Some(&"INJECT"), "{actions:?}");
         assert!(history.len() >= 2, "{history:?}");
 
-        // Nothing new: nothing applied.
+        // Nothing new: nothing applied, and the lag says so.
         let r = run_schedule(store.clone(), "fb", fast()).await.unwrap();
         assert_eq!(r.counts.selected, 0, "{r:?}");
+        let m = r.message.unwrap_or_default();
+        assert!(m.contains("ticketing is up to date with the wallet"), "{m}");
 
         // A page applied again appends nothing twice.
         let iface = store.interface_by_name("tixngo").await.unwrap().unwrap();
@@ -188,6 +190,7 @@ async fn the_feed_comes_back_into_the_projection_once() {
         state.history = vec![entry];
         let upload = RunOptions {
             feed_upload: Some(tixbridge_core::api::DiffPage {
+                head_key: None,
                 tickets: vec![state],
                 next_page_key: "ignored".into(),
             }),
@@ -314,7 +317,29 @@ async fn a_reprint_goes_to_the_owner_feedback_brought_back() {
                 .unwrap();
             friend.accept(&id).await.unwrap();
         }
-        assert_eq!(succeeded(&store, "fb").await, 2);
+        // One ticket per execution: the lag names what is left and its age.
+        let one = tixbridge_interface::setup::ScheduleChange {
+            batch_size: Some(1),
+            ..Default::default()
+        };
+        tixbridge_interface::setup::update_schedule(&*store, "fb", one)
+            .await
+            .unwrap();
+        let r = run_schedule(store.clone(), "fb", fast()).await.unwrap();
+        assert_eq!(r.counts.succeeded, 1, "{r:?}");
+        let m = r.message.unwrap_or_default();
+        assert!(
+            m.contains("ticketing is behind the wallet: ") && m.contains("status-log changes"),
+            "{m}"
+        );
+        let all = tixbridge_interface::setup::ScheduleChange {
+            batch_size: Some(1000),
+            ..Default::default()
+        };
+        tixbridge_interface::setup::update_schedule(&*store, "fb", all)
+            .await
+            .unwrap();
+        assert_eq!(succeeded(&store, "fb").await, 1);
         let owner = store.projection(1).await.unwrap().unwrap().owner.unwrap();
         assert_eq!(owner.email.as_deref(), Some("friend1@example.org"));
 

@@ -526,6 +526,7 @@ async fn diff(
 ) -> Result<Json<DiffPage>, ApiError> {
     let Query(params) = params?;
     let (after, limit) = params.parse()?;
+    let head = state.store.chain_head(org.id).await?.seq;
     let tickets = state.store.diff(org.id, after, limit).await?;
     if tickets.is_empty() {
         crate::report::refuse_key_beyond_head(&state, org.id, after).await?;
@@ -536,6 +537,7 @@ async fn diff(
         .max()
         .unwrap_or(after);
     Ok(Json(DiffPage {
+        head_key: Some(head.max(next).to_string()),
         tickets,
         next_page_key: next.to_string(),
     }))
