@@ -385,3 +385,104 @@ async fn a_reprint_goes_to_the_owner_feedback_brought_back() {
     })
     .await;
 }
+
+/// A feedback killed mid-run (its runtime thrown away where it stands, as a `kill -9`
+/// would) and run again until it completes: every projection equals the wallet's
+/// state, and no history entry is stored twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_feedback_killed_midway_loses_and_doubles_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    for (url, schema) in ticketing_urls(dir.path()) {
+        let mut wallet = Wallet::start(&dir.path().join(schema.as_deref().unwrap_or("w"))).await;
+        let store = tixbridge_store::open_ticketing(&url).await.unwrap();
+        let n = 300;
+        let rows = (1..=n)
+            .map(|i| row(i, "P1", Some("a@example.org")))
+            .collect();
+        let org = seed(&*store, rows).await;
+        let params = "retrieveIterationSize=10";
+        configure(
+            &*store,
+            org,
+            &wallet.url,
+            &wallet.key,
+            params,
+            sched("inj", 1000),
+        )
+        .await;
+        assert_eq!(succeeded(&store, "inj").await, n as u64);
+        // Each ticket changes once more: its history has two entries.
+        let c = client(&wallet);
+        for chunk in (1..=n).collect::<Vec<_>>().chunks(50) {
+            let controls: Vec<_> = chunk
+                .iter()
+                .map(|id| tixbridge_core::api::ControlledTicket {
+                    ticket_id: id.to_string(),
+                    controlled_at: None,
+                })
+                .collect();
+            c.controlled(&controls).await.unwrap();
+        }
+        create_feedback_schedule(
+            &*store,
+            FeedbackScheduleInput {
+                interface: "tixngo".into(),
+                name: "fb".into(),
+                batch_size: 1000,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+
+        for kill_after in [40, 120] {
+            let u = url.clone();
+            tokio::task::spawn_blocking(move || run_and_die(u, "fb", kill_after))
+                .await
+                .unwrap();
+            // The dead run's lease lapses (2 s in run_and_die).
+            tokio::time::sleep(std::time::Duration::from_millis(2200)).await;
+        }
+        let r = run_schedule(store.clone(), "fb", fast()).await.unwrap();
+        assert_eq!(r.outcome, Outcome::Ok, "{r:?}");
+        assert!(
+            r.counts.succeeded < n as u64,
+            "the dead runs applied pages: {r:?}"
+        );
+
+        for id in 1..=n {
+            let w = wallet
+                .store
+                .ticket(wallet.organizer, &id.to_string())
+                .await
+                .unwrap()
+                .unwrap()
+                .state;
+            let p = store.projection(id).await.unwrap().unwrap();
+            assert_eq!(p.wallet_status.as_str(), w.status, "ticket {id}");
+            // Each entry the feed delivered is stored once, as the wallet wrote it. (The
+            // diff is a state feed: a ticket paged late comes with the entries after
+            // the page's key only, so its earlier ones may never be delivered.)
+            let seqs: Vec<i64> = store
+                .mobile_history(id)
+                .await
+                .unwrap()
+                .iter()
+                .map(|e| e.seq)
+                .collect();
+            let wallet_seqs: Vec<i64> = w.history.iter().map(|e| e.seq).collect();
+            assert!(
+                seqs.windows(2).all(|p| p[0] < p[1]),
+                "ticket {id}: {seqs:?}"
+            );
+            assert!(seqs.iter().all(|s| wallet_seqs.contains(s)), "ticket {id}");
+            assert_eq!(
+                seqs.last(),
+                wallet_seqs.last(),
+                "ticket {id}: the latest entry"
+            );
+        }
+        wallet.stop().await;
+        drop_schema(schema).await;
+    }
+}

@@ -283,3 +283,50 @@ pub async fn succeeded(store: &Arc<dyn TicketingStore>, name: &str) -> u64 {
         .counts
         .succeeded
 }
+
+/// Ticketing store URLs for a crash test: SQLite in `dir`, and a fresh PostgreSQL
+/// schema when the suite has one (its name, to drop).
+pub fn ticketing_urls(dir: &std::path::Path) -> Vec<(String, Option<String>)> {
+    let mut urls = vec![(
+        format!("sqlite:{}", dir.join("ticketing.db").display()),
+        None,
+    )];
+    if let Some(base) = pg_url() {
+        let (url, schema) = tixbridge_store::testing::fresh_schema(&base, "t_crash");
+        urls.push((url, Some(schema)));
+    }
+    urls
+}
+
+/// Runs `name` on a runtime of its own and throws the runtime away (every task
+/// dropped where it stands, as if the process died) once `kill_after` tickets
+/// were accepted. Returns when the runtime is gone.
+pub fn run_and_die(url: String, name: &str, kill_after: u64) {
+    let name = name.to_owned();
+    let (seen_tx, seen_rx) = std::sync::mpsc::channel::<u64>();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.spawn(async move {
+        let store = tixbridge_store::open_ticketing(&url).await.unwrap();
+        let mut o = fast();
+        o.in_flight = 1;
+        o.lease = std::time::Duration::from_secs(2);
+        o.progress = Some(Arc::new(move |p| {
+            let _ = seen_tx.send(p.succeeded);
+        }));
+        let _ = run_schedule(store, &name, o).await;
+    });
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match seen_rx.recv_timeout(left) {
+            Ok(n) if n >= kill_after => break,
+            Ok(_) => {}
+            Err(e) => panic!("the run never reached {kill_after} tickets: {e}"),
+        }
+    }
+    rt.shutdown_background();
+}
