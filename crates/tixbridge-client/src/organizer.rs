@@ -82,13 +82,35 @@ impl WalletClient {
     /// `GET /organizer/tickets/diff`: the page of changes after `key` (empty: from the
     /// start). Commit `nextPageKey` only after applying the page.
     pub async fn diff(&self, key: &str, limit: usize) -> Result<DiffPage, ClientError> {
+        self.diff_page(key, limit, "after").await
+    }
+
+    /// [`WalletClient::diff`] with each ticket's whole history (tixbridge's
+    /// `history=all` extension): what Feedback reads, so that the earlier entries of a
+    /// ticket paged late are not missed. A wallet without the extension ignores it.
+    pub async fn diff_whole_history(
+        &self,
+        key: &str,
+        limit: usize,
+    ) -> Result<DiffPage, ClientError> {
+        self.diff_page(key, limit, "all").await
+    }
+
+    async fn diff_page(
+        &self,
+        key: &str,
+        limit: usize,
+        history: &str,
+    ) -> Result<DiffPage, ClientError> {
         let limit = limit.clamp(1, MAX_DIFF_LIMIT).to_string();
         let url = format!("{}/diff", self.tickets_url);
         let answer = self
             .send(Repeat::Always, || {
-                self.http()
-                    .get(&url)
-                    .query(&[("paginationKey", key), ("limit", limit.as_str())])
+                self.http().get(&url).query(&[
+                    ("paginationKey", key),
+                    ("limit", limit.as_str()),
+                    ("history", history),
+                ])
             })
             .await?;
         parse_answer(answer)

@@ -198,7 +198,7 @@ fn read(
     limit: u64,
 ) -> tokio::task::JoinHandle<Result<DiffPage, ClientError>> {
     let (client, key) = (client.clone(), key.to_owned());
-    tokio::spawn(async move { client.diff(&key, limit as usize).await })
+    tokio::spawn(async move { client.diff_whole_history(&key, limit as usize).await })
 }
 
 /// One error per ticket of the page that ticketing does not know.

@@ -159,6 +159,21 @@ pub trait WalletStore: crate::PrivilegeStore + Send + Sync {
         organizer_id: i64,
         after_seq: i64,
         limit: usize,
+    ) -> Result<Vec<TicketState>> {
+        self.diff_since(organizer_id, after_seq, limit, after_seq)
+            .await
+    }
+
+    /// [`WalletStore::diff`], each ticket with its status-log entries after
+    /// `history_after` instead of after the key (0: its whole history) — tixbridge's
+    /// `history=all` extension, for a reader that must not miss the entries of a ticket
+    /// paged late.
+    async fn diff_since(
+        &self,
+        organizer_id: i64,
+        after_seq: i64,
+        limit: usize,
+        history_after: i64,
     ) -> Result<Vec<TicketState>>;
 
     /// A spectator's tickets by (lower-cased) email: owned and not deleted; deleted

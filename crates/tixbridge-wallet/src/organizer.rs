@@ -515,6 +515,29 @@ impl PageParams {
     }
 }
 
+/// The query of `GET /organizer/tickets/diff`: the page, and tixbridge's `history`
+/// extension (`after`, the default: each ticket's entries after the key; `all`: its
+/// whole history).
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct DiffParams {
+    #[serde(flatten)]
+    page: PageParams,
+    history: Option<String>,
+}
+
+impl DiffParams {
+    fn whole_history(&self) -> Result<bool, ApiError> {
+        match self.history.as_deref().map(str::trim) {
+            None | Some("") | Some("after") => Ok(false),
+            Some("all") => Ok(true),
+            Some(other) => Err(ApiError::bad_request(
+                "INVALID_QUERY",
+                format!("history {other:?}: expected after or all"),
+            )),
+        }
+    }
+}
+
 /// `GET /organizer/tickets/diff`: tickets changed after the key, oldest change first,
 /// each once with its latest state and its history after the key. The key is the seq
 /// of the last change returned; an empty page keeps it; a key beyond the chain's head
@@ -522,12 +545,14 @@ impl PageParams {
 async fn diff(
     State(state): State<AppState>,
     Authed(org): Authed,
-    params: Result<Query<PageParams>, QueryRejection>,
+    params: Result<Query<DiffParams>, QueryRejection>,
 ) -> Result<Json<DiffPage>, ApiError> {
     let Query(params) = params?;
-    let (after, limit) = params.parse()?;
+    let whole_history = params.whole_history()?;
+    let (after, limit) = params.page.parse()?;
+    let since = if whole_history { 0 } else { after };
     let head = state.store.chain_head(org.id).await?.seq;
-    let tickets = state.store.diff(org.id, after, limit).await?;
+    let tickets = state.store.diff_since(org.id, after, limit, since).await?;
     if tickets.is_empty() {
         crate::report::refuse_key_beyond_head(&state, org.id, after).await?;
     }

@@ -1000,11 +1000,12 @@ impl WalletStore for PgWallet {
         Ok(plan.results)
     }
 
-    async fn diff(
+    async fn diff_since(
         &self,
         organizer_id: i64,
         after_seq: i64,
         limit: usize,
+        history_after: i64,
     ) -> Result<Vec<TicketState>> {
         let mut tx = self.pool.begin_with(SNAPSHOT).await?;
         let mut page = Vec::with_capacity(limit.min(10_000));
@@ -1029,7 +1030,7 @@ impl WalletStore for PgWallet {
                         .into_state()
                         .map_err(StoreError::Backend)?,
                 );
-                seqs_after(r.try_get::<&str, _>(12)?, after_seq, &mut wanted)?;
+                seqs_after(r.try_get::<&str, _>(12)?, history_after, &mut wanted)?;
                 ends.push(wanted.len());
             }
         }

@@ -992,11 +992,12 @@ impl WalletStore for SqliteWallet {
             .await
     }
 
-    async fn diff(
+    async fn diff_since(
         &self,
         organizer_id: i64,
         after_seq: i64,
         limit: usize,
+        since: i64,
     ) -> Result<Vec<TicketState>> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         self.db
@@ -1018,13 +1019,7 @@ impl WalletStore for SqliteWallet {
                             .into_state()
                             .map_err(StoreError::Backend)?;
                         let seqs = text_ref(r, 12)?;
-                        history_after(
-                            &mut by_seq,
-                            organizer_id,
-                            seqs,
-                            after_seq,
-                            &mut state.history,
-                        )?;
+                        history_after(&mut by_seq, organizer_id, seqs, since, &mut state.history)?;
                         out.push(state);
                     }
                     Ok(out)

@@ -595,7 +595,7 @@ mod null_wallet {
                 .map(|o| Err(Refusal::not_found(&o.ticket_id)))
                 .collect())
         }
-        async fn diff(&self, _: i64, _: i64, _: usize) -> Result<Vec<TicketState>> {
+        async fn diff_since(&self, _: i64, _: i64, _: usize, _: i64) -> Result<Vec<TicketState>> {
             Ok(vec![])
         }
         async fn app_tickets(&self, _: i64, _: &str) -> Result<AppTickets> {
