@@ -1,8 +1,9 @@
 //! `tixbridge bench feedback --tickets N [--activity K]`: end-to-end throughput of
 //! Feedback — wallet SQLite → HTTP → ticketing SQLite, both durable, the wallet service
 //! in its own process — against the same-run limit of reading the same feed alone over
-//! HTTP. The N tickets are seeded and injected first (and K of them used by simulated
-//! spectators, `wallet simulate`); none of that is timed.
+//! HTTP, the same way (pages of 10,000, whole histories). The N tickets are seeded and
+//! injected first (and K of them used by simulated spectators, `wallet simulate`); none
+//! of that is timed.
 
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -142,7 +143,8 @@ async fn read_feed(addr: &str, api_key: &str) -> anyhow::Result<(u64, Duration)>
     let t = Instant::now();
     let (mut key, mut states) = (String::new(), 0u64);
     loop {
-        let page = client.diff(&key, PAGE).await?;
+        // As Feedback reads it: each ticket with its whole history.
+        let page = client.diff_whole_history(&key, PAGE).await?;
         if page.tickets.is_empty() {
             return Ok((states, t.elapsed()));
         }
