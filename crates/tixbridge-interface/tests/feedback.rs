@@ -27,6 +27,20 @@ fn person(email: &str) -> Person {
     }
 }
 
+/// Tickets 1..=n of fan<i>@example.org for a match to come (an expired event refuses
+/// transfers).
+fn fans(n: i64) -> Vec<ImportRow> {
+    (1..=n)
+        .map(|i| {
+            let mut r = row(i, "P1", Some(&format!("fan{i}@example.org")));
+            if let Some(p) = r.performance.as_mut() {
+                p.start = Utc.with_ymd_and_hms(2030, 6, 14, 19, 0, 0).unwrap();
+            }
+            r
+        })
+        .collect()
+}
+
 /// A ticket injected straight into the wallet, unknown to ticketing.
 async fn stranger(wallet: &Wallet, id: &str) {
     let t: tixbridge_core::api::Ticket = serde_json::from_value(serde_json::json!({
@@ -48,16 +62,7 @@ async fn stranger(wallet: &Wallet, id: &str) {
 async fn the_feed_comes_back_into_the_projection_once() {
     each_backend(|store, dir| async move {
         let mut wallet = Wallet::start(dir.path()).await;
-        // Matches to come: an expired event refuses transfers.
-        let rows = (1..=4)
-            .map(|i| {
-                let mut r = row(i, "P1", Some(&format!("fan{i}@example.org")));
-                if let Some(p) = r.performance.as_mut() {
-                    p.start = Utc.with_ymd_and_hms(2030, 6, 14, 19, 0, 0).unwrap();
-                }
-                r
-            })
-            .collect();
+        let rows = fans(4);
         let org = seed(&*store, rows).await;
         configure(
             &*store,
@@ -265,15 +270,7 @@ async fn a_reprint_goes_to_the_owner_feedback_brought_back() {
 
     each_backend(|store, dir| async move {
         let mut wallet = Wallet::start(dir.path()).await;
-        let rows = (1..=2)
-            .map(|i| {
-                let mut r = row(i, "P1", Some(&format!("fan{i}@example.org")));
-                if let Some(p) = r.performance.as_mut() {
-                    p.start = Utc.with_ymd_and_hms(2030, 6, 14, 19, 0, 0).unwrap();
-                }
-                r
-            })
-            .collect();
+        let rows = fans(2);
         let org = seed(&*store, rows).await;
         let params = "resetInjectionInvalidationReasons=THEFT";
         configure(

@@ -453,6 +453,39 @@ fn organization_exists(conn: &Connection, id: i64) -> Result<()> {
     }
 }
 
+impl SqliteTicketing {
+    /// Marks tickets injected, or (with the definitions they carried) cards injected
+    /// as privileges, in one transaction.
+    async fn mark_printed(
+        &self,
+        by: MarkedBy,
+        point_of_sales: &str,
+        at: DateTime<Utc>,
+        marks: Vec<InjectedMark>,
+        definitions: Option<Vec<PushedDefinition>>,
+    ) -> Result<()> {
+        if marks.is_empty() && definitions.as_ref().is_none_or(Vec::is_empty) {
+            return Ok(());
+        }
+        let pos = point_of_sales.to_owned();
+        // Encode the owners before the hop, so the writer's time is spent writing.
+        let owners = marks
+            .iter()
+            .map(|m| to_json(&m.recipient))
+            .collect::<Result<Vec<_>>>()?;
+        self.db
+            .write(move |tx| {
+                let cards = definitions.is_some();
+                injection::mark(tx, by, cards, &pos, at, &marks, &owners)?;
+                match &definitions {
+                    Some(d) => injection::record_definitions(tx, at, d),
+                    None => Ok(()),
+                }
+            })
+            .await
+    }
+}
+
 #[async_trait]
 impl TicketingStore for SqliteTicketing {
     async fn ensure_organization(
@@ -1065,18 +1098,7 @@ impl TicketingStore for SqliteTicketing {
         at: DateTime<Utc>,
         marks: Vec<InjectedMark>,
     ) -> Result<()> {
-        if marks.is_empty() {
-            return Ok(());
-        }
-        let pos = point_of_sales.to_owned();
-        // Encode the owners before the hop, so the writer's time is spent writing.
-        let owners = marks
-            .iter()
-            .map(|m| to_json(&m.recipient))
-            .collect::<Result<Vec<_>>>()?;
-        self.db
-            .write(move |tx| injection::mark(tx, by, false, &pos, at, &marks, &owners))
-            .await
+        self.mark_printed(by, point_of_sales, at, marks, None).await
     }
 
     async fn mark_privileges_injected(
@@ -1087,19 +1109,7 @@ impl TicketingStore for SqliteTicketing {
         marks: Vec<InjectedMark>,
         definitions: Vec<PushedDefinition>,
     ) -> Result<()> {
-        if marks.is_empty() && definitions.is_empty() {
-            return Ok(());
-        }
-        let pos = point_of_sales.to_owned();
-        let owners = marks
-            .iter()
-            .map(|m| to_json(&m.recipient))
-            .collect::<Result<Vec<_>>>()?;
-        self.db
-            .write(move |tx| {
-                injection::mark(tx, by, true, &pos, at, &marks, &owners)?;
-                injection::record_definitions(tx, at, &definitions)
-            })
+        self.mark_printed(by, point_of_sales, at, marks, Some(definitions))
             .await
     }
 

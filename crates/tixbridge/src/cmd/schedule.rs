@@ -294,13 +294,7 @@ pub async fn exec(cmd: ScheduleCmd) -> anyhow::Result<ExitCode> {
                 },
             )
             .await?;
-            println!(
-                "schedule {} created: {}, batch size {}",
-                s.name,
-                s.function.label(),
-                s.batch_size
-            );
-            Ok(ExitCode::SUCCESS)
+            Ok(created(&s))
         }
         ScheduleCmd::CreatePrivileges(a) => {
             let c = a.common;
@@ -326,13 +320,7 @@ pub async fn exec(cmd: ScheduleCmd) -> anyhow::Result<ExitCode> {
                 },
             )
             .await?;
-            println!(
-                "schedule {} created: {}, batch size {}",
-                s.name,
-                s.function.label(),
-                s.batch_size
-            );
-            Ok(ExitCode::SUCCESS)
+            Ok(created(&s))
         }
         ScheduleCmd::CreatePushControlled(a) => {
             let c = a.common;
@@ -353,13 +341,7 @@ pub async fn exec(cmd: ScheduleCmd) -> anyhow::Result<ExitCode> {
                 },
             )
             .await?;
-            println!(
-                "schedule {} created: {}, batch size {}",
-                s.name,
-                s.function.label(),
-                s.batch_size
-            );
-            Ok(ExitCode::SUCCESS)
+            Ok(created(&s))
         }
         ScheduleCmd::CreatePushCancelled(a) => {
             let c = a.common;
@@ -379,13 +361,7 @@ pub async fn exec(cmd: ScheduleCmd) -> anyhow::Result<ExitCode> {
                 },
             )
             .await?;
-            println!(
-                "schedule {} created: {}, batch size {}",
-                s.name,
-                s.function.label(),
-                s.batch_size
-            );
-            Ok(ExitCode::SUCCESS)
+            Ok(created(&s))
         }
         ScheduleCmd::CreateInjection(a) => {
             let a = *a;
@@ -412,13 +388,7 @@ pub async fn exec(cmd: ScheduleCmd) -> anyhow::Result<ExitCode> {
                 },
             )
             .await?;
-            println!(
-                "schedule {} created: {}, batch size {}",
-                s.name,
-                s.function.label(),
-                s.batch_size
-            );
-            Ok(ExitCode::SUCCESS)
+            Ok(created(&s))
         }
         ScheduleCmd::List { db, interface } => {
             let store = db.open().await?;
@@ -500,6 +470,17 @@ pub async fn exec(cmd: ScheduleCmd) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// Says a schedule was created.
+fn created(s: &Schedule) -> ExitCode {
+    println!(
+        "schedule {} created: {}, batch size {}",
+        s.name,
+        s.function.label(),
+        s.batch_size
+    );
+    ExitCode::SUCCESS
 }
 
 async fn by_name(store: &dyn TicketingStore, name: &str) -> anyhow::Result<Schedule> {
