@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use tixbridge_core::api::{
     ControlledTicket, DeleteTicket, DiffPage, ItemResult, MAX_DIFF_LIMIT, MAX_TICKETS_PER_CALL,
-    Person, TicketState, Verification,
+    Person, TicketList, TicketState, Verification,
 };
 
 use crate::transport::Repeat;
@@ -114,6 +114,32 @@ impl WalletClient {
             })
             .await?;
         parse_answer(answer)
+    }
+
+    /// `GET /organizer/tickets?paginationKey=K&limit=N` (tixbridge's keyset
+    /// extension): up to `limit` tickets (at most 10,000) whose id sorts after `key`
+    /// byte by byte (empty: from the first), ticket states with their barcode, and
+    /// the key of the next page. What a reconciliation streams. A wallet without the
+    /// extension answers without `nextPageKey`: [`ClientError::BadResponse`].
+    pub async fn tickets_after(&self, key: &str, limit: usize) -> Result<TicketList, ClientError> {
+        let limit = limit.clamp(1, 10_000).to_string();
+        let url = self.tickets_url.clone();
+        let answer = self
+            .send(Repeat::Always, || {
+                self.http()
+                    .get(&url)
+                    .query(&[("paginationKey", key), ("limit", limit.as_str())])
+            })
+            .await?;
+        let list: TicketList = parse_answer(answer)?;
+        if list.next_page_key.is_none() {
+            return Err(ClientError::BadResponse(
+                "the wallet does not page tickets by key (no nextPageKey): it lacks tixbridge's \
+                 keyset extension of GET /organizer/tickets"
+                    .into(),
+            ));
+        }
+        Ok(list)
     }
 
     /// `GET /organizer/report/verify`: the wallet recomputes its track record's chain.

@@ -330,6 +330,11 @@ pub struct PendingTransfer {
 pub struct TicketState {
     pub ticket_id: String,
     pub taxation_number: Option<String>,
+    /// The barcode the ticket was injected with (`security.barcode`): tixbridge's
+    /// extension, in lists and the change feed, so a reconciliation compares it
+    /// without reading each ticket; absent from action answers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub barcode: Option<String>,
     pub event_id: String,
     pub status: String,
     pub status_changed_at: String,
@@ -356,10 +361,17 @@ pub struct TicketRecord {
     pub state: TicketState,
 }
 
+/// `GET /organizer/tickets`: one page of tickets and how many the filters match.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct TicketList {
     pub total: i64,
     pub tickets: Vec<TicketState>,
+    /// Keyset paging (tixbridge's extension, only when the request gave
+    /// `paginationKey`): the key of the next page, the last ticket id of this one
+    /// (the request's key when the page is empty: the end).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_page_key: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

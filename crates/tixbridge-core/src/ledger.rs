@@ -560,6 +560,8 @@ pub struct StoredTicket {
     pub deletion: Option<String>,
     /// JSON of the pending transfer, if any.
     pub transfer: Option<String>,
+    /// The barcode the ticket was injected with.
+    pub barcode: Option<String>,
 }
 
 impl StoredTicket {
@@ -576,6 +578,7 @@ impl StoredTicket {
             transfer: json_column("transfer", self.transfer)?,
             ticket_id: self.ticket_id,
             taxation_number: self.tax_number,
+            barcode: self.barcode,
             event_id: self.event_id,
             status: status.as_str().to_owned(),
             status_changed_at: self.status_changed_at,

@@ -277,6 +277,7 @@ impl Lifecycle {
         TicketState {
             ticket_id: ticket_id.to_owned(),
             taxation_number: taxation_number.map(str::to_owned),
+            barcode: None,
             event_id: event_id.to_owned(),
             status: self.status.as_str().to_owned(),
             status_changed_at: self.status_changed_at.clone(),

@@ -155,21 +155,50 @@ pub struct Performance {
     pub end: Option<DateTime<Utc>>,
 }
 
+/// A contact of ticketing: a person or body tickets are sold to. The cultural contact
+/// of a ticket is the contact who owns it in ticketing (DOMAIN.md §2).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Contact {
     pub id: i64,
+    /// The contact number ticketing shows and imports key contacts by; `None` for a
+    /// temporary contact Feedback created.
+    #[serde(default)]
+    pub number: Option<String>,
     pub email: Option<String>,
     pub first_name: Option<String>,
     pub last_name: Option<String>,
     /// M, F, U or X.
     pub gender: Option<String>,
     pub title: Option<String>,
-    /// Created from an email only ("Pending CREATION"); completed when data arrives.
+    /// Created from an email only ("Pending CREATION", DOMAIN.md §6); completed when
+    /// data arrives.
     pub temporary: bool,
+    /// Whether the contact has an internet account: preferred when several contacts
+    /// share an email (DOMAIN.md §6).
+    #[serde(default)]
+    pub internet_account: bool,
+    /// `INDIVIDUAL`, `STRUCTURE` or `RELAY` ([`CONTACT_KINDS`]); an individual is
+    /// preferred over a relay when several contacts share an email.
+    #[serde(default)]
+    pub kind: String,
 }
 
+/// The kinds of contact ticketing knows (`contact_kind` of the import).
+pub const CONTACT_KINDS: [&str; 3] = ["INDIVIDUAL", "STRUCTURE", "RELAY"];
+
+/// The last name of a temporary contact, created from an email only (DOMAIN.md §6).
+pub const PENDING_CREATION: &str = "Pending CREATION";
+
 impl Contact {
+    /// The contact as the wallet's spectator details: a temporary contact gives its
+    /// email only (its "Pending CREATION" name is no one's).
     pub fn to_person(&self) -> Person {
+        if self.temporary {
+            return Person {
+                email: self.email.clone(),
+                ..Person::default()
+            };
+        }
         Person {
             email: self.email.clone(),
             first_name: self.first_name.clone(),

@@ -40,6 +40,7 @@ pub(crate) async fn run(
     let batch = ctx.schedule.batch_size.max(0) as u64;
     let page_size = ctx.custom.retrieve_iteration_size as u64;
     let mut taken = 0u64;
+    let mut distributed = 0u64;
     let mut end = StepOutcome::default();
     // The wallet's latest change, as its last page said (tixbridge's extension).
     let mut head: Option<String> = None;
@@ -77,16 +78,9 @@ pub(crate) async fn run(
             .partition(|s| !skipped_by(&params, s));
         ctx.counts.add(Count::Skipped, skipped.len() as u64);
         let applied = store
-            .apply_feedback_page(FeedbackPage {
-                organization_id: ctx.interface.organization_id,
-                interface_id,
-                after_key: key.clone(),
-                next_key: page.next_page_key.clone(),
-                states,
-                block_on_unknown: !ctx.custom.do_continue_in_case_of_sync_error,
-                at: Utc::now(),
-            })
+            .apply_feedback_page(page_to_apply(ctx, &key, &page.next_page_key, states))
             .await?;
+        distributed += applied.distribution_changes;
         ctx.counts.add(Count::Succeeded, applied.applied);
         ctx.counts.add(Count::Failed, applied.unknown.len() as u64);
         report_unknown(ctx, &applied).await?;
@@ -106,6 +100,11 @@ pub(crate) async fn run(
                 failed: c.failed,
             });
         }
+    }
+    if distributed > 0 {
+        end.messages.push(format!(
+            "{distributed} cultural-contact distribution rows opened or closed"
+        ));
     }
     if !end.fatal {
         end.messages.push(lag(&client, &key, head.as_deref()).await);
@@ -168,15 +167,7 @@ async fn apply_upload(
     ctx.counts.add(Count::Skipped, skipped.len() as u64);
     let applied = ctx
         .store
-        .apply_feedback_page(FeedbackPage {
-            organization_id: ctx.interface.organization_id,
-            interface_id: ctx.interface.id,
-            after_key: key.clone(),
-            next_key: key,
-            states,
-            block_on_unknown: !ctx.custom.do_continue_in_case_of_sync_error,
-            at: Utc::now(),
-        })
+        .apply_feedback_page(page_to_apply(ctx, &key, &key, states))
         .await?;
     ctx.counts.add(Count::Succeeded, applied.applied);
     ctx.counts.add(Count::Failed, applied.unknown.len() as u64);
@@ -189,6 +180,26 @@ async fn apply_upload(
         )],
         ..StepOutcome::default()
     })
+}
+
+/// A page of feed states to apply after `key`, followed by `next_key`, as the
+/// interface's custom parameters say.
+fn page_to_apply(
+    ctx: &ExecutionContext,
+    key: &str,
+    next_key: &str,
+    states: Vec<TicketState>,
+) -> FeedbackPage {
+    FeedbackPage {
+        organization_id: ctx.interface.organization_id,
+        interface_id: ctx.interface.id,
+        after_key: key.to_owned(),
+        next_key: next_key.to_owned(),
+        states,
+        block_on_unknown: !ctx.custom.do_continue_in_case_of_sync_error,
+        distribute: ctx.custom.enable_ticket_distribution_to_cultural_contact,
+        at: Utc::now(),
+    }
 }
 
 /// Reads the page after `key` in a task of its own.

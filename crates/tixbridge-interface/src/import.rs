@@ -65,6 +65,8 @@
 //! | `contact_email` | | An email address |
 //! | `contact_first_name`, `contact_last_name`, `contact_title` | | |
 //! | `contact_gender` | | `M`, `F`, `U` or `X` |
+//! | `contact_internet_account` | | `true` or `false` (also `yes`/`no`, `1`/`0`): the contact has an internet account; preferred when Feedback looks a contact up by email |
+//! | `contact_kind` | | `INDIVIDUAL` (default), `STRUCTURE` or `RELAY`; an individual is preferred over a relay when Feedback looks a contact up by email |
 //! | `holder_first_name`, `holder_last_name`, `holder_id_number`, `holder_birth_region`, `holder_birth_place` | | The ticket holder (named ticket) |
 //! | `holder_birth_date` | | `YYYY-MM-DD` |
 //! | `holder_country_code` | | Two-letter country code |
@@ -122,7 +124,7 @@ pub use tixbridge_core::csv_dialect::Delimiter;
 use tixbridge_core::inject::{ComfortField, comfort_dates};
 use tixbridge_core::local_time::{self, DEFAULT_ZONE, Tz};
 use tixbridge_core::model::{
-    ComfortVariables, DetailSection, Holder, ProductKind, Season, TicketDetail,
+    CONTACT_KINDS, ComfortVariables, DetailSection, Holder, ProductKind, Season, TicketDetail,
     WALLET_SHIPMENT_MODE,
 };
 use tixbridge_core::status::TicketingStatus;
@@ -751,6 +753,8 @@ columns! {
     ContactLastName => "contact_last_name",
     ContactGender => "contact_gender",
     ContactTitle => "contact_title",
+    ContactInternetAccount => "contact_internet_account",
+    ContactKind => "contact_kind",
     HolderFirstName => "holder_first_name",
     HolderLastName => "holder_last_name",
     HolderBirthDate => "holder_birth_date",
@@ -1465,16 +1469,20 @@ fn parse_row(r: &mut RowReader<'_>) -> Result<ImportRow, RowErrors> {
         birth_region: r.string(Col::HolderBirthRegion),
         birth_place: r.string(Col::HolderBirthPlace),
     };
-    let main_applicant = r
-        .parse(Col::MainApplicant, |v| {
-            match v.to_ascii_lowercase().as_str() {
-                "true" | "yes" | "1" => Ok(true),
-                "false" | "no" | "0" => Ok(false),
-                _ => Err(format!("{v:?} is not true or false")),
-            }
-        })
-        .unwrap_or(false);
+    let main_applicant = r.parse(Col::MainApplicant, true_or_false).unwrap_or(false);
 
+    let internet_account = r.parse(Col::ContactInternetAccount, true_or_false);
+    let contact_kind = r.parse(Col::ContactKind, |v| {
+        let k = v.to_ascii_uppercase();
+        if CONTACT_KINDS.contains(&k.as_str()) {
+            Ok(k)
+        } else {
+            Err(format!(
+                "{v:?} is not a kind of contact; use {}",
+                CONTACT_KINDS.join(", ")
+            ))
+        }
+    });
     let contact = contact_number.map(|number| ImportContact {
         number,
         email,
@@ -1482,6 +1490,8 @@ fn parse_row(r: &mut RowReader<'_>) -> Result<ImportRow, RowErrors> {
         last_name: r.string(Col::ContactLastName),
         gender,
         title: r.string(Col::ContactTitle),
+        internet_account,
+        kind: contact_kind,
     });
 
     if !r.errors.is_empty() {
@@ -1733,5 +1743,14 @@ mod tests {
             missing.contains("missing required columns: tax_number, barcode, product_code"),
             "{missing}"
         );
+    }
+}
+
+/// A yes/no column: `true`, `yes`, `1`, `false`, `no` or `0`, in any case.
+fn true_or_false(v: &str) -> Result<bool, String> {
+    match v.to_ascii_lowercase().as_str() {
+        "true" | "yes" | "1" => Ok(true),
+        "false" | "no" | "0" => Ok(false),
+        _ => Err(format!("{v:?} is not true or false")),
     }
 }

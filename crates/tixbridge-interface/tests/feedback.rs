@@ -172,6 +172,7 @@ async fn the_feed_comes_back_into_the_projection_once() {
                 .cloned()
                 .collect(),
             block_on_unknown: false,
+            distribute: false,
             at: Utc::now(),
         };
         let done = store.apply_feedback_page(again(key.clone())).await.unwrap();

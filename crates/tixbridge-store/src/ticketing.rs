@@ -252,6 +252,10 @@ pub struct FeedbackPage {
     /// `doContinueInCaseOfSyncError=false`: a ticket unknown to ticketing blocks the
     /// page (nothing written, the key not advanced) instead of being skipped.
     pub block_on_unknown: bool,
+    /// `enableTicketDistributionToCulturalContact=true` (DOMAIN.md §6): the page's new
+    /// transfer entries open and close distribution rows, and an accepted transfer
+    /// makes its recipient the ticket's cultural contact.
+    pub distribute: bool,
     pub at: DateTime<Utc>,
 }
 
@@ -266,6 +270,122 @@ pub struct AppliedPage {
     pub unknown: Vec<String>,
     /// True when an unknown ticket blocked the page: nothing was written.
     pub blocked: bool,
+    /// Distribution rows opened, confirmed or cancelled (only with `distribute`).
+    pub distribution_changes: u64,
+}
+
+/// One ticket of ticketing as a reconciliation compares it with the wallet
+/// ([`TicketingStore::reconcile_tickets`]; issue 9).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReconcileTicket {
+    pub id: i64,
+    pub status: TicketingStatus,
+    /// Delivered by the wallet (shipment mode `BLOCKCHAIN`): only those are expected
+    /// there.
+    pub wallet_shipment: bool,
+    pub tax_number: String,
+    /// The barcode as ticketing holds it (injection adds the schedule's prefix and
+    /// suffix).
+    pub barcode: String,
+    /// The wallet event id injection sends: the performance code, else the product
+    /// code.
+    pub event_id: String,
+    /// The mobile projection: what ticketing believes the wallet holds; `None` when
+    /// the ticket was never injected.
+    pub projection: Option<ReconcileProjection>,
+}
+
+/// The part of a mobile projection a reconciliation compares.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReconcileProjection {
+    pub wallet_status: String,
+    pub owner: Option<Person>,
+    pub holder: Option<Person>,
+}
+
+/// Which distribution rows to read ([`TicketingStore::distributions`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DistributionsOf {
+    Ticket(i64),
+    Contact(i64),
+}
+
+/// One cultural-contact distribution row (DOMAIN.md §6): a transfer the wallet
+/// reported, from the ticket's cultural contact at the time to the recipient.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Distribution {
+    pub ticket_id: i64,
+    /// The wallet status-log entry (its seq) that opened the row.
+    pub seq: i64,
+    pub sender_contact_id: Option<i64>,
+    pub recipient_contact_id: i64,
+    /// `PENDING`, `CANCELLED` or `CONFIRMED`.
+    pub status: String,
+    /// When the wallet recorded the transfer (UTC).
+    pub created_at: DateTime<Utc>,
+    /// The entry that closed the row and when (UTC); `None` while `PENDING`.
+    pub closed_seq: Option<i64>,
+    pub closed_at: Option<DateTime<Utc>>,
+}
+
+/// A ticket a contact holds in ticketing ([`TicketingStore::contact_tickets`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContactTicket {
+    pub ticket_id: i64,
+    pub tax_number: String,
+    pub status: TicketingStatus,
+    pub cause: Option<String>,
+    /// The wallet status as Feedback last brought it back; `None` before injection.
+    pub wallet_status: Option<String>,
+}
+
+/// What a new entry of a ticket's wallet status log does to its cultural-contact
+/// distribution (DOMAIN.md §6).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum DistributionStep {
+    /// A transfer was requested: a `PENDING` row from the cultural contact to the
+    /// recipient (a temporary contact when no contact has that email).
+    Open { recipient: String },
+    /// The transfer was accepted: its row `CONFIRMED`, and the recipient becomes the
+    /// ticket's cultural contact.
+    Confirm { recipient: String },
+    /// The transfer ended otherwise (rejected, cancelled, timed out, or the ticket was
+    /// deleted or controlled while it was pending): its row `CANCELLED`.
+    Cancel,
+}
+
+/// The distribution step of a status-log entry, if any (DOMAIN.md §6). The recipient
+/// comes from the entry's detail `to=EMAIL`; the entry's previous status tells when a
+/// deletion or a control ended a pending transfer.
+pub(crate) fn distribution_step(e: &MobileHistoryEntry) -> Option<DistributionStep> {
+    let recipient = || {
+        e.detail
+            .as_deref()
+            .and_then(|d| d.strip_prefix("to="))
+            .map(str::trim)
+            .filter(|r| !r.is_empty())
+            .map(str::to_owned)
+    };
+    match e.action.as_str() {
+        "TRANSFER" => recipient().map(|recipient| DistributionStep::Open { recipient }),
+        "ACCEPT_TRANSFER" => recipient().map(|recipient| DistributionStep::Confirm { recipient }),
+        "REJECT_TRANSFER" | "CANCEL_TRANSFER" | "TRANSFER_TIMEOUT" | "DELETE" => {
+            Some(DistributionStep::Cancel)
+        }
+        _ if e.from_status.as_deref() == Some("PENDING_TRANSFER") => Some(DistributionStep::Cancel),
+        _ => None,
+    }
+}
+
+/// The names a temporary contact is completed with: the wallet owner's, when the owner
+/// has an email and a name (DOMAIN.md §6: "completed when more data arrives").
+pub(crate) fn owner_with_name(s: &TicketState) -> Option<(String, &Person)> {
+    let o = s.owner.as_ref()?;
+    let named = |v: &Option<String>| v.as_deref().is_some_and(|v| !v.trim().is_empty());
+    if !named(&o.first_name) && !named(&o.last_name) {
+        return None;
+    }
+    Some((tixbridge_core::lifecycle::email_key(o.email.as_deref()?), o))
 }
 
 /// One entry of a ticket's wallet status log, as Feedback brought it back.
@@ -429,7 +549,7 @@ pub struct ImportSite {
 }
 
 /// The cultural contact, keyed by its ticketing contact number.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct ImportContact {
     pub number: String,
     pub email: Option<String>,
@@ -437,6 +557,17 @@ pub struct ImportContact {
     pub last_name: Option<String>,
     pub gender: Option<String>,
     pub title: Option<String>,
+    /// Whether the contact has an internet account; `None` (no value in the file) is
+    /// `false`. Like every contact field, the file's value replaces the stored one.
+    pub internet_account: Option<bool>,
+    /// One of [`tixbridge_core::model::CONTACT_KINDS`]; `None` is `INDIVIDUAL`.
+    pub kind: Option<String>,
+}
+
+/// The key a contact's email is looked up by (DOMAIN.md §6: without regard to case or
+/// surrounding spaces); the same key as the wallet's (`lifecycle::email_key`).
+pub(crate) fn contact_email_key(email: Option<&str>) -> Option<String> {
+    email.map(tixbridge_core::lifecycle::email_key)
 }
 
 /// A card's linked ticket ids as SQLite stores them: separated by spaces, `None` when
@@ -1285,6 +1416,38 @@ pub trait TicketingStore: Send + Sync {
     async fn apply_feedback_page(&self, page: FeedbackPage) -> Result<AppliedPage>;
     /// A ticket's wallet status log as Feedback brought it back, by seq.
     async fn mobile_history(&self, ticket_id: i64) -> Result<Vec<MobileHistoryEntry>>;
+    /// Every ticket of the organization (cards aside) as a reconciliation compares it,
+    /// sent to `sink` in batches of at most `batch`, in the order of the ticket id
+    /// written out in decimal and compared byte by byte — the wallet's order of its
+    /// ticket ids — from one consistent snapshot. Memory stays flat whatever the
+    /// number of tickets: the database sorts (spilling to disk), and `sink` is
+    /// bounded. Returns the number of tickets sent; stops early, without error, when
+    /// the receiver is gone.
+    async fn reconcile_tickets(
+        &self,
+        organization_id: i64,
+        batch: usize,
+        sink: tokio::sync::mpsc::Sender<Vec<ReconcileTicket>>,
+    ) -> Result<u64>;
+    /// Distribution rows (DOMAIN.md §6), oldest first: of one ticket, or those where
+    /// a contact is sender or recipient.
+    async fn distributions(&self, of: DistributionsOf) -> Result<Vec<Distribution>>;
+    /// The organization's tickets (cards aside) counted per ticketing status and
+    /// wallet status of their mobile projection (`None`: never injected), both sides
+    /// side by side as DOMAIN.md §4 maps them; sorted by both.
+    async fn status_pairs(
+        &self,
+        organization_id: i64,
+    ) -> Result<Vec<(TicketingStatus, Option<String>, u64)>>;
+    /// The organization's distribution rows counted per status, by status name.
+    async fn distribution_counts(&self, organization_id: i64) -> Result<Vec<(String, u64)>>;
+    /// The contacts of the organization a text names: the contact number, else the
+    /// email without regard to case or surrounding spaces (several contacts may share
+    /// one), in the order Feedback prefers them (DOMAIN.md §6).
+    async fn find_contacts(&self, organization_id: i64, text: &str) -> Result<Vec<Contact>>;
+    /// The tickets whose cultural contact is the contact, by ticket id, with their
+    /// wallet status as Feedback last brought it back.
+    async fn contact_tickets(&self, contact_id: i64) -> Result<Vec<ContactTicket>>;
 
     /// Database reachable.
     async fn ping(&self) -> Result<()>;

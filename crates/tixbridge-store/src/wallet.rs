@@ -52,6 +52,10 @@ pub struct TicketQuery {
     pub q: Option<String>,
     pub limit: usize,
     pub offset: usize,
+    /// Keyset paging (tixbridge's extension, the contract's `paginationKey`): only
+    /// tickets whose id sorts after this one, byte by byte. `total` still counts every
+    /// ticket the filters match.
+    pub after: Option<String>,
 }
 
 /// A ticket whose service action is due: a transfer to time out, a deletion to

@@ -30,6 +30,9 @@ use crate::error::ApiError;
 pub const DEFAULT_LIST_LIMIT: usize = 100;
 /// Largest page of `GET /organizer/tickets`; a larger `limit` is lowered to it.
 pub const MAX_LIST_LIMIT: usize = 1_000;
+/// Largest page of `GET /organizer/tickets` with `paginationKey` (keyset paging, which
+/// costs the same at any depth).
+pub const MAX_KEYSET_LIMIT: usize = 10_000;
 
 /// Largest CSV body: 20,000 rows of about a kilobyte each, with room to spare.
 pub const MAX_CSV_BODY_BYTES: usize = 48 * 1024 * 1024;
@@ -157,6 +160,9 @@ struct ListParams {
     q: Option<String>,
     limit: Option<String>,
     offset: Option<String>,
+    /// Keyset paging: present (even empty: from the start) for tickets whose id sorts
+    /// after it, byte by byte; `offset` must then be absent.
+    pagination_key: Option<String>,
 }
 
 fn non_empty(v: Option<String>) -> Option<String> {
@@ -186,12 +192,26 @@ impl ListParams {
                 )
             })?),
         };
+        let keyset = self.pagination_key.is_some();
+        let offset = number("offset", self.offset, 0)?;
+        if keyset && offset > 0 {
+            return Err(ApiError::bad_request(
+                "INVALID_QUERY",
+                "offset and paginationKey cannot be combined: the key says where the page starts",
+            ));
+        }
+        let max = if keyset {
+            MAX_KEYSET_LIMIT
+        } else {
+            MAX_LIST_LIMIT
+        };
         Ok(TicketQuery {
             event_id: non_empty(self.event_id),
             status,
             q: non_empty(self.q).map(|s| s.trim().to_owned()),
-            limit: number("limit", self.limit, DEFAULT_LIST_LIMIT)?.min(MAX_LIST_LIMIT),
-            offset: number("offset", self.offset, 0)?,
+            limit: number("limit", self.limit, DEFAULT_LIST_LIMIT)?.min(max),
+            offset,
+            after: self.pagination_key.map(|k| k.trim().to_owned()),
         })
     }
 }

@@ -58,6 +58,13 @@ enum Command {
     /// history.
     #[command(subcommand)]
     Ticket(cmd::ticket::TicketCmd),
+    /// Compare every ticket of the organization on both sides, ticketing and the
+    /// wallet, and report the differences by class; `--fix` repairs them. Exit code 0
+    /// when both sides agree, 1 when they differ, 2 when the comparison could not run.
+    Reconcile(cmd::reconcile::Args),
+    /// Contacts of ticketing: one contact and the tickets it holds.
+    #[command(subcommand)]
+    Contact(cmd::contact::ContactCmd),
     /// The organization's invalidation and cancellation causes.
     #[command(subcommand)]
     Causes(cmd::ticket::CausesCmd),
@@ -97,6 +104,8 @@ fn main() -> ExitCode {
             Command::Execution(c) => cmd::executions::exec(c).await,
             Command::Ticket(c) => cmd::ticket::exec(c).await,
             Command::Causes(c) => cmd::ticket::exec_causes(c).await,
+            Command::Contact(c) => cmd::contact::exec(c).await,
+            Command::Reconcile(a) => cmd::reconcile::exec(a).await,
             Command::Status(a) => cmd::status::exec(a).await,
             Command::Organizations(a) => cmd::organizations::exec(a).await,
             Command::Backup(a) => cmd::backup::exec(a).await,

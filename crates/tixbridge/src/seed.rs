@@ -197,6 +197,9 @@ pub fn tournament(n: u64, seed: u64) -> impl Iterator<Item = ImportRow> {
                 last_name: Some(last.into()),
                 gender: Some(["M", "F", "U"][rng.random_range(0..3)].into()),
                 title: None,
+                // Two buyers in three bought online.
+                internet_account: Some(!contact_no.is_multiple_of(3)),
+                kind: None,
             });
         }
         left_in_file -= 1;

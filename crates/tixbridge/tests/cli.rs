@@ -41,16 +41,16 @@ fn the_demo_runs_the_whole_lifecycle() {
     );
     let (out, err) = text(&o);
     assert!(o.status.success(), "{out}\n{err}");
-    // Ticketing acted on the 500 tickets (10 cancelled, 5 invalidated, 3 reprinted,
-    // 5 posted for resale of which 3 sold and 2 withdrawn, 25 scanned at the gate) and
-    // imported 10 cards; the 8 new tickets (reprints and resales) and the cards are
-    // printed by their functions.
+    // Ticketing acted on the 500 tickets (10 cancelled, 5 invalidated, 3 reprinted and
+    // one more that a spectator holds after a transfer, 5 posted for resale of which 3
+    // sold and 2 withdrawn, 25 scanned at the gate) and imported 10 cards; the 9 new
+    // tickets (reprints and resales) and the cards are printed by their functions.
     assert_eq!(count_after(&out, "PRINTED"), Some(470), "{out}");
-    assert_eq!(count_after(&out, "INVALIDATED"), Some(13), "{out}");
+    assert_eq!(count_after(&out, "INVALIDATED"), Some(14), "{out}");
     assert_eq!(count_after(&out, "CANCELLED"), Some(10), "{out}");
     for (schedule, succeeded) in [
         ("privileges", 10),
-        ("push-cancelled", 23),
+        ("push-cancelled", 24),
         ("push-controlled", 25),
     ] {
         let at = out
@@ -64,16 +64,30 @@ fn the_demo_runs_the_whole_lifecycle() {
         );
     }
     assert!(
-        out.contains("succeeded 8 "),
+        out.contains("succeeded 9 "),
         "the new tickets injected: {out}"
     );
-    // Feedback applies every ticket of the wallet (508) into ticketing.
-    let at = out
+    // Feedback runs three times, each OK: after the spectators (the 500 tickets), then
+    // before and after the wallet's time-outs and deletion confirmations.
+    let feedbacks = out
         .lines()
-        .position(|l| l.contains(" of feedback (Retrieve ticket status): OK"))
-        .unwrap_or_else(|| panic!("no OK feedback: {out}"));
-    let counts = out.lines().nth(at + 1).unwrap();
-    assert!(counts.contains("succeeded 508 "), "{counts}");
+        .filter(|l| l.contains(" of feedback (Retrieve ticket status): OK"))
+        .count();
+    assert_eq!(feedbacks, 3, "{out}");
+    assert!(out.contains("succeeded 500 "), "{out}");
+    // The reprint of a transferred ticket went to its last owner.
+    assert!(
+        out.contains("(the last owner, as Feedback brought it back)"),
+        "{out}"
+    );
+    // The loop is closed: both sides agree ticket by ticket.
+    assert!(out.contains("both sides agree: 0 mismatches"), "{out}");
+    assert!(!out.contains("outside the mapping"), "{out}");
+    let rows = out
+        .lines()
+        .find(|l| l.contains("cultural-contact distribution rows:"))
+        .unwrap_or_else(|| panic!("no distribution rows: {out}"));
+    assert!(rows.contains("CONFIRMED"), "{rows}");
     // The wallet's side: every ticket somewhere in its lifecycle.
     let wallet: Vec<(String, u64)> = out
         .lines()
@@ -89,7 +103,7 @@ fn the_demo_runs_the_whole_lifecycle() {
                 .then(|| (status.to_owned(), n))
         })
         .collect();
-    assert_eq!(wallet.iter().map(|(_, n)| n).sum::<u64>(), 508, "{out}");
+    assert_eq!(wallet.iter().map(|(_, n)| n).sum::<u64>(), 509, "{out}");
     for status in [
         "INJECTED",
         "DOWNLOADED",
@@ -108,7 +122,7 @@ fn the_demo_runs_the_whole_lifecycle() {
         "{out}"
     );
     assert_eq!(count_after(&out, "CONTROLLED"), Some(25), "{out}");
-    assert_eq!(count_after(&out, "DELETED"), Some(23), "{out}");
+    assert_eq!(count_after(&out, "DELETED"), Some(24), "{out}");
     assert!(out.contains("chain valid"), "{out}");
     assert!(out.contains("simulate actions="), "{out}");
     assert!(out.contains("tickets/s"), "{out}");

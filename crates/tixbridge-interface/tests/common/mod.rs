@@ -32,10 +32,19 @@ pub struct Wallet {
     pub organizer: i64,
     pub stop: Option<tokio::sync::oneshot::Sender<()>>,
     pub task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+    pub settings: tixbridge_core::lifecycle::Settings,
 }
 
 impl Wallet {
     pub async fn start(dir: &std::path::Path) -> Wallet {
+        Wallet::start_with(dir, tixbridge_core::lifecycle::Settings::default()).await
+    }
+
+    /// [`Wallet::start`] with other transfer time-out and deletion delay.
+    pub async fn start_with(
+        dir: &std::path::Path,
+        settings: tixbridge_core::lifecycle::Settings,
+    ) -> Wallet {
         let store =
             tixbridge_store::open_wallet(&format!("sqlite:{}", dir.join("wallet.db").display()))
                 .await
@@ -52,6 +61,7 @@ impl Wallet {
             organizer: org.id,
             stop: None,
             task: None,
+            settings,
         };
         w.serve(listener);
         w
@@ -63,6 +73,7 @@ impl Wallet {
         // Sandbox mode: spectators' app sessions are open, for tests that need them.
         let config = tixbridge_wallet::ServiceConfig {
             sandbox: true,
+            settings: self.settings,
             ..Default::default()
         };
         self.task = Some(tokio::spawn(tixbridge_wallet::serve_with(
@@ -175,6 +186,7 @@ pub fn row(id: i64, perf: &str, email: Option<&str>) -> ImportRow {
             last_name: Some("Able".into()),
             gender: None,
             title: None,
+            ..Default::default()
         },
         holder: Holder::default(),
         main_applicant: false,

@@ -135,6 +135,7 @@ pub fn sample_row(ticket_id: i64) -> ImportRow {
             last_name: Some("Lovelace".into()),
             gender: Some("F".into()),
             title: Some("Dr".into()),
+            ..Default::default()
         },
         holder: Holder {
             first_name: Some("Grace".into()),

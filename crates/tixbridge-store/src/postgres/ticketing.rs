@@ -30,10 +30,11 @@ use tixbridge_core::status::{TicketingStatus, WalletStatus};
 use tixbridge_core::text::{LocalizedText, is_language_code};
 
 use crate::{
-    AppliedPage, Catalog, Execution, ExecutionStart, FeedbackPage, GateScan, ImportSession,
-    InjectedMark, InjectionCandidate, InjectionQuery, InterfaceConfig, InterfaceUpdate, LaunchMode,
-    MarkedBy, MobileHistoryEntry, NewInterface, NewSchedule, OperationRecord, OperationRequest,
-    PushCancelledCandidate, PushControlledCandidate, PushQuery, PushedCancelled, PushedDefinition,
+    AppliedPage, Catalog, ContactTicket, Distribution, DistributionsOf, Execution, ExecutionStart,
+    FeedbackPage, GateScan, ImportSession, InjectedMark, InjectionCandidate, InjectionQuery,
+    InterfaceConfig, InterfaceUpdate, LaunchMode, MarkedBy, MobileHistoryEntry, NewInterface,
+    NewSchedule, OperationRecord, OperationRequest, PushCancelledCandidate,
+    PushControlledCandidate, PushQuery, PushedCancelled, PushedDefinition, ReconcileTicket,
     ReprintRequest, Reprinted, Result, ScanResult, Schedule, StoreError, StoredTicketError,
     TicketingStore,
 };
@@ -44,6 +45,7 @@ mod injection;
 mod operations;
 mod push;
 mod runs;
+mod views;
 
 use crate::ticketing::ImportMode as Mode;
 use import::PgImport;
@@ -78,6 +80,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
     (
         "ticketing_0007_feedback",
         include_str!("../../migrations/postgres/ticketing_0007_feedback.sql"),
+    ),
+    (
+        "ticketing_0008_distribution",
+        include_str!("../../migrations/postgres/ticketing_0008_distribution.sql"),
     ),
 ];
 
@@ -209,18 +215,21 @@ fn read_ticket(c: &mut Cur<'_>) -> Result<TicketRow> {
     })
 }
 
-const CONTACT_COLUMNS: &str =
-    "c.id, c.email, c.first_name, c.last_name, c.gender, c.title, c.temporary";
+const CONTACT_COLUMNS: &str = "c.id, c.number, c.email, c.first_name, c.last_name, c.gender, \
+     c.title, c.temporary, c.internet_account, c.kind";
 
 fn read_contact(c: &mut Cur<'_>) -> Result<Contact> {
     Ok(Contact {
         id: c.get()?,
+        number: c.get()?,
         email: c.get()?,
         first_name: c.get()?,
         last_name: c.get()?,
         gender: c.get()?,
         title: c.get()?,
         temporary: c.get()?,
+        internet_account: c.get()?,
+        kind: c.get()?,
     })
 }
 
@@ -1008,6 +1017,38 @@ impl TicketingStore for PgTicketing {
 
     async fn mobile_history(&self, ticket_id: i64) -> Result<Vec<MobileHistoryEntry>> {
         feedback::history(&self.pool, ticket_id).await
+    }
+
+    async fn reconcile_tickets(
+        &self,
+        organization_id: i64,
+        batch: usize,
+        sink: tokio::sync::mpsc::Sender<Vec<ReconcileTicket>>,
+    ) -> Result<u64> {
+        views::reconcile_tickets(&self.pool, organization_id, batch.max(1), sink).await
+    }
+
+    async fn distributions(&self, of: DistributionsOf) -> Result<Vec<Distribution>> {
+        views::distributions(&self.pool, of).await
+    }
+
+    async fn status_pairs(
+        &self,
+        organization_id: i64,
+    ) -> Result<Vec<(TicketingStatus, Option<String>, u64)>> {
+        views::status_pairs(&self.pool, organization_id).await
+    }
+
+    async fn distribution_counts(&self, organization_id: i64) -> Result<Vec<(String, u64)>> {
+        views::distribution_counts(&self.pool, organization_id).await
+    }
+
+    async fn find_contacts(&self, organization_id: i64, text: &str) -> Result<Vec<Contact>> {
+        views::find_contacts(&self.pool, organization_id, text).await
+    }
+
+    async fn contact_tickets(&self, contact_id: i64) -> Result<Vec<ContactTicket>> {
+        views::contact_tickets(&self.pool, contact_id).await
     }
 
     async fn push_cancelled_candidates(

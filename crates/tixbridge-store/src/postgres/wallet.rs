@@ -196,6 +196,7 @@ fn stored_ticket(r: &PgRow) -> Result<StoredTicket> {
         transfer_level: r.try_get(9)?,
         deletion: r.try_get(10)?,
         transfer: r.try_get(11)?,
+        barcode: None,
     })
 }
 
@@ -869,8 +870,13 @@ impl WalletStore for PgWallet {
         push_filter(&mut count, organizer_id, query);
         let total: i64 = count.build().fetch_one(&mut *tx).await?.try_get(0)?;
 
-        let mut list = QueryBuilder::new(format!("SELECT {TICKET_COLUMNS} FROM wallet_tickets"));
+        let mut list = QueryBuilder::new(format!(
+            "SELECT {TICKET_COLUMNS}, barcode FROM wallet_tickets"
+        ));
         push_filter(&mut list, organizer_id, query);
+        if let Some(after) = &query.after {
+            list.push(" AND ticket_id > ").push_bind(after.clone());
+        }
         list.push(" ORDER BY ticket_id LIMIT ")
             .push_bind(i64::try_from(query.limit).unwrap_or(i64::MAX))
             .push(" OFFSET ")
@@ -879,9 +885,24 @@ impl WalletStore for PgWallet {
         tx.commit().await?;
         let tickets = rows
             .iter()
-            .map(|r| stored_ticket(r)?.into_state().map_err(StoreError::Backend))
+            .map(|r| {
+                let row = StoredTicket {
+                    barcode: r.try_get(12)?,
+                    ..stored_ticket(r)?
+                };
+                row.into_state().map_err(StoreError::Backend)
+            })
             .collect::<Result<Vec<_>>>()?;
-        Ok(TicketList { total, tickets })
+        let next_page_key = query.after.as_ref().map(|after| {
+            tickets
+                .last()
+                .map_or_else(|| after.clone(), |t| t.ticket_id.clone())
+        });
+        Ok(TicketList {
+            total,
+            tickets,
+            next_page_key,
+        })
     }
 
     async fn events(&self, organizer_id: i64) -> Result<Vec<EventSummary>> {

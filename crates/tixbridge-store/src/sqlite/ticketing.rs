@@ -40,10 +40,11 @@ use tixbridge_core::text::{LocalizedText, is_language_code};
 
 use super::Db;
 use crate::{
-    AppliedPage, Catalog, Execution, ExecutionStart, FeedbackPage, GateScan, ImportSession,
-    InjectedMark, InjectionCandidate, InjectionQuery, InterfaceConfig, InterfaceUpdate, LaunchMode,
-    MarkedBy, MobileHistoryEntry, NewInterface, NewSchedule, OperationRecord, OperationRequest,
-    PushCancelledCandidate, PushControlledCandidate, PushQuery, PushedCancelled, PushedDefinition,
+    AppliedPage, Catalog, ContactTicket, Distribution, DistributionsOf, Execution, ExecutionStart,
+    FeedbackPage, GateScan, ImportSession, InjectedMark, InjectionCandidate, InjectionQuery,
+    InterfaceConfig, InterfaceUpdate, LaunchMode, MarkedBy, MobileHistoryEntry, NewInterface,
+    NewSchedule, OperationRecord, OperationRequest, PushCancelledCandidate,
+    PushControlledCandidate, PushQuery, PushedCancelled, PushedDefinition, ReconcileTicket,
     ReprintRequest, Reprinted, Result, ScanResult, Schedule, StoreError, StoredTicketError,
     TicketingStore,
 };
@@ -54,6 +55,7 @@ mod injection;
 mod operations;
 mod push;
 mod runs;
+mod views;
 
 use crate::ticketing::ImportMode as Mode;
 use import::SqliteImport;
@@ -88,6 +90,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
     (
         "ticketing_0007_feedback",
         include_str!("../../migrations/sqlite/ticketing_0007_feedback.sql"),
+    ),
+    (
+        "ticketing_0008_distribution",
+        include_str!("../../migrations/sqlite/ticketing_0008_distribution.sql"),
     ),
 ];
 
@@ -263,18 +269,21 @@ fn read_ticket(c: &mut Cur<'_, '_>) -> rusqlite::Result<TicketRow> {
     })
 }
 
-const CONTACT_COLUMNS: &str =
-    "c.id, c.email, c.first_name, c.last_name, c.gender, c.title, c.temporary";
+const CONTACT_COLUMNS: &str = "c.id, c.number, c.email, c.first_name, c.last_name, c.gender, \
+     c.title, c.temporary, c.internet_account, c.kind";
 
 fn read_contact(c: &mut Cur<'_, '_>) -> rusqlite::Result<Contact> {
     Ok(Contact {
         id: c.get()?,
+        number: c.get()?,
         email: c.get()?,
         first_name: c.get()?,
         last_name: c.get()?,
         gender: c.get()?,
         title: c.get()?,
         temporary: c.get()?,
+        internet_account: c.get()?,
+        kind: c.get()?,
     })
 }
 
@@ -1189,6 +1198,50 @@ impl TicketingStore for SqliteTicketing {
 
     async fn mobile_history(&self, ticket_id: i64) -> Result<Vec<MobileHistoryEntry>> {
         self.db.read(move |c| feedback::history(c, ticket_id)).await
+    }
+
+    async fn reconcile_tickets(
+        &self,
+        organization_id: i64,
+        batch: usize,
+        sink: tokio::sync::mpsc::Sender<Vec<ReconcileTicket>>,
+    ) -> Result<u64> {
+        let batch = batch.max(1);
+        self.db
+            .read(move |c| views::reconcile_tickets(c, organization_id, batch, &sink))
+            .await
+    }
+
+    async fn distributions(&self, of: DistributionsOf) -> Result<Vec<Distribution>> {
+        self.db.read(move |c| views::distributions(c, of)).await
+    }
+
+    async fn status_pairs(
+        &self,
+        organization_id: i64,
+    ) -> Result<Vec<(TicketingStatus, Option<String>, u64)>> {
+        self.db
+            .read(move |c| views::status_pairs(c, organization_id))
+            .await
+    }
+
+    async fn distribution_counts(&self, organization_id: i64) -> Result<Vec<(String, u64)>> {
+        self.db
+            .read(move |c| views::distribution_counts(c, organization_id))
+            .await
+    }
+
+    async fn find_contacts(&self, organization_id: i64, text: &str) -> Result<Vec<Contact>> {
+        let text = text.to_owned();
+        self.db
+            .read(move |c| views::find_contacts(c, organization_id, &text))
+            .await
+    }
+
+    async fn contact_tickets(&self, contact_id: i64) -> Result<Vec<ContactTicket>> {
+        self.db
+            .read(move |c| views::contact_tickets(c, contact_id))
+            .await
     }
 
     async fn push_cancelled_candidates(

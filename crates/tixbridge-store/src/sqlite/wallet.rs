@@ -226,6 +226,7 @@ fn stored_ticket(r: &Row<'_>) -> rusqlite::Result<StoredTicket> {
         transfer_level: r.get(9)?,
         deletion: r.get(10)?,
         transfer: r.get(11)?,
+        barcode: None,
     })
 }
 
@@ -310,6 +311,14 @@ fn ticket_filter(organizer_id: i64, q: &TicketQuery) -> (String, Vec<rusqlite::t
         args.push(Value::Text(lifecycle::email_key(text)));
     }
     (sql, args)
+}
+
+/// The keyset condition of a ticket query, appended to its filter and arguments.
+fn after_filter(q: &TicketQuery, sql: &mut String, args: &mut Vec<rusqlite::types::Value>) {
+    if let Some(after) = &q.after {
+        sql.push_str(" AND ticket_id > ?");
+        args.push(rusqlite::types::Value::Text(after.clone()));
+    }
 }
 
 /// The log entries with these seqs, by primary key.
@@ -844,7 +853,8 @@ impl WalletStore for SqliteWallet {
                             "SELECT COUNT(*) FROM wallet_tickets WHERE {filter}"
                         ))?
                         .query_row(rusqlite::params_from_iter(args.iter()), |r| r.get(0))?;
-                    let mut args = args;
+                    let (mut filter, mut args) = (filter, args);
+                    after_filter(&query, &mut filter, &mut args);
                     args.push(rusqlite::types::Value::Integer(
                         i64::try_from(query.limit).unwrap_or(i64::MAX),
                     ));
@@ -852,17 +862,31 @@ impl WalletStore for SqliteWallet {
                         i64::try_from(query.offset).unwrap_or(i64::MAX),
                     ));
                     let mut st = conn.prepare_cached(&format!(
-                        "SELECT {TICKET_COLUMNS} FROM wallet_tickets WHERE {filter} \
+                        "SELECT {TICKET_COLUMNS}, barcode FROM wallet_tickets WHERE {filter} \
                          ORDER BY ticket_id LIMIT ? OFFSET ?"
                     ))?;
                     let rows = st
-                        .query_map(rusqlite::params_from_iter(args.iter()), stored_ticket)?
+                        .query_map(rusqlite::params_from_iter(args.iter()), |r| {
+                            Ok(StoredTicket {
+                                barcode: r.get(12)?,
+                                ..stored_ticket(r)?
+                            })
+                        })?
                         .collect::<rusqlite::Result<Vec<_>>>()?;
                     let tickets = rows
                         .into_iter()
                         .map(|r| r.into_state().map_err(StoreError::Backend))
                         .collect::<Result<Vec<_>>>()?;
-                    Ok(TicketList { total, tickets })
+                    let next_page_key = query.after.as_ref().map(|after| {
+                        tickets
+                            .last()
+                            .map_or_else(|| after.clone(), |t| t.ticket_id.clone())
+                    });
+                    Ok(TicketList {
+                        total,
+                        tickets,
+                        next_page_key,
+                    })
                 })
             })
             .await

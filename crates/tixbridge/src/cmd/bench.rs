@@ -50,6 +50,9 @@ pub enum BenchCmd {
     /// End-to-end Feedback: wallet SQLite (separate process) → HTTP → ticketing
     /// SQLite, the tickets injected (and used by spectators) first.
     Feedback(super::bench_feedback::FeedbackArgs),
+    /// Reconciliation: every ticket compared on both sides, ticketing SQLite and the
+    /// wallet (separate process) over HTTP, after injection and Feedback.
+    Reconcile(super::bench_reconcile::ReconcileArgs),
 }
 
 pub async fn exec(cmd: BenchCmd) -> anyhow::Result<ExitCode> {
@@ -62,6 +65,7 @@ pub async fn exec(cmd: BenchCmd) -> anyhow::Result<ExitCode> {
         BenchCmd::Feed(a) => super::bench_feed::exec(a).await,
         BenchCmd::Push(a) => super::bench_push::exec(a).await,
         BenchCmd::Feedback(a) => super::bench_feedback::exec(a).await,
+        BenchCmd::Reconcile(a) => super::bench_reconcile::exec(a).await,
     }
 }
 
@@ -566,6 +570,7 @@ mod null_wallet {
             Ok(TicketList {
                 total: 0,
                 tickets: vec![],
+                next_page_key: None,
             })
         }
         async fn events(&self, _: i64) -> Result<Vec<EventSummary>> {

@@ -45,31 +45,13 @@ pub async fn exec(a: FeedbackArgs) -> anyhow::Result<ExitCode> {
         "bench feedback: {n} tickets, {} used by spectators, pages of {PAGE}",
         a.activity.min(n)
     );
-    let tickets = crate::seed::tournament(n, 2026);
     let Bench {
         tmp,
         store,
-        wallet_url,
         mut child,
         api_key,
         ..
-    } = set_up(a.dir, n, tickets, &["--sandbox"]).await?;
-    let injected = run(&store, "bench-injection", a.in_flight.max(1), n, "injected").await?;
-    if injected.counts.succeeded != n {
-        anyhow::bail!("the injection before the feedback did not inject every ticket");
-    }
-    let iface = store
-        .interface_by_name("bench")
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("the bench interface is missing"))?;
-    let update = InterfaceUpdate {
-        custom_params: Some(format!("retrieveIterationSize={PAGE}")),
-        ..Default::default()
-    };
-    store.update_interface(iface.id, update).await?;
-    if a.activity > 0 {
-        spectators(&child.addr, &wallet_url, &api_key, a.activity).await?;
-    }
+    } = injected(a.dir, n, a.activity, a.in_flight).await?;
 
     reset_peak_rss();
     let cpu_before = cpu_secs(None);
@@ -108,6 +90,49 @@ pub async fn exec(a: FeedbackArgs) -> anyhow::Result<ExitCode> {
     );
     drop(tmp);
     Ok(ExitCode::SUCCESS)
+}
+
+/// The N tickets seeded and injected, the feed read in pages of [`PAGE`], and `activity`
+/// tickets used by spectators: the wallet holds N changed tickets.
+pub(super) async fn injected(
+    dir: Option<std::path::PathBuf>,
+    n: u64,
+    activity: u64,
+    in_flight: usize,
+) -> anyhow::Result<Bench> {
+    let tickets = crate::seed::tournament(n, 2026);
+    let bench = set_up(dir, n, tickets, &["--sandbox"]).await?;
+    let injected = run(
+        &bench.store,
+        "bench-injection",
+        in_flight.max(1),
+        n,
+        "injected",
+    )
+    .await?;
+    if injected.counts.succeeded != n {
+        anyhow::bail!("the injection before the measure did not inject every ticket");
+    }
+    let store = &bench.store;
+    let iface = store
+        .interface_by_name("bench")
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("the bench interface is missing"))?;
+    let update = InterfaceUpdate {
+        custom_params: Some(format!("retrieveIterationSize={PAGE}")),
+        ..Default::default()
+    };
+    store.update_interface(iface.id, update).await?;
+    if activity > 0 {
+        spectators(
+            &bench.child.addr,
+            &bench.wallet_url,
+            &bench.api_key,
+            activity,
+        )
+        .await?;
+    }
+    Ok(bench)
 }
 
 /// Spectators use `k` tickets in the app (`wallet simulate`, seed 1).

@@ -111,7 +111,9 @@ pub async fn exec(a: Args) -> anyhow::Result<ExitCode> {
             login: "admin@ec2028.example.org".into(),
             api_key: SecretString::from(api_key.clone()),
             notification_emails: "ops@ec2028.example.org".into(),
-            custom_params: "ticketIterationSize=50\nsendMultilingualAsJsonObject=true".into(),
+            custom_params: "ticketIterationSize=50\nsendMultilingualAsJsonObject=true\n\
+                            enableTicketDistributionToCulturalContact=true"
+                .into(),
         },
     )
     .await?;
@@ -161,6 +163,20 @@ pub async fn exec(a: Args) -> anyhow::Result<ExitCode> {
         SecretString::from(api_key),
         tixbridge_client::ClientOptions::default(),
     )?;
+    // Feedback brings the spectators' moves back: last owners, and transfers as
+    // cultural-contact distribution.
+    tixbridge_interface::setup::create_feedback_schedule(
+        &*store,
+        tixbridge_interface::setup::FeedbackScheduleInput {
+            interface: "tixngo".into(),
+            name: "feedback".into(),
+            batch_size: (a.tickets as i64).saturating_mul(2),
+            ..Default::default()
+        },
+    )
+    .await?;
+    let mut failed = report.outcome == Outcome::Error;
+    failed |= feedback(&store, "after the spectators").await?;
 
     // 6. Ticketing acts; the three push functions carry it to the wallet.
     let cards = (a.tickets / 50).max(4);
@@ -172,6 +188,7 @@ pub async fn exec(a: Args) -> anyhow::Result<ExitCode> {
     )
     .await?;
     let done = ticketing_operations(&*store, org.id, a.tickets).await?;
+    let moved = reprint_a_transferred_ticket(&*store, &*wallet, organizer.id).await?;
     println!(
         "6. ticketing: {} cancelled (REFUND), {} invalidated (THEFT), {} reprinted, {} posted \
          for resale ({} sold, {} withdrawn), {} gate scans; {cards} season and membership \
@@ -184,8 +201,13 @@ pub async fn exec(a: Args) -> anyhow::Result<ExitCode> {
         done.withdrawn,
         done.scanned
     );
+    if let Some(m) = &moved {
+        println!(
+            "   reprinted ticket {} that {} holds after a transfer in the app: new ticket {}",
+            m.old, m.last_owner, m.new
+        );
+    }
     create_push_schedules(&*store, "tixngo", "", a.tickets as i64, "WEB;WALLET").await?;
-    let mut failed = report.outcome == Outcome::Error;
     for schedule in [
         "privileges",
         "push-cancelled",
@@ -197,6 +219,7 @@ pub async fn exec(a: Args) -> anyhow::Result<ExitCode> {
         super::run::print_report(&r);
         failed |= r.outcome == Outcome::Error;
     }
+    failed |= feedback(&store, "before the time-outs and deletion confirmations").await?;
     // Let the wallet time out the transfers left pending and confirm the deletions.
     let settle = Instant::now();
     while settle.elapsed() < std::time::Duration::from_secs(10) {
@@ -213,21 +236,25 @@ pub async fn exec(a: Args) -> anyhow::Result<ExitCode> {
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
 
-    // Feedback brings the wallet's side back into ticketing's mobile projection.
-    tixbridge_interface::setup::create_feedback_schedule(
-        &*store,
-        tixbridge_interface::setup::FeedbackScheduleInput {
-            interface: "tixngo".into(),
-            name: "feedback".into(),
-            batch_size: (a.tickets as i64).saturating_mul(2),
-            ..Default::default()
-        },
-    )
-    .await?;
-    let r = run_schedule(store.clone(), "feedback", RunOptions::default()).await?;
-    println!("   feedback:");
-    super::run::print_report(&r);
-    failed |= r.outcome == Outcome::Error;
+    failed |= feedback(&store, "after them").await?;
+    if let Some(m) = &moved {
+        let sent = wallet
+            .ticket(organizer.id, &m.new.to_string())
+            .await?
+            .and_then(|t| t.ticket.spectator_details)
+            .and_then(|p| p.email);
+        println!(
+            "   new ticket {} went to {} ({})",
+            m.new,
+            sent.as_deref().unwrap_or("-"),
+            if sent.as_deref() == Some(m.last_owner.as_str()) {
+                "the last owner, as Feedback brought it back"
+            } else {
+                "NOT the last owner"
+            }
+        );
+        failed |= sent.as_deref() != Some(m.last_owner.as_str());
+    }
 
     // 7. The change feed and the track record.
     let feed_started = Instant::now();
@@ -253,8 +280,19 @@ pub async fn exec(a: Args) -> anyhow::Result<ExitCode> {
         }
     );
 
-    // 8. Both sides.
-    println!("8. tickets per status");
+    // 8. Both sides compared ticket by ticket.
+    let r = tixbridge_interface::reconcile::reconcile(
+        store.clone(),
+        &org,
+        &tixbridge_interface::reconcile::ReconcileOptions::default(),
+    )
+    .await?;
+    print!("8. ");
+    super::reconcile::print(&org.code, &r);
+    failed |= !r.agrees();
+
+    // 9. Both sides per status.
+    println!("9. tickets per status");
     println!("   ticketing (organization {}):", org.code);
     for (s, n) in store.count_by_status(org.id).await? {
         println!("     {s:<18} {n}");
@@ -263,6 +301,7 @@ pub async fn exec(a: Args) -> anyhow::Result<ExitCode> {
     for (s, n) in wallet.count_by_status(organizer.id).await? {
         println!("     {s:<18} {n}");
     }
+    side_by_side(&*store, org.id).await?;
     let secs = report.elapsed.as_secs_f64();
     println!(
         "   injected {} tickets in {:.2} s: {:.0} tickets/s (whole demo {:.1} s)",
@@ -271,7 +310,7 @@ pub async fn exec(a: Args) -> anyhow::Result<ExitCode> {
         report.counts.succeeded as f64 / secs.max(1e-9),
         started.elapsed().as_secs_f64()
     );
-    println!("9. data:");
+    println!("10. data:");
     println!("     ticketing  {}", ticketing_db.display());
     println!("     wallet     {}", wallet_db.display());
     println!(
@@ -291,6 +330,157 @@ pub async fn exec(a: Args) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// Runs the Feedback schedule and prints its report; true when it failed.
+async fn feedback(store: &Arc<dyn TicketingStore>, when: &str) -> anyhow::Result<bool> {
+    let r = run_schedule(store.clone(), "feedback", RunOptions::default()).await?;
+    println!("   feedback, {when}:");
+    super::run::print_report(&r);
+    Ok(r.outcome == Outcome::Error)
+}
+
+/// A reprint of a ticket transferred in the app.
+struct Moved {
+    old: i64,
+    new: i64,
+    last_owner: String,
+}
+
+/// Reprints the first ticket the wallet shows `TRANSFERRED` that ticketing still has
+/// `PRINTED` and whose last owner Feedback brought back: the new ticket must go to
+/// that owner (DOMAIN.md §5.1).
+async fn reprint_a_transferred_ticket(
+    store: &dyn TicketingStore,
+    wallet: &dyn tixbridge_store::WalletStore,
+    organizer: i64,
+) -> anyhow::Result<Option<Moved>> {
+    use tixbridge_core::operation::{Operation, TicketRef};
+    let query = tixbridge_store::TicketQuery {
+        status: Some(WalletStatus::Transferred),
+        limit: 200,
+        ..Default::default()
+    };
+    for t in wallet.tickets(organizer, &query).await?.tickets {
+        let Ok(id) = t.ticket_id.parse::<i64>() else {
+            continue;
+        };
+        let printed = store
+            .ticket(id)
+            .await?
+            .is_some_and(|t| t.status == tixbridge_core::status::TicketingStatus::Printed);
+        let owner = store.projection(id).await?.and_then(|p| p.owner?.email);
+        let (true, Some(last_owner)) = (printed, owner) else {
+            continue;
+        };
+        let org = store
+            .ticket(id)
+            .await?
+            .map(|t| t.organization_id)
+            .unwrap_or_default();
+        let done = store
+            .reprint(tixbridge_store::ReprintRequest {
+                organization_id: org,
+                operation: Operation::Reprint,
+                ticket: TicketRef::Id(id),
+                buyer: None,
+                cause: tixbridge_core::cause::Cause::parse("REPRINT").context("a cause")?,
+                operator: "demo:box-office".into(),
+                at: chrono::Utc::now(),
+                new_ticket_id: None,
+                new_tax_number: None,
+                new_barcode: None,
+            })
+            .await?;
+        return Ok(Some(Moved {
+            old: id,
+            new: done.new_ticket.id,
+            last_owner,
+        }));
+    }
+    Ok(None)
+}
+
+/// Both sides per status next to the mapping of docs/domain.md §4, from the mobile
+/// projection the last Feedback wrote (reconcile checked it against the wallet), and
+/// the cultural-contact distribution rows Feedback created.
+async fn side_by_side(store: &dyn TicketingStore, org: i64) -> anyhow::Result<()> {
+    use tixbridge_core::status::TicketingStatus as T;
+    println!("   side by side (tickets; cards aside), next to the mapping of docs/domain.md §4:");
+    let pairs = store.status_pairs(org).await?;
+    for status in [
+        T::NotPrinted,
+        T::Printed,
+        T::Controlled,
+        T::Invalidated,
+        T::Cancelled,
+    ] {
+        let cells: Vec<String> = pairs
+            .iter()
+            .filter(|(t, _, _)| *t == status)
+            .map(|(_, w, n)| {
+                let w = w.as_deref().unwrap_or("not in the wallet");
+                let flag = if mapped(status, w) {
+                    ""
+                } else {
+                    " (outside the mapping)"
+                };
+                format!("{w} {n}{flag}")
+            })
+            .collect();
+        let total: u64 = pairs
+            .iter()
+            .filter(|(t, _, _)| *t == status)
+            .map(|p| p.2)
+            .sum();
+        println!(
+            "     {status:<12} {total:>6} -> {}   [§4: {}]",
+            if cells.is_empty() {
+                "-".to_owned()
+            } else {
+                cells.join(", ")
+            },
+            expected(status)
+        );
+    }
+    let rows = store.distribution_counts(org).await?;
+    let rows: Vec<String> = rows.iter().map(|(s, n)| format!("{s} {n}")).collect();
+    println!(
+        "   cultural-contact distribution rows: {}",
+        if rows.is_empty() {
+            "none".to_owned()
+        } else {
+            rows.join(", ")
+        }
+    );
+    Ok(())
+}
+
+/// The wallet statuses docs/domain.md §4 maps a ticketing status to.
+fn expected(status: tixbridge_core::status::TicketingStatus) -> &'static str {
+    use tixbridge_core::status::TicketingStatus as T;
+    match status {
+        T::NotPrinted => "not in the wallet",
+        T::Printed => "a live status",
+        T::Controlled => "CONTROLLED once Push Controlled ran",
+        T::Invalidated | T::Cancelled => {
+            "not in the wallet, or DELETION_PENDING then DELETED once pushed"
+        }
+    }
+}
+
+/// Whether a pair of statuses follows docs/domain.md §4 once every function ran.
+fn mapped(status: tixbridge_core::status::TicketingStatus, wallet: &str) -> bool {
+    use tixbridge_core::status::TicketingStatus as T;
+    let live = wallet.parse::<WalletStatus>().is_ok_and(|w| w.is_live());
+    match status {
+        T::NotPrinted => wallet == "not in the wallet",
+        T::Printed => live,
+        T::Controlled => wallet == "CONTROLLED",
+        T::Invalidated | T::Cancelled => {
+            matches!(wallet, "not in the wallet" | "DELETION_PENDING" | "DELETED")
+        }
+    }
 }
 
 /// The first card id of the demo (tickets start at `seed::FIRST_TICKET_ID`).

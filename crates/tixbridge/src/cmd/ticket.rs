@@ -11,7 +11,8 @@ use tixbridge_core::cause::Cause;
 use tixbridge_core::operation::{Operation, RESALE_PENDING, ScanOutcome, TicketRef};
 use tixbridge_core::{csv_dialect, local_time, text};
 use tixbridge_store::{
-    GateScan, OperationRecord, OperationRequest, ReprintRequest, ScanResult, TicketingStore,
+    Distribution, DistributionsOf, GateScan, OperationRecord, OperationRequest, ReprintRequest,
+    ScanResult, TicketingStore,
 };
 
 use super::{OrgArg, TicketingDb};
@@ -587,7 +588,48 @@ async fn show(ticket: &str, db: TicketingDb, org: OrgArg) -> anyhow::Result<Exit
         "  (the wallet's side as of the last Feedback, updated {})",
         time(p.updated_at)
     );
+    let rows = store.distributions(DistributionsOf::Ticket(id)).await?;
+    if !rows.is_empty() {
+        println!("  cultural-contact distribution:");
+        print_distributions(&*store, &rows, "    ").await?;
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// One line per distribution row: when, sender -> recipient (contacts by email), status.
+pub(super) async fn print_distributions(
+    store: &dyn TicketingStore,
+    rows: &[Distribution],
+    indent: &str,
+) -> anyhow::Result<()> {
+    let who = |id: Option<i64>| async move {
+        let c = match id {
+            Some(id) => store.contact(id).await?,
+            None => None,
+        };
+        anyhow::Ok(c.map_or("-".to_owned(), |c| {
+            let email = c.email.unwrap_or_else(|| format!("contact {}", c.id));
+            if c.temporary {
+                format!("{email} (temporary)")
+            } else {
+                email
+            }
+        }))
+    };
+    for d in rows {
+        println!(
+            "{indent}ticket {}\t{}\t{} -> {}\t{}{}",
+            d.ticket_id,
+            time(d.created_at),
+            who(d.sender_contact_id).await?,
+            who(Some(d.recipient_contact_id)).await?,
+            d.status,
+            d.closed_at
+                .map(|t| format!(" at {}", time(t)))
+                .unwrap_or_default()
+        );
+    }
+    Ok(())
 }
 
 pub async fn exec_causes(cmd: CausesCmd) -> anyhow::Result<ExitCode> {

@@ -8,7 +8,10 @@ use sqlx::{PgConnection, PgPool};
 use tixbridge_core::model::MobileProjection;
 
 use super::Cur;
-use crate::ticketing::{feed_ticket_id, history_of, key_moved, projection_of};
+use crate::ticketing::{
+    DistributionStep, distribution_step, feed_ticket_id, history_of, key_moved, owner_with_name,
+    projection_of,
+};
 use crate::{AppliedPage, FeedbackPage, MobileHistoryEntry, Result};
 
 /// The stored key of the interface's feedback.
@@ -109,7 +112,7 @@ pub(super) async fn apply(pool: &PgPool, page: &FeedbackPage) -> Result<AppliedP
         upsert_projection(&mut tx, &projection_of(id, s, page.at)?).await?;
         done.applied += 1;
         for e in history_of(s)? {
-            done.entries_added += sqlx::query(
+            let added = sqlx::query(
                 "INSERT INTO mobile_history
                      (ticket_id, seq, at, action, from_status, to_status, actor, detail)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
@@ -126,6 +129,15 @@ pub(super) async fn apply(pool: &PgPool, page: &FeedbackPage) -> Result<AppliedP
             .execute(&mut *tx)
             .await?
             .rows_affected();
+            done.entries_added += added;
+            // Only a new entry distributes: a page applied again changes nothing twice.
+            if let Some(step) = distribution_step(&e).filter(|_| page.distribute && added == 1) {
+                done.distribution_changes +=
+                    distribute(&mut tx, page.organization_id, id, &e, step).await?;
+            }
+        }
+        if page.distribute {
+            complete_temporary_contact(&mut tx, page.organization_id, s).await?;
         }
     }
     sqlx::query(
@@ -138,6 +150,150 @@ pub(super) async fn apply(pool: &PgPool, page: &FeedbackPage) -> Result<AppliedP
     .await?;
     tx.commit().await?;
     Ok(done)
+}
+
+/// Closes the ticket's pending distribution row with `status` at entry `e`.
+async fn close_pending(
+    conn: &mut PgConnection,
+    ticket_id: i64,
+    e: &MobileHistoryEntry,
+    status: &str,
+) -> Result<u64> {
+    Ok(sqlx::query(
+        "UPDATE ticket_distributions SET status = $2, closed_seq = $3, closed_at = $4
+         WHERE ticket_id = $1 AND status = 'PENDING'",
+    )
+    .bind(ticket_id)
+    .bind(status)
+    .bind(e.seq)
+    .bind(e.at)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected())
+}
+
+/// Opens a distribution row at entry `e` (closed at once unless `PENDING`); nothing
+/// when the recipient is the sender (an email differing only in case or spaces).
+async fn open_row(
+    conn: &mut PgConnection,
+    ticket_id: i64,
+    sender: i64,
+    recipient: i64,
+    e: &MobileHistoryEntry,
+    status: &str,
+) -> Result<u64> {
+    if recipient == sender {
+        return Ok(0);
+    }
+    let closed = (status != "PENDING").then_some(e.seq);
+    Ok(sqlx::query(
+        "INSERT INTO ticket_distributions (ticket_id, seq, sender_contact_id,
+             recipient_contact_id, status, created_at, closed_seq, closed_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+         ON CONFLICT (ticket_id, seq) DO NOTHING",
+    )
+    .bind(ticket_id)
+    .bind(e.seq)
+    .bind(sender)
+    .bind(recipient)
+    .bind(status)
+    .bind(e.at)
+    .bind(closed)
+    .bind(closed.map(|_| e.at))
+    .execute(&mut *conn)
+    .await?
+    .rows_affected())
+}
+
+/// Applies one distribution step of ticket `ticket_id` (DOMAIN.md §6; the SQLite
+/// backend's `distribute` is the same rule); returns the rows opened or closed.
+async fn distribute(
+    conn: &mut PgConnection,
+    org: i64,
+    ticket_id: i64,
+    e: &MobileHistoryEntry,
+    step: DistributionStep,
+) -> Result<u64> {
+    let sender: i64 = sqlx::query_scalar("SELECT contact_id FROM tickets WHERE id = $1")
+        .bind(ticket_id)
+        .fetch_one(&mut *conn)
+        .await?;
+    match step {
+        DistributionStep::Open { recipient } => {
+            let recipient = contact_for(conn, org, &recipient).await?;
+            let cancelled = close_pending(conn, ticket_id, e, "CANCELLED").await?;
+            Ok(cancelled + open_row(conn, ticket_id, sender, recipient, e, "PENDING").await?)
+        }
+        DistributionStep::Cancel => close_pending(conn, ticket_id, e, "CANCELLED").await,
+        DistributionStep::Confirm { recipient } => {
+            let recipient = contact_for(conn, org, &recipient).await?;
+            let mut n = close_pending(conn, ticket_id, e, "CONFIRMED").await?;
+            if n == 0 {
+                n = open_row(conn, ticket_id, sender, recipient, e, "CONFIRMED").await?;
+            }
+            sqlx::query("UPDATE tickets SET contact_id = $2 WHERE id = $1")
+                .bind(ticket_id)
+                .bind(recipient)
+                .execute(&mut *conn)
+                .await?;
+            Ok(n)
+        }
+    }
+}
+
+/// The contact an email names, created temporary when there is none (DOMAIN.md §6;
+/// the order of preference of the SQLite backend's `contact_for`).
+async fn contact_for(conn: &mut PgConnection, org: i64, email: &str) -> Result<i64> {
+    let key = tixbridge_core::lifecycle::email_key(email);
+    let found: Option<i64> = sqlx::query_scalar(
+        "SELECT id FROM contacts WHERE organization_id = $1 AND email_key = $2
+         ORDER BY internet_account DESC, kind = 'INDIVIDUAL' DESC, kind = 'RELAY',
+                  temporary, id
+         LIMIT 1",
+    )
+    .bind(org)
+    .bind(&key)
+    .fetch_optional(&mut *conn)
+    .await?;
+    if let Some(id) = found {
+        return Ok(id);
+    }
+    Ok(sqlx::query_scalar(
+        "INSERT INTO contacts (organization_id, email, email_key, last_name, temporary)
+         VALUES ($1, $2, $3, $4, TRUE) RETURNING id",
+    )
+    .bind(org)
+    .bind(email.trim())
+    .bind(&key)
+    .bind(tixbridge_core::model::PENDING_CREATION)
+    .fetch_one(&mut *conn)
+    .await?)
+}
+
+/// Completes the temporary contact of the wallet owner's email with the owner's names
+/// (DOMAIN.md §6); a normal contact is never overwritten.
+async fn complete_temporary_contact(
+    conn: &mut PgConnection,
+    org: i64,
+    s: &tixbridge_core::api::TicketState,
+) -> Result<()> {
+    let Some((key, owner)) = owner_with_name(s) else {
+        return Ok(());
+    };
+    sqlx::query(
+        "UPDATE contacts SET first_name = $3, last_name = $4, gender = $5, title = $6,
+             temporary = FALSE
+         WHERE organization_id = $1 AND email_key = $2 AND temporary",
+    )
+    .bind(org)
+    .bind(&key)
+    .bind(&owner.first_name)
+    .bind(&owner.last_name)
+    .bind(&owner.gender)
+    .bind(&owner.title)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
 }
 
 /// A ticket's wallet status log, by seq.

@@ -18,7 +18,8 @@ use tixbridge_core::cause::Cause;
 use super::{Cur, organization_exists, text_json, to_json, unique_violation};
 use crate::ticketing::{
     CONTACT_CACHE_MAX, CatalogIds, CorrectedIds, IMPORT_OPERATOR, ImportMode as Mode,
-    ImportedReprint, TicketIdentity, check_correction, plan_imported_reprints, replaced_twice,
+    ImportedReprint, TicketIdentity, check_correction, contact_email_key, plan_imported_reprints,
+    replaced_twice,
 };
 use crate::{CorrectionCounts, ImportRow, ImportSession, Result, StoreError, barcode_taken};
 
@@ -498,16 +499,27 @@ impl PgImport {
         let lasts: Vec<Option<&str>> = column(|r| r.contact.last_name.as_deref());
         let genders: Vec<Option<&str>> = column(|r| r.contact.gender.as_deref());
         let titles: Vec<Option<&str>> = column(|r| r.contact.title.as_deref());
+        let kinds: Vec<Option<&str>> = column(|r| r.contact.kind.as_deref());
+        let keys: Vec<Option<String>> = new
+            .iter()
+            .map(|r| contact_email_key(r.contact.email.as_deref()))
+            .collect();
+        let accounts: Vec<Option<bool>> = new.iter().map(|r| r.contact.internet_account).collect();
         let got = sqlx::query(
             "INSERT INTO contacts (organization_id, number, email, first_name, last_name,
-                 gender, title, temporary)
-             SELECT $1, u.number, u.email, u.first_name, u.last_name, u.gender, u.title, FALSE
-             FROM UNNEST($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[])
-                  AS u(number, email, first_name, last_name, gender, title)
+                 gender, title, temporary, email_key, internet_account, kind)
+             SELECT $1, u.number, u.email, u.first_name, u.last_name, u.gender, u.title, FALSE,
+                 u.email_key, COALESCE(u.internet_account, FALSE),
+                 COALESCE(u.kind, 'INDIVIDUAL')
+             FROM UNNEST($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+                         $8::text[], $9::bool[], $10::text[])
+                  AS u(number, email, first_name, last_name, gender, title, email_key,
+                       internet_account, kind)
              ON CONFLICT (organization_id, number) DO UPDATE SET
                  email = EXCLUDED.email, first_name = EXCLUDED.first_name,
                  last_name = EXCLUDED.last_name, gender = EXCLUDED.gender,
-                 title = EXCLUDED.title, temporary = FALSE
+                 title = EXCLUDED.title, temporary = FALSE, email_key = EXCLUDED.email_key,
+                 internet_account = EXCLUDED.internet_account, kind = EXCLUDED.kind
              RETURNING id, number",
         )
         .bind(self.organization_id)
@@ -517,6 +529,9 @@ impl PgImport {
         .bind(&lasts)
         .bind(&genders)
         .bind(&titles)
+        .bind(&keys)
+        .bind(&accounts)
+        .bind(&kinds)
         .fetch_all(&mut *self.tx)
         .await?;
         for r in &got {

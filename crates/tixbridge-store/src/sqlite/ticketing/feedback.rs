@@ -8,7 +8,10 @@ use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use tixbridge_core::model::MobileProjection;
 
 use super::{Cur, to_json, ts};
-use crate::ticketing::{feed_ticket_id, history_of, key_moved, projection_of};
+use crate::ticketing::{
+    DistributionStep, distribution_step, feed_ticket_id, history_of, key_moved, owner_with_name,
+    projection_of,
+};
 use crate::{AppliedPage, FeedbackPage, MobileHistoryEntry, Result};
 
 /// The stored key of the interface's feedback.
@@ -90,7 +93,7 @@ pub(super) fn apply(tx: &Transaction<'_>, page: &FeedbackPage) -> Result<Applied
         upsert_projection(tx, &projection_of(id, s, page.at)?)?;
         done.applied += 1;
         for e in history_of(s)? {
-            done.entries_added += append.execute(params![
+            let added = append.execute(params![
                 id,
                 e.seq,
                 ts(e.at),
@@ -100,10 +103,144 @@ pub(super) fn apply(tx: &Transaction<'_>, page: &FeedbackPage) -> Result<Applied
                 e.actor,
                 e.detail
             ])? as u64;
+            done.entries_added += added;
+            // Only a new entry distributes: a page applied again changes nothing twice.
+            if let Some(step) = distribution_step(&e).filter(|_| page.distribute && added == 1) {
+                done.distribution_changes += distribute(tx, page.organization_id, id, &e, step)?;
+            }
+        }
+        if page.distribute {
+            complete_temporary_contact(tx, page.organization_id, s)?;
         }
     }
     save_key(tx, page.interface_id, &page.next_key, page.at)?;
     Ok(done)
+}
+
+/// Applies one distribution step of ticket `ticket_id` (DOMAIN.md §6); returns the
+/// distribution rows it opened or closed.
+fn distribute(
+    tx: &Transaction<'_>,
+    org: i64,
+    ticket_id: i64,
+    e: &MobileHistoryEntry,
+    step: DistributionStep,
+) -> Result<u64> {
+    let sender: i64 = tx
+        .prepare_cached("SELECT contact_id FROM tickets WHERE id = ?1")?
+        .query_row([ticket_id], |r| r.get(0))?;
+    let close = |status: &str| -> Result<u64> {
+        Ok(tx
+            .prepare_cached(
+                "UPDATE ticket_distributions SET status = ?2, closed_seq = ?3, closed_at = ?4
+                 WHERE ticket_id = ?1 AND status = 'PENDING'",
+            )?
+            .execute(params![ticket_id, status, e.seq, ts(e.at)])? as u64)
+    };
+    let open = |recipient: i64, status: &str| -> Result<u64> {
+        if recipient == sender {
+            // The same person (an email differing only in case or spaces): no change.
+            return Ok(0);
+        }
+        let closed = (status != "PENDING").then_some(e.seq);
+        Ok(tx
+            .prepare_cached(
+                "INSERT INTO ticket_distributions (ticket_id, seq, sender_contact_id,
+                     recipient_contact_id, status, created_at, closed_seq, closed_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                 ON CONFLICT (ticket_id, seq) DO NOTHING",
+            )?
+            .execute(params![
+                ticket_id,
+                e.seq,
+                sender,
+                recipient,
+                status,
+                ts(e.at),
+                closed,
+                closed.map(|_| ts(e.at))
+            ])? as u64)
+    };
+    match step {
+        DistributionStep::Open { recipient } => {
+            let recipient = contact_for(tx, org, &recipient)?;
+            // A transfer whose end the feed never told is over once another begins.
+            let cancelled = close("CANCELLED")?;
+            Ok(cancelled + open(recipient, "PENDING")?)
+        }
+        DistributionStep::Cancel => close("CANCELLED"),
+        DistributionStep::Confirm { recipient } => {
+            let recipient = contact_for(tx, org, &recipient)?;
+            let mut n = close("CONFIRMED")?;
+            if n == 0 {
+                // The transfer began before Feedback read the feed: its row now.
+                n = open(recipient, "CONFIRMED")?;
+            }
+            tx.prepare_cached("UPDATE tickets SET contact_id = ?2 WHERE id = ?1")?
+                .execute(params![ticket_id, recipient])?;
+            Ok(n)
+        }
+    }
+}
+
+/// The contact an email names (DOMAIN.md §6): looked up without regard to case or
+/// surrounding spaces, one with an internet account first, then an individual over a
+/// relay, a normal contact over a temporary one; created as a temporary "Pending
+/// CREATION" contact when there is none.
+fn contact_for(tx: &Transaction<'_>, org: i64, email: &str) -> Result<i64> {
+    let key = tixbridge_core::lifecycle::email_key(email);
+    let found: Option<i64> = tx
+        .prepare_cached(
+            "SELECT id FROM contacts WHERE organization_id = ?1 AND email_key = ?2
+             ORDER BY internet_account DESC, kind = 'INDIVIDUAL' DESC, kind = 'RELAY',
+                      temporary, id
+             LIMIT 1",
+        )?
+        .query_row(params![org, key], |r| r.get(0))
+        .optional()?;
+    if let Some(id) = found {
+        return Ok(id);
+    }
+    Ok(tx
+        .prepare_cached(
+            "INSERT INTO contacts (organization_id, email, email_key, last_name, temporary)
+             VALUES (?1, ?2, ?3, ?4, 1) RETURNING id",
+        )?
+        .query_row(
+            params![
+                org,
+                email.trim(),
+                key,
+                tixbridge_core::model::PENDING_CREATION
+            ],
+            |r| r.get(0),
+        )?)
+}
+
+/// Completes the temporary contact of the wallet owner's email with the owner's names
+/// (DOMAIN.md §6); a normal contact is never overwritten.
+fn complete_temporary_contact(
+    tx: &Transaction<'_>,
+    org: i64,
+    s: &tixbridge_core::api::TicketState,
+) -> Result<()> {
+    let Some((key, owner)) = owner_with_name(s) else {
+        return Ok(());
+    };
+    tx.prepare_cached(
+        "UPDATE contacts SET first_name = ?3, last_name = ?4, gender = ?5, title = ?6,
+             temporary = 0
+         WHERE organization_id = ?1 AND email_key = ?2 AND temporary = 1",
+    )?
+    .execute(params![
+        org,
+        key,
+        owner.first_name,
+        owner.last_name,
+        owner.gender,
+        owner.title
+    ])?;
+    Ok(())
 }
 
 fn save_key(tx: &Transaction<'_>, interface_id: i64, key: &str, at: DateTime<Utc>) -> Result<()> {

@@ -19,7 +19,8 @@ use super::{Cur, constraint_code, opt_ts, organization_exists, text_json, to_jso
 use crate::sqlite::Db;
 use crate::ticketing::{
     CONTACT_CACHE_MAX, CatalogIds, CorrectedIds, IMPORT_OPERATOR, ImportMode as Mode,
-    ImportedReprint, TicketIdentity, check_correction, plan_imported_reprints, replaced_twice,
+    ImportedReprint, TicketIdentity, check_correction, contact_email_key, plan_imported_reprints,
+    replaced_twice,
 };
 use crate::{CorrectionCounts, ImportRow, ImportSession, Result, StoreError, barcode_taken};
 
@@ -447,12 +448,13 @@ impl CatalogIds {
         let id: i64 = tx
             .prepare_cached(
                 "INSERT INTO contacts (organization_id, number, email, first_name,
-                     last_name, gender, title, temporary)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 0)
+                     last_name, gender, title, temporary, email_key, internet_account, kind)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 0, ?8, ?9, ?10)
                  ON CONFLICT (organization_id, number) DO UPDATE SET
                      email = excluded.email, first_name = excluded.first_name,
                      last_name = excluded.last_name, gender = excluded.gender,
-                     title = excluded.title, temporary = 0
+                     title = excluded.title, temporary = 0, email_key = excluded.email_key,
+                     internet_account = excluded.internet_account, kind = excluded.kind
                  RETURNING id",
             )?
             .query_row(
@@ -463,7 +465,10 @@ impl CatalogIds {
                     ct.first_name,
                     ct.last_name,
                     ct.gender,
-                    ct.title
+                    ct.title,
+                    contact_email_key(ct.email.as_deref()),
+                    ct.internet_account.unwrap_or(false),
+                    ct.kind.as_deref().unwrap_or("INDIVIDUAL")
                 ],
                 |r| r.get(0),
             )?;
