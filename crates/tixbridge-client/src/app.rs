@@ -470,6 +470,7 @@ mod tests {
         let page = DiffPage {
             head_key: Some("99".into()),
             tickets: vec![],
+            privileges: vec![],
             next_page_key: "12\"3".into(),
         };
         let body = serde_json::to_vec(&page).unwrap();

@@ -86,8 +86,10 @@ impl WalletClient {
     }
 
     /// [`WalletClient::diff`] with each ticket's whole history (tixbridge's
-    /// `history=all` extension): what Feedback reads, so that the earlier entries of a
-    /// ticket paged late are not missed. A wallet without the extension ignores it.
+    /// `history=all` extension) and the privileges changed in the same sequence
+    /// (`privileges=include`): what Feedback reads, so that the earlier entries of a
+    /// ticket paged late are not missed and cards come back too. A wallet without the
+    /// extensions ignores them.
     pub async fn diff_whole_history(
         &self,
         key: &str,
@@ -106,10 +108,16 @@ impl WalletClient {
         let url = format!("{}/diff", self.tickets_url);
         let answer = self
             .send(Repeat::Always, || {
+                let privileges = if history == "all" {
+                    "include"
+                } else {
+                    "exclude"
+                };
                 self.http().get(&url).query(&[
                     ("paginationKey", key),
                     ("limit", limit.as_str()),
                     ("history", history),
+                    ("privileges", privileges),
                 ])
             })
             .await?;

@@ -460,7 +460,59 @@ pub struct DiffPage {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub head_key: Option<String>,
     pub tickets: Vec<TicketState>,
+    /// tixbridge's compatible extension, only when the request says
+    /// `privileges=include`: the privileges (membership and season cards) changed
+    /// after the key, in the same sequence as the tickets, so one key follows both.
+    /// Absent otherwise.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub privileges: Vec<PrivilegeState>,
     pub next_page_key: String,
+}
+
+impl DiffPage {
+    /// True when the page holds no change: the reader is at the end of the feed.
+    pub fn is_empty(&self) -> bool {
+        self.tickets.is_empty() && self.privileges.is_empty()
+    }
+}
+
+/// A privilege's state in the change feed (tixbridge's extension,
+/// `GET /organizer/tickets/diff?privileges=include`): like a ticket's, without what a
+/// privilege lacks (event, transfers, holder).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PrivilegeState {
+    pub privilege_id: String,
+    pub definition_id: String,
+    pub status: String,
+    pub status_changed_at: String,
+    pub owner: Option<Person>,
+    pub deletion: Option<Deletion>,
+    #[serde(default)]
+    pub history: Vec<LogEntry>,
+}
+
+impl PrivilegeState {
+    /// The privilege as a ticket state, which is how ticketing keeps a card: the
+    /// privilege id is the card's ticket id, the definition stands for the event.
+    pub fn to_ticket_state(&self) -> TicketState {
+        TicketState {
+            ticket_id: self.privilege_id.clone(),
+            taxation_number: None,
+            barcode: None,
+            event_id: self.definition_id.clone(),
+            status: self.status.clone(),
+            status_changed_at: self.status_changed_at.clone(),
+            owner: self.owner.clone(),
+            initial_owner: None,
+            previous_owner: None,
+            holder: None,
+            transfer_level: 0,
+            deletion: self.deletion.clone(),
+            transfer: None,
+            history: self.history.clone(),
+        }
+    }
 }
 
 /// A refusal of one ticket: the error code and a sentence naming the field.

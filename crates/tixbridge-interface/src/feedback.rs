@@ -62,20 +62,26 @@ pub(crate) async fn run(
             }
         };
         head = page.head_key.clone().or(head);
-        if page.tickets.is_empty() {
+        if page.is_empty() {
             break;
         }
-        let n = page.tickets.len() as u64;
+        if let Some(why) = key_goes_back(&key, &page.next_page_key) {
+            end.fatal = true;
+            end.messages.push(format!(
+                "the page read after key {key:?} is refused: {why}; nothing of it was \
+                 applied and the key stays there"
+            ));
+            break;
+        }
+        let n = (page.tickets.len() + page.privileges.len()) as u64;
         taken += n;
         if taken < batch {
             let limit = page_size.min(batch - taken);
             next = Some(read(&client, &page.next_page_key, limit));
         }
         ctx.counts.add(Count::Selected, n);
-        let (states, skipped): (Vec<TicketState>, Vec<TicketState>) = page
-            .tickets
-            .into_iter()
-            .partition(|s| !skipped_by(&params, s));
+        let (states, skipped): (Vec<TicketState>, Vec<TicketState>) =
+            states_of(page.tickets, &page.privileges).partition(|s| !skipped_by(&params, s));
         ctx.counts.add(Count::Skipped, skipped.len() as u64);
         let applied = store
             .apply_feedback_page(page_to_apply(ctx, &key, &page.next_page_key, states))
@@ -150,6 +156,20 @@ async fn lag(client: &WalletClient, key: &str, head: Option<&str>) -> String {
     }
 }
 
+/// Why a page's `nextPageKey` cannot follow `key`: it does not move on (the feed would
+/// be read again forever), or, both being numbers as tixbridge's wallet writes them,
+/// it goes backwards (applying the page would move the stored key back over pages
+/// already applied). `None` when it may follow.
+fn key_goes_back(key: &str, next: &str) -> Option<String> {
+    if next == key {
+        return Some(format!("its nextPageKey {next:?} does not move on"));
+    }
+    match (key.parse::<i64>(), next.parse::<i64>()) {
+        (Ok(k), Ok(n)) if n < k => Some(format!("its nextPageKey {next:?} goes backwards")),
+        _ => None,
+    }
+}
+
 /// Applies a page of the feed from a file as if the wallet had sent it: the stored key
 /// stays where it is.
 async fn apply_upload(
@@ -158,12 +178,10 @@ async fn apply_upload(
     key: String,
     page: DiffPage,
 ) -> anyhow::Result<StepOutcome> {
-    let n = page.tickets.len() as u64;
+    let n = (page.tickets.len() + page.privileges.len()) as u64;
     ctx.counts.add(Count::Selected, n);
-    let (states, skipped): (Vec<TicketState>, Vec<TicketState>) = page
-        .tickets
-        .into_iter()
-        .partition(|s| !skipped_by(params, s));
+    let (states, skipped): (Vec<TicketState>, Vec<TicketState>) =
+        states_of(page.tickets, &page.privileges).partition(|s| !skipped_by(params, s));
     ctx.counts.add(Count::Skipped, skipped.len() as u64);
     let applied = ctx
         .store
@@ -232,6 +250,17 @@ async fn report_unknown(ctx: &mut ExecutionContext, applied: &AppliedPage) -> an
             .await?;
     }
     Ok(())
+}
+
+/// A page's tickets, then its privileges as the cards ticketing holds them
+/// (`PrivilegeState::to_ticket_state`): Feedback applies both alike.
+fn states_of(
+    tickets: Vec<TicketState>,
+    privileges: &[tixbridge_core::api::PrivilegeState],
+) -> impl Iterator<Item = TicketState> + '_ {
+    tickets
+        .into_iter()
+        .chain(privileges.iter().map(|p| p.to_ticket_state()))
 }
 
 /// Whether the skip list names the feed ticket (by ticket id or tax number).

@@ -198,6 +198,7 @@ async fn the_feed_comes_back_into_the_projection_once() {
             feed_upload: Some(tixbridge_core::api::DiffPage {
                 head_key: None,
                 tickets: vec![state],
+                privileges: vec![],
                 next_page_key: "ignored".into(),
             }),
             ..fast()

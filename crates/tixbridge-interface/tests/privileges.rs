@@ -71,7 +71,12 @@ fn privileges_schedule(name: &str, simulation: bool) -> PrivilegesScheduleInput 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cards_become_privileges_with_one_definition_per_product() {
     each_backend(|store, dir| async move {
-        let mut wallet = Wallet::start(dir.path()).await;
+        // Deletions are confirmed at the sweeper's next round.
+        let settings = tixbridge_core::lifecycle::Settings {
+            deletion_delay: chrono::Duration::zero(),
+            ..Default::default()
+        };
+        let mut wallet = Wallet::start_with(dir.path(), settings).await;
         let mut rows: Vec<ImportRow> = (1..=3)
             .map(|i| row(i, "P1", Some("a@example.org")))
             .collect();
@@ -205,6 +210,53 @@ async fn cards_become_privileges_with_one_definition_per_product() {
             store.projection(13).await.unwrap().unwrap().wallet_status,
             WalletStatus::DeletionPending
         );
+
+        // Cards come back through Feedback too (the feed's privileges): the deletion
+        // once the wallet confirmed it, with the card's whole status log.
+        let confirmed = std::time::Instant::now();
+        while privilege(&wallet, 13).await.status != "DELETED" {
+            assert!(confirmed.elapsed().as_secs() < 15, "never confirmed");
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        tixbridge_interface::setup::create_feedback_schedule(
+            &*store,
+            tixbridge_interface::setup::FeedbackScheduleInput {
+                interface: "tixngo".into(),
+                name: "fb".into(),
+                batch_size: 1000,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+        let r = run_schedule(store.clone(), "fb", fast()).await.unwrap();
+        assert_eq!(r.outcome, Outcome::Ok, "{r:?}");
+        let p = store.projection(13).await.unwrap().unwrap();
+        assert_eq!(p.wallet_status, WalletStatus::Deleted);
+        assert_eq!(p.deletion.unwrap().reason, "REFUND");
+        let actions: Vec<String> = store
+            .mobile_history(13)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| e.action)
+            .collect();
+        assert_eq!(
+            actions.first().map(String::as_str),
+            Some("PRIVILEGE_INJECT"),
+            "{actions:?}"
+        );
+        assert_eq!(
+            actions.last().map(String::as_str),
+            Some("PRIVILEGE_CONFIRM_DELETION"),
+            "{actions:?}"
+        );
+        assert!(
+            actions.iter().any(|a| a == "PRIVILEGE_DELETE"),
+            "{actions:?}"
+        );
+        // A card still in the wallet: injected.
+        assert!(!store.mobile_history(12).await.unwrap().is_empty());
         wallet.stop().await;
     })
     .await;

@@ -7,11 +7,44 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use tixbridge_core::api::{ItemResult, Verification};
+use tixbridge_core::api::{ItemResult, PrivilegeState, Verification};
 use tixbridge_core::lifecycle::Settings;
 use tixbridge_core::privilege::{Privilege, PrivilegeDeletion, PrivilegeRecord};
 
 use crate::{Result, TicketHead, VERIFY_PAGE};
+
+/// The columns of a privilege's feed state, as both backends read them: the JSON
+/// columns as text, the log seqs as the row keeps them.
+pub(crate) struct FeedRow {
+    pub privilege_id: String,
+    pub definition_id: String,
+    pub status: String,
+    pub status_changed_at: String,
+    pub owner: Option<String>,
+    pub deletion: Option<String>,
+    pub log_seqs: String,
+}
+
+impl FeedRow {
+    /// The state without history, and the seqs of its entries after `history_after`.
+    pub(crate) fn into_state(self, history_after: i64) -> Result<(PrivilegeState, Vec<i64>)> {
+        let bad =
+            |e: String| crate::StoreError::Backend(format!("privilege {}: {e}", self.privilege_id));
+        let seqs = tixbridge_core::ledger::parse_log_seqs(&self.log_seqs).map_err(bad)?;
+        let seqs = seqs.into_iter().filter(|s| *s > history_after).collect();
+        let state = PrivilegeState {
+            owner: tixbridge_core::ledger::json_column("owner", self.owner.clone()).map_err(bad)?,
+            deletion: tixbridge_core::ledger::json_column("deletion", self.deletion.clone())
+                .map_err(bad)?,
+            privilege_id: self.privilege_id,
+            definition_id: self.definition_id,
+            status: self.status,
+            status_changed_at: self.status_changed_at,
+            history: Vec::new(),
+        };
+        Ok((state, seqs))
+    }
+}
 
 /// A privilege whose deletion is due for confirmation.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,6 +86,18 @@ pub trait PrivilegeStore: Send + Sync {
         organizer_id: i64,
         privilege_id: &str,
     ) -> Result<Option<PrivilegeRecord>>;
+
+    /// The privileges changed after `after_seq` (tixbridge's change-feed extension,
+    /// `privileges=include`), oldest change first, at most `limit`, each with its
+    /// status-log entries after `history_after` (0: its whole history). By an index on
+    /// the change sequence, from one snapshot.
+    async fn privilege_diff_since(
+        &self,
+        organizer_id: i64,
+        after_seq: i64,
+        limit: usize,
+        history_after: i64,
+    ) -> Result<Vec<PrivilegeState>>;
 
     /// Privileges of every organizer whose deletion is due (`due_at <= now`),
     /// earliest first, at most `limit`.

@@ -543,6 +543,8 @@ pub(crate) struct DiffParams {
     #[serde(flatten)]
     page: PageParams,
     history: Option<String>,
+    /// tixbridge's extension: `include` adds the privileges changed after the key.
+    privileges: Option<String>,
 }
 
 impl DiffParams {
@@ -553,6 +555,17 @@ impl DiffParams {
             Some(other) => Err(ApiError::bad_request(
                 "INVALID_QUERY",
                 format!("history {other:?}: expected after or all"),
+            )),
+        }
+    }
+
+    fn with_privileges(&self) -> Result<bool, ApiError> {
+        match self.privileges.as_deref().map(str::trim) {
+            None | Some("") | Some("exclude") => Ok(false),
+            Some("include") => Ok(true),
+            Some(other) => Err(ApiError::bad_request(
+                "INVALID_QUERY",
+                format!("privileges {other:?}: expected include or exclude"),
             )),
         }
     }
@@ -569,23 +582,60 @@ async fn diff(
 ) -> Result<Json<DiffPage>, ApiError> {
     let Query(params) = params?;
     let whole_history = params.whole_history()?;
+    let with_privileges = params.with_privileges()?;
     let (after, limit) = params.page.parse()?;
     let since = if whole_history { 0 } else { after };
     let head = state.store.chain_head(org.id).await?.seq;
-    let tickets = state.store.diff_since(org.id, after, limit, since).await?;
-    if tickets.is_empty() {
+    let mut tickets = state.store.diff_since(org.id, after, limit, since).await?;
+    let mut privileges = Vec::new();
+    if with_privileges {
+        privileges = state
+            .store
+            .privilege_diff_since(org.id, after, limit, since)
+            .await?;
+        keep_earliest(&mut tickets, &mut privileges, limit);
+    }
+    if tickets.is_empty() && privileges.is_empty() {
         crate::report::refuse_key_beyond_head(&state, org.id, after).await?;
     }
+    let last = |h: &[tixbridge_core::api::LogEntry]| h.last().map(|e| e.seq);
     let next = tickets
         .iter()
-        .filter_map(|t| t.history.last().map(|e| e.seq))
+        .filter_map(|t| last(&t.history))
+        .chain(privileges.iter().filter_map(|p| last(&p.history)))
         .max()
         .unwrap_or(after);
     Ok(Json(DiffPage {
         head_key: Some(head.max(next).to_string()),
         tickets,
+        privileges,
         next_page_key: next.to_string(),
     }))
+}
+
+/// Keeps, of two pages each in change order, the `limit` earliest changes overall: a
+/// change is an item's last status-log entry.
+fn keep_earliest(
+    tickets: &mut Vec<tixbridge_core::api::TicketState>,
+    privileges: &mut Vec<tixbridge_core::api::PrivilegeState>,
+    limit: usize,
+) {
+    if tickets.len() + privileges.len() <= limit {
+        return;
+    }
+    let mut seqs: Vec<i64> = tickets
+        .iter()
+        .map(|t| t.history.last().map_or(0, |e| e.seq))
+        .chain(
+            privileges
+                .iter()
+                .map(|p| p.history.last().map_or(0, |e| e.seq)),
+        )
+        .collect();
+    seqs.sort_unstable();
+    let cut = seqs[limit - 1];
+    tickets.retain(|t| t.history.last().map_or(0, |e| e.seq) <= cut);
+    privileges.retain(|p| p.history.last().map_or(0, |e| e.seq) <= cut);
 }
 
 /// One row's result of a CSV injection.

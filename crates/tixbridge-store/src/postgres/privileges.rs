@@ -16,7 +16,7 @@ use chrono::{DateTime, Utc};
 use sqlx::Row;
 use sqlx::postgres::PgRow;
 
-use tixbridge_core::api::ItemResult;
+use tixbridge_core::api::{ItemResult, PrivilegeState};
 use tixbridge_core::ledger::{self, format_at};
 use tixbridge_core::lifecycle::Settings;
 use tixbridge_core::privilege::{
@@ -25,6 +25,7 @@ use tixbridge_core::privilege::{
 };
 
 use super::wallet::{PgWallet, Tx, append_entries, head_entry, history, lock_head, not_before};
+use crate::privileges::FeedRow;
 use crate::{DuePrivilege, Result, StoreError, TicketHead};
 
 /// Privilege tables. Append-only once landed. Times are text (RFC 3339 UTC millis)
@@ -57,6 +58,12 @@ pub(super) const MIGRATION: &str = r#"
     );
     CREATE INDEX wallet_privileges_due ON wallet_privileges (due_at) WHERE due_at IS NOT NULL;
     "#;
+
+/// The privileges' change feed (`privileges=include`) reads by the change sequence,
+/// as the tickets' does.
+pub(super) const CHANGE_INDEX: &str = "
+    CREATE INDEX wallet_privileges_change ON wallet_privileges (organizer_id, change_seq);
+    ";
 
 const STATE_COLUMNS: &str = "p.privilege_id, p.status, p.status_changed_at, p.content_hash, \
      p.owner::text, p.deletion::text, p.due_at";
@@ -289,6 +296,46 @@ impl crate::PrivilegeStore for PgWallet {
         rules::record(&content, definition.as_deref(), cur, history)
             .map(Some)
             .map_err(|e| StoreError::Backend(format!("privilege {privilege_id}: {e}")))
+    }
+
+    async fn privilege_diff_since(
+        &self,
+        organizer_id: i64,
+        after_seq: i64,
+        limit: usize,
+        history_after: i64,
+    ) -> Result<Vec<PrivilegeState>> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            .execute(&mut *tx)
+            .await?;
+        let rows = sqlx::query(
+            "SELECT privilege_id, definition_id, status, status_changed_at, owner::text, \
+             deletion::text, log_seqs FROM wallet_privileges \
+             WHERE organizer_id = $1 AND change_seq > $2 ORDER BY change_seq LIMIT $3",
+        )
+        .bind(organizer_id)
+        .bind(after_seq)
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let row = FeedRow {
+                privilege_id: r.try_get(0)?,
+                definition_id: r.try_get(1)?,
+                status: r.try_get(2)?,
+                status_changed_at: r.try_get(3)?,
+                owner: r.try_get(4)?,
+                deletion: r.try_get(5)?,
+                log_seqs: r.try_get(6)?,
+            };
+            let (mut state, seqs) = row.into_state(history_after)?;
+            state.history = history(&mut tx, organizer_id, &seqs).await?;
+            out.push(state);
+        }
+        tx.commit().await?;
+        Ok(out)
     }
 
     async fn due_privileges(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<DuePrivilege>> {

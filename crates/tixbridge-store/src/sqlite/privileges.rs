@@ -14,7 +14,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, Transaction, params};
 
-use tixbridge_core::api::ItemResult;
+use tixbridge_core::api::{ItemResult, PrivilegeState};
 use tixbridge_core::ledger::{self, format_at};
 use tixbridge_core::lifecycle::Settings;
 use tixbridge_core::privilege::{
@@ -25,6 +25,7 @@ use tixbridge_core::privilege::{
 use super::wallet::{
     SqliteWallet, append_entries, in_snapshot, log_entries, not_before, read_head, ticket_head,
 };
+use crate::privileges::FeedRow;
 use crate::{DuePrivilege, Result, StoreError, TicketHead};
 
 /// Privilege tables. Append-only once landed. Times are text (RFC 3339 UTC millis)
@@ -54,6 +55,12 @@ pub(super) const MIGRATION: &str = "
         PRIMARY KEY (organizer_id, privilege_id)
     );
     CREATE INDEX wallet_privileges_due ON wallet_privileges (due_at) WHERE due_at IS NOT NULL;
+    ";
+
+/// The privileges' change feed (`privileges=include`) reads by the change sequence,
+/// as the tickets' does.
+pub(super) const CHANGE_INDEX: &str = "
+    CREATE INDEX wallet_privileges_change ON wallet_privileges (organizer_id, change_seq);
     ";
 
 const STATE_COLUMNS: &str =
@@ -258,6 +265,47 @@ impl crate::PrivilegeStore for SqliteWallet {
                         .map_err(|e| {
                             StoreError::Backend(format!("privilege {privilege_id}: {e}"))
                         })
+                })
+            })
+            .await
+    }
+
+    async fn privilege_diff_since(
+        &self,
+        organizer_id: i64,
+        after_seq: i64,
+        limit: usize,
+        history_after: i64,
+    ) -> Result<Vec<PrivilegeState>> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.db
+            .read(move |conn| {
+                in_snapshot(conn, || {
+                    let mut st = conn.prepare_cached(
+                        "SELECT privilege_id, definition_id, status, status_changed_at, owner, \
+                         deletion, log_seqs FROM wallet_privileges \
+                         WHERE organizer_id = ?1 AND change_seq > ?2 ORDER BY change_seq LIMIT ?3",
+                    )?;
+                    let rows = st
+                        .query_map(params![organizer_id, after_seq, limit], |r| {
+                            Ok(FeedRow {
+                                privilege_id: r.get(0)?,
+                                definition_id: r.get(1)?,
+                                status: r.get(2)?,
+                                status_changed_at: r.get(3)?,
+                                owner: r.get(4)?,
+                                deletion: r.get(5)?,
+                                log_seqs: r.get(6)?,
+                            })
+                        })?
+                        .collect::<rusqlite::Result<Vec<_>>>()?;
+                    let mut out = Vec::with_capacity(rows.len());
+                    for row in rows {
+                        let (mut state, seqs) = row.into_state(history_after)?;
+                        state.history = log_entries(conn, organizer_id, &seqs)?;
+                        out.push(state);
+                    }
+                    Ok(out)
                 })
             })
             .await

@@ -49,6 +49,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
     ("wallet-0002-lifecycle", LIFECYCLE),
     ("wallet-0003-privileges", super::privileges::MIGRATION),
     ("wallet-0004-contract", CONTRACT),
+    (
+        "wallet-0005-privilege-changes",
+        super::privileges::CHANGE_INDEX,
+    ),
 ];
 
 const INITIAL: &str = "

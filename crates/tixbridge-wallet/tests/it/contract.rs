@@ -432,6 +432,35 @@ pub async fn list_filters(app: &TestApp) {
     let page = json_ok(app.get("/organizer/tickets?limit=2&offset=3").await).await;
     assert_eq!(page["total"], 7);
     assert_eq!(ids(&page), ["L3", "L4"]);
+    assert!(page.get("nextPageKey").is_none(), "offset paging: {page}");
+
+    // tixbridge's keyset extension: pages by key, with the barcode, to the end.
+    let mut key = String::new();
+    let mut seen = Vec::new();
+    loop {
+        let url = format!("/organizer/tickets?paginationKey={key}&limit=3&eventId=E1");
+        let page = json_ok(app.get(&url).await).await;
+        assert_eq!(page["total"], 5, "the filters' count, the key aside");
+        let next = page["nextPageKey"]
+            .as_str()
+            .expect("nextPageKey")
+            .to_owned();
+        if ids(&page).is_empty() {
+            assert_eq!(next, key, "an empty page keeps the key");
+            break;
+        }
+        assert_eq!(
+            page["tickets"][0]["barcode"],
+            format!("BC-{}", ids(&page)[0])
+        );
+        seen.extend(ids(&page));
+        key = next;
+    }
+    assert_eq!(seen, ["L0", "L1", "L2", "L3", "L4"]);
+    let both = app
+        .get("/organizer/tickets?paginationKey=L1&offset=2")
+        .await;
+    assert_eq!(both.status(), 400);
 
     let e2 = json_ok(app.get("/organizer/tickets?eventId=E2").await).await;
     assert_eq!(

@@ -517,6 +517,15 @@ mod null_wallet {
                 })
                 .collect())
         }
+        async fn privilege_diff_since(
+            &self,
+            _: i64,
+            _: i64,
+            _: usize,
+            _: i64,
+        ) -> Result<Vec<tixbridge_core::api::PrivilegeState>> {
+            Ok(vec![])
+        }
         async fn privilege(&self, _: i64, _: &str) -> Result<Option<PrivilegeRecord>> {
             Ok(None)
         }
