@@ -475,3 +475,83 @@ async fn a_feedback_killed_midway_loses_and_doubles_nothing() {
         drop_schema(schema).await;
     }
 }
+
+/// One feedback at a time per wallet organizer (DOMAIN.md §5.2; one interface per
+/// organization, one Feedback schedule per interface): while another process holds
+/// the execution's lease, a second execution is refused naming the running one; once
+/// that lease lapses, the next execution resumes from the stored key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_feedback_is_refused_and_a_lapsed_one_resumed() {
+    use tixbridge_store::ExecutionStart;
+    each_backend(|store, dir| async move {
+        let mut wallet = Wallet::start(dir.path()).await;
+        let org = seed(&*store, fans(3)).await;
+        configure(
+            &*store,
+            org,
+            &wallet.url,
+            &wallet.key,
+            "",
+            sched("inj", 1000),
+        )
+        .await;
+        let fb = FeedbackScheduleInput {
+            interface: "tixngo".into(),
+            name: "fb".into(),
+            batch_size: 1000,
+            ..Default::default()
+        };
+        let schedule = create_feedback_schedule(&*store, fb).await.unwrap();
+        assert_eq!(succeeded(&store, "inj").await, 3);
+        // Another process's execution, alive for a minute.
+        let other = store
+            .start_execution(ExecutionStart {
+                schedule_id: schedule.id,
+                at: Utc::now(),
+                owner: "other-host:4242:x".into(),
+                lease: chrono::Duration::minutes(1),
+            })
+            .await
+            .unwrap();
+        let refused = run_schedule(store.clone(), "fb", fast()).await.unwrap_err();
+        let says = refused.to_string();
+        assert!(
+            says.contains(&format!("execution #{} is running", other.id))
+                && says.contains("other-host:4242:x"),
+            "{says}"
+        );
+        let iface = store.interface_by_name("tixngo").await.unwrap().unwrap();
+        assert_eq!(store.feedback_key(iface.id).await.unwrap(), None);
+
+        // That process ends its execution; another one crashes, its lease lapses: the
+        // next run records it interrupted and applies the feed from the stored key.
+        let counts = tixbridge_core::model::Counts::default();
+        store
+            .finish_execution(other.id, Utc::now(), Outcome::Ok, counts, None)
+            .await
+            .unwrap();
+        let crashed = store
+            .start_execution(ExecutionStart {
+                schedule_id: schedule.id,
+                at: Utc::now() - chrono::Duration::minutes(5),
+                owner: "dead-host:1:y".into(),
+                lease: chrono::Duration::seconds(1),
+            })
+            .await
+            .unwrap();
+        let r = run_schedule(store.clone(), "fb", fast()).await.unwrap();
+        assert_eq!((r.outcome, r.counts.succeeded), (Outcome::Ok, 3), "{r:?}");
+        let runs = store.executions(schedule.id, 10).await.unwrap();
+        let dead = runs.iter().find(|e| e.id == crashed.id).unwrap();
+        assert!(
+            dead.message
+                .as_deref()
+                .unwrap_or("")
+                .contains("interrupted"),
+            "{dead:?}"
+        );
+        assert!(store.feedback_key(iface.id).await.unwrap().is_some());
+        wallet.stop().await;
+    })
+    .await;
+}

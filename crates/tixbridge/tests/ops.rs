@@ -322,10 +322,11 @@ fn the_demo_keeps_its_files_private_and_logs_each_line_once() {
         assert_eq!(mode(&dir.join(f)), 0o600, "{f}");
     }
     // Standard error is not a terminal here: log lines, each once.
-    // Six executions: injection, privileges, push cancelled, push controlled, the
-    // injection of the new tickets and feedback.
+    // Eight executions: injection, feedback, privileges, push cancelled, push
+    // controlled, the injection of the new tickets, and feedback before and after the
+    // wallet's time-outs.
     let finished = err.matches("execution finished").count();
-    assert_eq!(finished, 6, "{err}");
+    assert_eq!(finished, 8, "{err}");
     let mut seen = std::collections::HashSet::new();
     for line in err.lines().filter(|l| !l.trim().is_empty()) {
         assert!(seen.insert(line), "doubled log line {line:?} in:\n{err}");

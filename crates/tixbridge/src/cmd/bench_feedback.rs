@@ -34,6 +34,11 @@ pub struct FeedbackArgs {
     /// Working directory (default: a temporary one, removed afterwards).
     #[arg(long)]
     dir: Option<std::path::PathBuf>,
+    /// Only prepare `--dir` (required): the tickets seeded and injected, spectators'
+    /// activity done, the wallet stopped; no measure. `scripts/feedback-crash.sh` runs
+    /// its crash test on what this leaves.
+    #[arg(long, requires = "dir")]
+    prepare_only: bool,
 }
 
 pub async fn exec(a: FeedbackArgs) -> anyhow::Result<ExitCode> {
@@ -47,11 +52,21 @@ pub async fn exec(a: FeedbackArgs) -> anyhow::Result<ExitCode> {
     );
     let Bench {
         tmp,
+        dir,
         store,
         mut child,
         api_key,
         ..
     } = injected(a.dir, n, a.activity, a.in_flight).await?;
+    if a.prepare_only {
+        child.stop();
+        println!(
+            "prepared in {}: ticketing.db (organization BENCH, interface bench, schedule \
+             bench-feedback) and wallet.db ({n} changed tickets)",
+            dir.display()
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
 
     reset_peak_rss();
     let cpu_before = cpu_secs(None);
