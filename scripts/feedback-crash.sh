@@ -56,7 +56,7 @@ kills=0
 while true; do
   "$BIN" run bench-feedback --db "$DB" --lease 1s >"$DIR/run.log" 2>&1 &
   RUN=$!
-  sleep "$(python3 -c 'import random; print(round(random.uniform(0.2, 1.5), 2))')"
+  sleep "$(python3 -c 'import random; print(round(random.uniform(0.15, 1.0), 2))')"
   if kill -0 "$RUN" 2>/dev/null; then
     kill -9 "$RUN" 2>/dev/null || true
     wait "$RUN" 2>/dev/null || true

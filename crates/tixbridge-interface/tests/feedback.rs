@@ -555,3 +555,163 @@ async fn a_second_feedback_is_refused_and_a_lapsed_one_resumed() {
     })
     .await;
 }
+
+/// Every kind of wallet change reaches the projection (issue 9): download, assign,
+/// transfer accepted, rejected and timed out, activation, control, deletion pending
+/// and confirmed — each projection field equal to the wallet's, read over HTTP.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_kind_of_wallet_change_reaches_the_projection() {
+    use tixbridge_client::app::AppClient;
+    use tixbridge_core::lifecycle::ActivationMethod;
+    each_backend(|store, dir| async move {
+        // Transfers time out after a second; deletions are confirmed at once.
+        let settings = tixbridge_core::lifecycle::Settings {
+            transfer_timeout: chrono::Duration::seconds(1),
+            deletion_delay: chrono::Duration::zero(),
+        };
+        let mut wallet = Wallet::start_with(dir.path(), settings).await;
+        let org = seed(&*store, fans(9)).await;
+        configure(
+            &*store,
+            org,
+            &wallet.url,
+            &wallet.key,
+            "",
+            sched("inj", 1000),
+        )
+        .await;
+        let fb = FeedbackScheduleInput {
+            interface: "tixngo".into(),
+            name: "fb".into(),
+            batch_size: 1000,
+            ..Default::default()
+        };
+        create_feedback_schedule(&*store, fb).await.unwrap();
+        assert_eq!(succeeded(&store, "inj").await, 9);
+        let base = wallet.url.trim_end_matches("/organizer/tickets").to_owned();
+        let app = AppClient::new(&base, std::time::Duration::from_secs(10)).unwrap();
+        let fan = |i: i64| {
+            let app = app.clone();
+            async move {
+                let s = app
+                    .session(&format!("fan{i}@example.org"), None)
+                    .await
+                    .unwrap();
+                s.download(&i.to_string()).await.unwrap();
+                s
+            }
+        };
+        let friend = || app.session("friend@example.org", None);
+        // 1 downloaded; 2 assigned to a holder.
+        fan(1).await;
+        let holder = Person {
+            first_name: Some("Hana".into()),
+            last_name: Some("Holder".into()),
+            ..Person::default()
+        };
+        fan(2).await.assign("2", &holder).await.unwrap();
+        // 3 accepted, 4 rejected, 5 left to time out.
+        for i in 3..=5 {
+            fan(i)
+                .await
+                .transfer(&i.to_string(), "friend@example.org")
+                .await
+                .unwrap();
+        }
+        friend().await.unwrap().accept("3").await.unwrap();
+        friend().await.unwrap().reject("4").await.unwrap();
+        // 6 activated; 7 controlled; 8 deleted (confirmed at once); 9 untouched.
+        fan(6)
+            .await
+            .activate("6", ActivationMethod::Online, None)
+            .await
+            .unwrap();
+        let c = client(&wallet);
+        let control = tixbridge_core::api::ControlledTicket {
+            ticket_id: "7".into(),
+            controlled_at: None,
+        };
+        c.controlled(&[control]).await.unwrap();
+        let delete = DeleteTicket {
+            ticket_id: "8".into(),
+            reason: "REFUND".into(),
+            show_deleted_ticket: false,
+        };
+        c.delete(&[delete]).await.unwrap();
+        // The sweeper times 5 out and confirms 8's deletion.
+        let waited = std::time::Instant::now();
+        while wallet.status_of(5).await.as_deref() != Some("FAILURE")
+            || wallet.status_of(8).await.as_deref() != Some("DELETED")
+        {
+            assert!(waited.elapsed().as_secs() < 15, "the sweeper never came");
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+
+        let r = run_schedule(store.clone(), "fb", fast()).await.unwrap();
+        assert_eq!(r.outcome, Outcome::Ok, "{r:?}");
+        let expected = [
+            "DOWNLOADED",
+            "ASSIGNED",
+            "TRANSFERRED",
+            "FAILURE_TRANSFER",
+            "FAILURE",
+            "ONLINE_ACTIVATED",
+            "CONTROLLED",
+            "DELETED",
+            "INJECTED",
+        ];
+        for (i, status) in (1..=9).zip(expected) {
+            let w = c.ticket(&i.to_string()).await.unwrap().unwrap().state;
+            assert_eq!(w.status, status, "ticket {i}");
+            let p = store.projection(i).await.unwrap().unwrap();
+            assert_eq!(p.wallet_status.as_str(), w.status, "ticket {i}");
+            assert_eq!(p.owner, w.owner, "ticket {i}");
+            assert_eq!(p.initial_owner, w.initial_owner, "ticket {i}");
+            assert_eq!(p.previous_owner, w.previous_owner, "ticket {i}");
+            assert_eq!(p.holder, w.holder, "ticket {i}");
+            assert_eq!(p.transfer_level, w.transfer_level, "ticket {i}");
+            assert_eq!(p.deletion, w.deletion, "ticket {i}");
+            let at = tixbridge_core::api::parse_time(&w.status_changed_at).unwrap();
+            assert_eq!(
+                p.status_changed_at,
+                Some(at.with_timezone(&Utc)),
+                "ticket {i}"
+            );
+            let seqs: Vec<i64> = w.history.iter().map(|e| e.seq).collect();
+            let ours: Vec<i64> = store
+                .mobile_history(i)
+                .await
+                .unwrap()
+                .iter()
+                .map(|e| e.seq)
+                .collect();
+            assert_eq!(ours, seqs, "ticket {i}");
+        }
+        let p3 = store.projection(3).await.unwrap().unwrap();
+        let email = |p: &Option<Person>| p.as_ref().and_then(|p| p.email.clone());
+        assert_eq!(
+            (
+                email(&p3.owner),
+                email(&p3.previous_owner),
+                p3.transfer_level
+            ),
+            (
+                Some("friend@example.org".into()),
+                Some("fan3@example.org".into()),
+                1
+            )
+        );
+        let held = store.projection(2).await.unwrap().unwrap().holder.unwrap();
+        assert_eq!(held.last_name.as_deref(), Some("Holder"));
+        let gone = store
+            .projection(8)
+            .await
+            .unwrap()
+            .unwrap()
+            .deletion
+            .unwrap();
+        assert!(gone.confirmed_at.is_some(), "{gone:?}");
+        wallet.stop().await;
+    })
+    .await;
+}
