@@ -1666,6 +1666,15 @@ impl CatalogCheck {
     }
 }
 
+/// A yes/no column: `true`, `yes`, `1`, `false`, `no` or `0`, in any case.
+fn true_or_false(v: &str) -> Result<bool, String> {
+    match v.to_ascii_lowercase().as_str() {
+        "true" | "yes" | "1" => Ok(true),
+        "false" | "no" | "0" => Ok(false),
+        _ => Err(format!("{v:?} is not true or false")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1743,14 +1752,5 @@ mod tests {
             missing.contains("missing required columns: tax_number, barcode, product_code"),
             "{missing}"
         );
-    }
-}
-
-/// A yes/no column: `true`, `yes`, `1`, `false`, `no` or `0`, in any case.
-fn true_or_false(v: &str) -> Result<bool, String> {
-    match v.to_ascii_lowercase().as_str() {
-        "true" | "yes" | "1" => Ok(true),
-        "false" | "no" | "0" => Ok(false),
-        _ => Err(format!("{v:?} is not true or false")),
     }
 }

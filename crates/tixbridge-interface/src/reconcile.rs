@@ -344,11 +344,11 @@ async fn compare(
     tally: &mut Tally,
 ) -> anyhow::Result<Reconciliation> {
     let started = Instant::now();
-    let (tx, mut rx) = mpsc::channel::<Vec<ReconcileTicket>>(4);
+    let (tx, rx) = mpsc::channel::<Vec<ReconcileTicket>>(4);
     let org_id = org.id;
     let batch = opts.ticketing_batch;
     let reader = tokio::spawn(async move { store.reconcile_tickets(org_id, batch, tx).await });
-    let mut ours = Side::new();
+    let mut ours = Side::new(rx);
     let mut wallet_tickets = 0u64;
     let mut last: Option<String> = None;
     let mut next = Some(read_page(client, "", opts.wallet_page));
@@ -373,10 +373,11 @@ async fn compare(
             }
             wallet_tickets += 1;
             // Ticketing's tickets sorting before this wallet ticket are absent from it.
-            while let Some(t) = ours.peek_before(&mut rx, &w.ticket_id).await {
+            let id = w.ticket_id.as_bytes();
+            while let Some(t) = ours.take_if(|k| k.as_bytes() < id).await {
                 judge(tally, affixes, Some(&t), None);
             }
-            let t = ours.take_if(&mut rx, &w.ticket_id).await;
+            let t = ours.take_if(|k| k.as_bytes() == id).await;
             judge(tally, affixes, t.as_ref(), Some(&w));
             last = Some(w.ticket_id);
         }
@@ -384,7 +385,7 @@ async fn compare(
             p(wallet_tickets);
         }
     }
-    while let Some(t) = ours.next(&mut rx).await {
+    while let Some(t) = ours.take_if(|_| true).await {
         judge(tally, affixes, Some(&t), None);
     }
     let ticketing_tickets = reader.await??;
@@ -409,64 +410,31 @@ fn read_page(
 /// Ticketing's side of the merge: the batches from the store, one ticket at a time,
 /// with its id written out as the wallet writes it.
 struct Side {
+    rx: mpsc::Receiver<Vec<ReconcileTicket>>,
     batch: std::vec::IntoIter<ReconcileTicket>,
     head: Option<(String, ReconcileTicket)>,
 }
 
 impl Side {
-    fn new() -> Side {
+    fn new(rx: mpsc::Receiver<Vec<ReconcileTicket>>) -> Side {
         Side {
+            rx,
             batch: Vec::new().into_iter(),
             head: None,
         }
     }
 
-    async fn fill(&mut self, rx: &mut mpsc::Receiver<Vec<ReconcileTicket>>) {
-        if self.head.is_some() {
-            return;
-        }
-        loop {
+    /// The next ticket, if its id (as text) satisfies `wanted`; left in place otherwise.
+    async fn take_if(&mut self, wanted: impl Fn(&str) -> bool) -> Option<ReconcileTicket> {
+        while self.head.is_none() {
             if let Some(t) = self.batch.next() {
                 self.head = Some((t.id.to_string(), t));
-                return;
-            }
-            match rx.recv().await {
-                Some(b) => self.batch = b.into_iter(),
-                None => return,
+            } else {
+                self.batch = self.rx.recv().await?.into_iter();
             }
         }
-    }
-
-    async fn next(
-        &mut self,
-        rx: &mut mpsc::Receiver<Vec<ReconcileTicket>>,
-    ) -> Option<ReconcileTicket> {
-        self.fill(rx).await;
-        self.head.take().map(|(_, t)| t)
-    }
-
-    /// The next ticket if its id sorts before `id`.
-    async fn peek_before(
-        &mut self,
-        rx: &mut mpsc::Receiver<Vec<ReconcileTicket>>,
-        id: &str,
-    ) -> Option<ReconcileTicket> {
-        self.fill(rx).await;
         match &self.head {
-            Some((k, _)) if k.as_bytes() < id.as_bytes() => self.head.take().map(|(_, t)| t),
-            _ => None,
-        }
-    }
-
-    /// The next ticket if its id is `id`.
-    async fn take_if(
-        &mut self,
-        rx: &mut mpsc::Receiver<Vec<ReconcileTicket>>,
-        id: &str,
-    ) -> Option<ReconcileTicket> {
-        self.fill(rx).await;
-        match &self.head {
-            Some((k, _)) if k == id => self.head.take().map(|(_, t)| t),
+            Some((k, _)) if wanted(k) => self.head.take().map(|(_, t)| t),
             _ => None,
         }
     }

@@ -6,17 +6,12 @@ mod common;
 use common::*;
 
 use tixbridge_client::app::AppClient;
-use tixbridge_client::{ClientOptions, WalletClient};
 use tixbridge_core::api::DeleteTicket;
-use tixbridge_interface::setup::{FeedbackScheduleInput, create_feedback_schedule};
 use tixbridge_store::{Distribution, DistributionsOf, FeedbackPage};
 
 /// Ticket `id` of the contact numbered `number`, for a match to come.
 fn ticket_of(id: i64, number: &str, email: &str, account: bool, kind: &str) -> ImportRow {
-    let mut r = row(id, "P1", Some(email));
-    if let Some(p) = r.performance.as_mut() {
-        p.start = Utc.with_ymd_and_hms(2030, 6, 14, 19, 0, 0).unwrap();
-    }
+    let mut r = match_to_come(id, email);
     r.contact = ImportContact {
         number: number.into(),
         email: Some(email.into()),
@@ -90,21 +85,9 @@ async fn transfers_become_distribution_rows_and_cultural_contacts() {
             sched("inj", 1000),
         )
         .await;
-        let fb = FeedbackScheduleInput {
-            interface: "tixngo".into(),
-            name: "fb".into(),
-            batch_size: 1000,
-            ..Default::default()
-        };
-        create_feedback_schedule(&*store, fb).await.unwrap();
+        feedback_schedule(&*store, "fb").await;
         assert_eq!(succeeded(&store, "inj").await, 10);
-        let c = WalletClient::new(
-            &wallet.url,
-            "admin",
-            SecretString::from(wallet.key.clone()),
-            ClientOptions::default(),
-        )
-        .unwrap();
+        let c = wallet.client();
         let base = wallet.url.trim_end_matches("/organizer/tickets").to_owned();
         let app = AppClient::new(&base, std::time::Duration::from_secs(10)).unwrap();
         let accept = |email: &'static str, id: &'static str| {

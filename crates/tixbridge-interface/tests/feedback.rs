@@ -4,19 +4,13 @@
 mod common;
 use common::*;
 
-use tixbridge_client::{ClientOptions, WalletClient};
+use tixbridge_client::WalletClient;
 use tixbridge_core::api::DeleteTicket;
 use tixbridge_interface::setup::{FeedbackScheduleInput, create_feedback_schedule};
 use tixbridge_store::{FeedbackPage, InterfaceUpdate, StoreError};
 
 fn client(wallet: &Wallet) -> WalletClient {
-    WalletClient::new(
-        &wallet.url,
-        "admin",
-        SecretString::from(wallet.key.clone()),
-        ClientOptions::default(),
-    )
-    .unwrap()
+    wallet.client()
 }
 
 fn person(email: &str) -> Person {
@@ -31,13 +25,7 @@ fn person(email: &str) -> Person {
 /// transfers).
 fn fans(n: i64) -> Vec<ImportRow> {
     (1..=n)
-        .map(|i| {
-            let mut r = row(i, "P1", Some(&format!("fan{i}@example.org")));
-            if let Some(p) = r.performance.as_mut() {
-                p.start = Utc.with_ymd_and_hms(2030, 6, 14, 19, 0, 0).unwrap();
-            }
-            r
-        })
+        .map(|i| match_to_come(i, &format!("fan{i}@example.org")))
         .collect()
 }
 
@@ -284,17 +272,7 @@ async fn a_reprint_goes_to_the_owner_feedback_brought_back() {
             sched("inj", 1000),
         )
         .await;
-        create_feedback_schedule(
-            &*store,
-            FeedbackScheduleInput {
-                interface: "tixngo".into(),
-                name: "fb".into(),
-                batch_size: 1000,
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
+        feedback_schedule(&*store, "fb").await;
         assert_eq!(succeeded(&store, "inj").await, 2);
 
         // Both fans pass their ticket on in the app; the recipients accept.
@@ -422,17 +400,7 @@ async fn a_feedback_killed_midway_loses_and_doubles_nothing() {
                 .collect();
             c.controlled(&controls).await.unwrap();
         }
-        create_feedback_schedule(
-            &*store,
-            FeedbackScheduleInput {
-                interface: "tixngo".into(),
-                name: "fb".into(),
-                batch_size: 1000,
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
+        feedback_schedule(&*store, "fb").await;
 
         for kill_after in [40, 120] {
             let u = url.clone();
@@ -495,13 +463,7 @@ async fn a_second_feedback_is_refused_and_a_lapsed_one_resumed() {
             sched("inj", 1000),
         )
         .await;
-        let fb = FeedbackScheduleInput {
-            interface: "tixngo".into(),
-            name: "fb".into(),
-            batch_size: 1000,
-            ..Default::default()
-        };
-        let schedule = create_feedback_schedule(&*store, fb).await.unwrap();
+        let schedule = feedback_schedule(&*store, "fb").await;
         assert_eq!(succeeded(&store, "inj").await, 3);
         // Another process's execution, alive for a minute.
         let other = store
@@ -580,13 +542,7 @@ async fn every_kind_of_wallet_change_reaches_the_projection() {
             sched("inj", 1000),
         )
         .await;
-        let fb = FeedbackScheduleInput {
-            interface: "tixngo".into(),
-            name: "fb".into(),
-            batch_size: 1000,
-            ..Default::default()
-        };
-        create_feedback_schedule(&*store, fb).await.unwrap();
+        feedback_schedule(&*store, "fb").await;
         assert_eq!(succeeded(&store, "inj").await, 9);
         let base = wallet.url.trim_end_matches("/organizer/tickets").to_owned();
         let app = AppClient::new(&base, std::time::Duration::from_secs(10)).unwrap();

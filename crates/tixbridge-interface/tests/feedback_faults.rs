@@ -12,7 +12,7 @@ use common::*;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use tixbridge_client::{ClientOptions, WalletClient};
+use tixbridge_client::ClientOptions;
 use tixbridge_core::api::DiffPage;
 use tixbridge_interface::setup::{FeedbackScheduleInput, create_feedback_schedule};
 use tixbridge_store::InterfaceUpdate;
@@ -103,13 +103,7 @@ async fn a_misbehaving_wallet_never_moves_the_key_past_what_was_applied() {
         };
         create_feedback_schedule(&*store, fb).await.unwrap();
         assert_eq!(succeeded(&store, "inj").await, 6);
-        let real = WalletClient::new(
-            &wallet.url,
-            "admin",
-            SecretString::from(wallet.key.clone()),
-            ClientOptions::default(),
-        )
-        .unwrap();
+        let real = wallet.client();
         let first = real.diff_whole_history("", 3).await.unwrap();
         let second = real
             .diff_whole_history(&first.next_page_key, 3)

@@ -5,7 +5,7 @@
 mod common;
 use common::*;
 
-use tixbridge_client::{ClientOptions, WalletClient};
+use tixbridge_client::WalletClient;
 use tixbridge_core::operation::{Operation, TicketRef};
 use tixbridge_core::privilege::PrivilegeRecord;
 use tixbridge_interface::setup::{
@@ -40,13 +40,7 @@ fn card(id: i64, product: &str, kind: ProductKind, linked: Vec<i64>) -> ImportRo
 }
 
 fn client(wallet: &Wallet) -> WalletClient {
-    WalletClient::new(
-        &wallet.url,
-        "admin",
-        SecretString::from(wallet.key.clone()),
-        ClientOptions::default(),
-    )
-    .unwrap()
+    wallet.client()
 }
 
 async fn privilege(wallet: &Wallet, id: i64) -> PrivilegeRecord {

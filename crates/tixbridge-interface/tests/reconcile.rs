@@ -5,25 +5,16 @@
 mod common;
 use common::*;
 
-use tixbridge_client::{ClientOptions, WalletClient};
+use tixbridge_client::WalletClient;
 use tixbridge_core::operation::{Operation, TicketRef};
 use tixbridge_interface::reconcile::{
     Mismatch, ReconcileOptions, Reconciliation, reconcile, reconcile_and_fix,
 };
-use tixbridge_interface::setup::{
-    FeedbackScheduleInput, PushCancelledScheduleInput, create_feedback_schedule,
-    create_push_cancelled_schedule,
-};
+use tixbridge_interface::setup::{PushCancelledScheduleInput, create_push_cancelled_schedule};
 use tixbridge_store::{GateScan, InjectedMark, MarkedBy, OperationRequest};
 
 fn client(wallet: &Wallet) -> WalletClient {
-    WalletClient::new(
-        &wallet.url,
-        "admin",
-        SecretString::from(wallet.key.clone()),
-        ClientOptions::default(),
-    )
-    .unwrap()
+    wallet.client()
 }
 
 /// Ticket `id` injected straight into the wallet with this barcode, behind
@@ -70,13 +61,7 @@ async fn every_class_is_found_and_fix_clears_what_the_functions_repair() {
         };
         let mut wallet = Wallet::start_with(dir.path(), settings).await;
         let rows = (1..=12)
-            .map(|i| {
-                let mut r = row(i, "P1", Some(&format!("fan{i}@example.org")));
-                if let Some(p) = r.performance.as_mut() {
-                    p.start = Utc.with_ymd_and_hms(2030, 6, 14, 19, 0, 0).unwrap();
-                }
-                r
-            })
+            .map(|i| match_to_come(i, &format!("fan{i}@example.org")))
             .collect();
         let org = seed(&*store, rows).await;
         configure(&*store, org, &wallet.url, &wallet.key, "", sched("inj", 9)).await;
@@ -88,13 +73,7 @@ async fn every_class_is_found_and_fix_clears_what_the_functions_repair() {
             ..Default::default()
         };
         create_push_cancelled_schedule(&*store, pc).await.unwrap();
-        let fb = FeedbackScheduleInput {
-            interface: "tixngo".into(),
-            name: "fb".into(),
-            batch_size: 1000,
-            ..Default::default()
-        };
-        create_feedback_schedule(&*store, fb).await.unwrap();
+        feedback_schedule(&*store, "fb").await;
         // Tickets 1..=9 injected; 10 and 11 never; 12 printed by ticketing alone.
         assert_eq!(succeeded(&store, "inj").await, 9);
         assert_eq!(succeeded(&store, "fb").await, 9);

@@ -303,6 +303,32 @@ pub struct ReconcileProjection {
     pub holder: Option<Person>,
 }
 
+impl ReconcileProjection {
+    /// The projection part of a reconciliation row from its stored columns (persons as
+    /// JSON text); `None` when the ticket has no projection. A person that does not
+    /// decode is [`crate::StoreError::Backend`] naming the ticket.
+    pub(crate) fn from_columns(
+        ticket_id: i64,
+        wallet_status: Option<String>,
+        owner: Option<String>,
+        holder: Option<String>,
+    ) -> Result<Option<ReconcileProjection>> {
+        let person = |name: &str, v: Option<String>| {
+            tixbridge_core::ledger::json_column::<Person>(name, v).map_err(|e| {
+                crate::StoreError::Backend(format!("the projection of ticket {ticket_id}: {e}"))
+            })
+        };
+        let Some(wallet_status) = wallet_status else {
+            return Ok(None);
+        };
+        Ok(Some(ReconcileProjection {
+            wallet_status,
+            owner: person("owner", owner)?,
+            holder: person("holder", holder)?,
+        }))
+    }
+}
+
 /// Which distribution rows to read ([`TicketingStore::distributions`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DistributionsOf {

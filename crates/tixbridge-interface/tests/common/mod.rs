@@ -95,6 +95,17 @@ impl Wallet {
         }
     }
 
+    /// An organizer API client of this wallet, with default options.
+    pub fn client(&self) -> tixbridge_client::WalletClient {
+        tixbridge_client::WalletClient::new(
+            &self.url,
+            "admin",
+            SecretString::from(self.key.clone()),
+            tixbridge_client::ClientOptions::default(),
+        )
+        .unwrap()
+    }
+
     pub async fn status_of(&self, ticket_id: i64) -> Option<String> {
         self.store
             .ticket(self.organizer, &ticket_id.to_string())
@@ -341,4 +352,30 @@ pub fn run_and_die(url: String, name: &str, kill_after: u64) {
         }
     }
     rt.shutdown_background();
+}
+
+/// Ticket `id` of `email` for a match in 2030: an event to come, which transfers need
+/// (an expired event refuses them).
+pub fn match_to_come(id: i64, email: &str) -> ImportRow {
+    let mut r = row(id, "P1", Some(email));
+    if let Some(p) = r.performance.as_mut() {
+        p.start = Utc.with_ymd_and_hms(2030, 6, 14, 19, 0, 0).unwrap();
+    }
+    r
+}
+
+/// Creates the Feedback schedule `name` of the interface "tixngo", batch 1,000.
+pub async fn feedback_schedule(
+    store: &dyn TicketingStore,
+    name: &str,
+) -> tixbridge_store::Schedule {
+    let input = tixbridge_interface::setup::FeedbackScheduleInput {
+        interface: "tixngo".into(),
+        name: name.into(),
+        batch_size: 1000,
+        ..Default::default()
+    };
+    tixbridge_interface::setup::create_feedback_schedule(store, input)
+        .await
+        .unwrap()
 }

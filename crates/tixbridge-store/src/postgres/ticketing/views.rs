@@ -3,7 +3,6 @@
 
 use sqlx::PgPool;
 
-use tixbridge_core::api::Person;
 use tixbridge_core::lifecycle::email_key;
 use tixbridge_core::model::Contact;
 use tixbridge_core::status::TicketingStatus;
@@ -146,30 +145,15 @@ pub(super) async fn reconcile_tickets(
 
 fn reconcile_ticket(r: &sqlx::postgres::PgRow) -> Result<ReconcileTicket> {
     let mut c = Cur::new(r);
-    let (id, status, wallet_shipment, tax_number, barcode, event_id) = (
-        c.get()?,
-        c.parsed()?,
-        c.get()?,
-        c.get()?,
-        c.get()?,
-        c.get()?,
-    );
-    let wallet_status: Option<String> = c.get()?;
-    let owner: Option<String> = c.get()?;
-    let holder: Option<String> = c.get()?;
-    let person = |v: Option<String>| v.and_then(|j| serde_json::from_str::<Person>(&j).ok());
+    let id = c.get()?;
     Ok(ReconcileTicket {
         id,
-        status,
-        wallet_shipment,
-        tax_number,
-        barcode,
-        event_id,
-        projection: wallet_status.map(|wallet_status| ReconcileProjection {
-            wallet_status,
-            owner: person(owner),
-            holder: person(holder),
-        }),
+        status: c.parsed()?,
+        wallet_shipment: c.get()?,
+        tax_number: c.get()?,
+        barcode: c.get()?,
+        event_id: c.get()?,
+        projection: ReconcileProjection::from_columns(id, c.get()?, c.get()?, c.get()?)?,
     })
 }
 

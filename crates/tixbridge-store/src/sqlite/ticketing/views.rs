@@ -2,7 +2,6 @@
 
 use rusqlite::{Connection, params};
 
-use tixbridge_core::api::Person;
 use tixbridge_core::lifecycle::email_key;
 use tixbridge_core::model::Contact;
 use tixbridge_core::status::TicketingStatus;
@@ -95,32 +94,17 @@ const RECONCILE_SQL: &str = "
     WHERE t.organization_id = ?1 AND p.kind NOT IN ('MEMBERSHIP_CARD', 'SEASON_CARD')
     ORDER BY CAST(t.id AS TEXT)";
 
-fn reconcile_ticket(r: &rusqlite::Row<'_>) -> rusqlite::Result<ReconcileTicket> {
+fn reconcile_ticket(r: &rusqlite::Row<'_>) -> Result<ReconcileTicket> {
     let mut c = Cur::new(r);
-    let (id, status, wallet_shipment, tax_number, barcode, event_id) = (
-        c.get()?,
-        c.parsed()?,
-        c.get()?,
-        c.get()?,
-        c.get()?,
-        c.get()?,
-    );
-    let wallet_status: Option<String> = c.get()?;
-    let owner: Option<String> = c.get()?;
-    let holder: Option<String> = c.get()?;
-    let person = |v: Option<String>| v.and_then(|j| serde_json::from_str::<Person>(&j).ok());
+    let id = c.get()?;
     Ok(ReconcileTicket {
         id,
-        status,
-        wallet_shipment,
-        tax_number,
-        barcode,
-        event_id,
-        projection: wallet_status.map(|wallet_status| ReconcileProjection {
-            wallet_status,
-            owner: person(owner),
-            holder: person(holder),
-        }),
+        status: c.parsed()?,
+        wallet_shipment: c.get()?,
+        tax_number: c.get()?,
+        barcode: c.get()?,
+        event_id: c.get()?,
+        projection: ReconcileProjection::from_columns(id, c.get()?, c.get()?, c.get()?)?,
     })
 }
 
