@@ -74,6 +74,13 @@ async fn transfers_become_distribution_rows_and_cultural_contacts() {
             false,
             "INDIVIDUAL",
         ));
+        rows.push(ticket_of(
+            11,
+            "C11",
+            "fan11@example.org",
+            true,
+            "INDIVIDUAL",
+        ));
         let org = seed(&*store, rows).await;
         let params = "enableTicketDistributionToCulturalContact=true";
         configure(
@@ -86,7 +93,7 @@ async fn transfers_become_distribution_rows_and_cultural_contacts() {
         )
         .await;
         feedback_schedule(&*store, "fb").await;
-        assert_eq!(succeeded(&store, "inj").await, 10);
+        assert_eq!(succeeded(&store, "inj").await, 11);
         let c = wallet.client();
         let base = wallet.url.trim_end_matches("/organizer/tickets").to_owned();
         let app = AppClient::new(&base, std::time::Duration::from_secs(10)).unwrap();
@@ -139,6 +146,15 @@ async fn transfers_become_distribution_rows_and_cultural_contacts() {
             show_deleted_ticket: false,
         };
         c.delete(&[delete]).await.unwrap();
+        // 11: pending, then scanned at the gate: the control ends the transfer.
+        c.transfer("11", &named("gate@example.org", None, None))
+            .await
+            .unwrap();
+        let control = tixbridge_core::api::ControlledTicket {
+            ticket_id: "11".into(),
+            controlled_at: None,
+        };
+        c.controlled(&[control]).await.unwrap();
         // 6: to its own owner, in another case: the same person, refused by the
         // wallet; nothing reaches ticketing.
         let same = c
@@ -227,6 +243,15 @@ async fn transfers_become_distribution_rows_and_cultural_contacts() {
             [(Some(c5), late, "CANCELLED".into())]
         );
         assert_eq!(contact_of(5).await, c5);
+        // 11: a control that ended the pending transfer: cancelled (the entry's
+        // previous status tells).
+        let gate = contact_id(&*store, org, "gate@example.org").await;
+        let c11 = id("C11").await;
+        assert_eq!(
+            rows_of(&*store, 11).await,
+            [(Some(c11), gate, "CANCELLED".into())]
+        );
+        assert_eq!(contact_of(11).await, c11);
         // 6: the owner's own email in another case is not an owner change.
         assert!(rows_of(&*store, 6).await.is_empty());
         assert_eq!(contact_of(6).await, c6);
@@ -255,7 +280,7 @@ async fn transfers_become_distribution_rows_and_cultural_contacts() {
         let counts = store.distribution_counts(org).await.unwrap();
         assert_eq!(
             counts,
-            [("CANCELLED".to_owned(), 2), ("CONFIRMED".to_owned(), 3)]
+            [("CANCELLED".to_owned(), 3), ("CONFIRMED".to_owned(), 3)]
         );
 
         // The whole feed applied again (a crash between applying and saving the key):
