@@ -365,6 +365,8 @@ pub struct TicketRecord {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TicketList {
+    /// Matching tickets, all pages together; with keyset paging, counted on the first
+    /// page only and `-1` (not counted) on the later ones.
     pub total: i64,
     pub tickets: Vec<TicketState>,
     /// Keyset paging (tixbridge's extension, only when the request gave

@@ -39,6 +39,10 @@ pub enum Mismatch {
     /// `PRINTED` or `CONTROLLED` in ticketing, delivered by the wallet, but absent
     /// from the wallet.
     AbsentFromWallet,
+    /// `PRINTED` or `CONTROLLED` in ticketing but deleted in the wallet (by its back
+    /// office, say): no function can bring it back, a deleted ticket id is never
+    /// injected again; the operator reprints it.
+    DeletedInWallet,
     /// In the wallet but `NOT_PRINTED` in ticketing, or unknown to ticketing.
     NotPrintedInTicketing,
     /// `CANCELLED` or `INVALIDATED` in ticketing but live in the wallet.
@@ -52,8 +56,9 @@ pub enum Mismatch {
 }
 
 impl Mismatch {
-    pub const ALL: [Mismatch; 6] = [
+    pub const ALL: [Mismatch; 7] = [
         Mismatch::AbsentFromWallet,
+        Mismatch::DeletedInWallet,
         Mismatch::NotPrintedInTicketing,
         Mismatch::CancelledButLive,
         Mismatch::ControlledNotInWallet,
@@ -65,6 +70,7 @@ impl Mismatch {
     pub fn describe(self) -> &'static str {
         match self {
             Mismatch::AbsentFromWallet => "printed in ticketing but absent from the wallet",
+            Mismatch::DeletedInWallet => "printed in ticketing but deleted in the wallet",
             Mismatch::NotPrintedInTicketing => {
                 "in the wallet but not printed in ticketing, or unknown to it"
             }
@@ -79,15 +85,17 @@ impl Mismatch {
         }
     }
 
-    /// The function whose run repairs the class.
-    pub fn repaired_by(self) -> FunctionKind {
+    /// The function whose run repairs the class; `None` when only an operator can
+    /// (a ticket deleted in the wallet is reprinted, not injected again).
+    pub fn repaired_by(self) -> Option<FunctionKind> {
         match self {
             Mismatch::AbsentFromWallet
             | Mismatch::NotPrintedInTicketing
-            | Mismatch::ContentDiffers => FunctionKind::Injection,
-            Mismatch::CancelledButLive => FunctionKind::PushCancelled,
-            Mismatch::ControlledNotInWallet => FunctionKind::PushControlled,
-            Mismatch::ProjectionBehind => FunctionKind::Feedback,
+            | Mismatch::ContentDiffers => Some(FunctionKind::Injection),
+            Mismatch::DeletedInWallet => None,
+            Mismatch::CancelledButLive => Some(FunctionKind::PushCancelled),
+            Mismatch::ControlledNotInWallet => Some(FunctionKind::PushControlled),
+            Mismatch::ProjectionBehind => Some(FunctionKind::Feedback),
         }
     }
 }
@@ -324,12 +332,10 @@ impl Tally {
         }
         if self.fix
             && known
+            && let Some(function) = class.repaired_by()
             && let Ok(id) = ticket_id.parse::<i64>()
         {
-            self.to_fix
-                .entry(class.repaired_by())
-                .or_default()
-                .insert(id);
+            self.to_fix.entry(function).or_default().insert(id);
         }
     }
 }
@@ -348,7 +354,7 @@ async fn compare(
     let org_id = org.id;
     let batch = opts.ticketing_batch;
     let reader = tokio::spawn(async move { store.reconcile_tickets(org_id, batch, tx).await });
-    let mut ours = Side::new(rx);
+    let mut ours = Side::new(rx, reader);
     let mut wallet_tickets = 0u64;
     let mut last: Option<String> = None;
     let mut next = Some(read_page(client, "", opts.wallet_page));
@@ -374,10 +380,10 @@ async fn compare(
             wallet_tickets += 1;
             // Ticketing's tickets sorting before this wallet ticket are absent from it.
             let id = w.ticket_id.as_bytes();
-            while let Some(t) = ours.take_if(|k| k.as_bytes() < id).await {
+            while let Some(t) = ours.take_if(|k| k.as_bytes() < id).await? {
                 judge(tally, affixes, Some(&t), None);
             }
-            let t = ours.take_if(|k| k.as_bytes() == id).await;
+            let t = ours.take_if(|k| k.as_bytes() == id).await?;
             judge(tally, affixes, t.as_ref(), Some(&w));
             last = Some(w.ticket_id);
         }
@@ -385,10 +391,10 @@ async fn compare(
             p(wallet_tickets);
         }
     }
-    while let Some(t) = ours.take_if(|_| true).await {
+    while let Some(t) = ours.take_if(|_| true).await? {
         judge(tally, affixes, Some(&t), None);
     }
-    let ticketing_tickets = reader.await??;
+    let ticketing_tickets = ours.read;
     Ok(Reconciliation {
         ticketing_tickets,
         wallet_tickets,
@@ -411,32 +417,51 @@ fn read_page(
 /// with its id written out as the wallet writes it.
 struct Side {
     rx: mpsc::Receiver<Vec<ReconcileTicket>>,
+    /// The store's reading; awaited as soon as the channel closes, so that a failed
+    /// read stops the reconciliation at once rather than after the whole wallet.
+    reader: Option<tokio::task::JoinHandle<tixbridge_store::Result<u64>>>,
+    /// Tickets the store read, once it is done.
+    read: u64,
     batch: std::vec::IntoIter<ReconcileTicket>,
     head: Option<(String, ReconcileTicket)>,
 }
 
 impl Side {
-    fn new(rx: mpsc::Receiver<Vec<ReconcileTicket>>) -> Side {
+    fn new(
+        rx: mpsc::Receiver<Vec<ReconcileTicket>>,
+        reader: tokio::task::JoinHandle<tixbridge_store::Result<u64>>,
+    ) -> Side {
         Side {
             rx,
+            reader: Some(reader),
+            read: 0,
             batch: Vec::new().into_iter(),
             head: None,
         }
     }
 
     /// The next ticket, if its id (as text) satisfies `wanted`; left in place otherwise.
-    async fn take_if(&mut self, wanted: impl Fn(&str) -> bool) -> Option<ReconcileTicket> {
+    /// Errors: the store's reading failed.
+    async fn take_if(
+        &mut self,
+        wanted: impl Fn(&str) -> bool,
+    ) -> anyhow::Result<Option<ReconcileTicket>> {
         while self.head.is_none() {
             if let Some(t) = self.batch.next() {
                 self.head = Some((t.id.to_string(), t));
+            } else if let Some(b) = self.rx.recv().await {
+                self.batch = b.into_iter();
             } else {
-                self.batch = self.rx.recv().await?.into_iter();
+                if let Some(reader) = self.reader.take() {
+                    self.read = reader.await??;
+                }
+                return Ok(None);
             }
         }
-        match &self.head {
+        Ok(match &self.head {
             Some((k, _)) if wanted(k) => self.head.take().map(|(_, t)| t),
             _ => None,
-        }
+        })
     }
 }
 
@@ -479,8 +504,10 @@ pub fn classes_of(
     };
     let status = w.status.parse::<WalletStatus>().ok();
     let live = status.is_some_and(|s| s.is_live());
+    let deleted = status.is_some_and(|s| s.is_deleted());
     match t.status {
         T::NotPrinted => out.push(Mismatch::NotPrintedInTicketing),
+        T::Printed | T::Controlled if deleted => out.push(Mismatch::DeletedInWallet),
         T::Cancelled | T::Invalidated if live => out.push(Mismatch::CancelledButLive),
         T::Controlled if status != Some(WalletStatus::Controlled) => {
             out.push(Mismatch::ControlledNotInWallet)

@@ -130,6 +130,12 @@ async fn every_class_is_found_and_fix_clears_what_the_functions_repair() {
         };
         client(&wallet).transfer("4", &friend).await.unwrap();
         inject_behind(&wallet, "5", "OTHER5").await;
+        let delete = tixbridge_core::api::DeleteTicket {
+            ticket_id: "6".into(),
+            reason: "FRAUD".into(),
+            show_deleted_ticket: false,
+        };
+        client(&wallet).delete(&[delete]).await.unwrap();
 
         let r = reconcile(store.clone(), &organization, &opts)
             .await
@@ -138,18 +144,20 @@ async fn every_class_is_found_and_fix_clears_what_the_functions_repair() {
             found(&r),
             [
                 (Mismatch::AbsentFromWallet, ids(&["12"])),
+                (Mismatch::DeletedInWallet, ids(&["6"])),
                 (Mismatch::NotPrintedInTicketing, ids(&["10", "999"])),
                 (Mismatch::CancelledButLive, ids(&["2"])),
                 (Mismatch::ControlledNotInWallet, ids(&["3"])),
-                // 4 moved in the wallet; 5 and 10 were injected with another owner
-                // or content behind ticketing's back.
-                (Mismatch::ProjectionBehind, ids(&["10", "4", "5"])),
+                // 4 moved in the wallet, 6 was deleted there; 5 and 10 were injected
+                // with another owner or content behind ticketing's back.
+                (Mismatch::ProjectionBehind, ids(&["10", "4", "5", "6"])),
                 (Mismatch::ContentDiffers, ids(&["5"])),
             ]
         );
         assert_eq!((r.ticketing_tickets, r.wallet_tickets), (12, 11));
 
-        // --fix: every class repaired but the ticket ticketing does not know.
+        // --fix: every class repaired but the ticket ticketing does not know and the
+        // one the wallet deleted (an operator reprints it).
         let (before, lines, after) = reconcile_and_fix(store.clone(), &organization, &opts, fast())
             .await
             .unwrap();
@@ -163,7 +171,10 @@ async fn every_class_is_found_and_fix_clears_what_the_functions_repair() {
         assert!(lines[3].starts_with("Retrieve ticket status"), "{lines:?}");
         assert_eq!(
             found(&after),
-            [(Mismatch::NotPrintedInTicketing, ids(&["999"]))],
+            [
+                (Mismatch::DeletedInWallet, ids(&["6"])),
+                (Mismatch::NotPrintedInTicketing, ids(&["999"]))
+            ],
             "{lines:?}"
         );
         assert_eq!(status(&*store, 10).await, TicketingStatus::Printed);

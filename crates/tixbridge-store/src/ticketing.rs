@@ -487,7 +487,12 @@ pub(crate) fn history_of(s: &TicketState) -> Result<Vec<MobileHistoryEntry>> {
 /// The ticketing id of a feed ticket: the wallet's ticket id is ticketing's, written
 /// out; `None` for one that is not a ticketing id.
 pub(crate) fn feed_ticket_id(s: &TicketState) -> Option<i64> {
-    s.ticket_id.parse().ok().filter(|id: &i64| *id > 0)
+    // Only the canonical writing ("7", never "007" or "+7"): the one ticketing sends,
+    // and the one a reconciliation compares.
+    s.ticket_id
+        .parse()
+        .ok()
+        .filter(|id: &i64| *id > 0 && id.to_string() == s.ticket_id)
 }
 
 /// The refusal of a page read after a key that is no longer the stored one: another
@@ -1542,4 +1547,108 @@ pub(crate) fn check_new_schedule(new: &NewSchedule) -> Result<()> {
         )));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(
+        action: &str,
+        from: Option<&str>,
+        to: &str,
+        detail: Option<&str>,
+    ) -> MobileHistoryEntry {
+        MobileHistoryEntry {
+            seq: 1,
+            at: Utc::now(),
+            action: action.into(),
+            from_status: from.map(str::to_owned),
+            to_status: to.into(),
+            actor: "APP".into(),
+            detail: detail.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn only_the_canonical_writing_of_an_id_is_a_ticketing_id() {
+        let state = |id: &str| TicketState {
+            ticket_id: id.into(),
+            taxation_number: None,
+            barcode: None,
+            event_id: "E".into(),
+            status: "INJECTED".into(),
+            status_changed_at: "2026-01-01T00:00:00Z".into(),
+            owner: None,
+            initial_owner: None,
+            previous_owner: None,
+            holder: None,
+            transfer_level: 0,
+            deletion: None,
+            transfer: None,
+            history: vec![],
+        };
+        assert_eq!(feed_ticket_id(&state("7")), Some(7));
+        for other in ["007", "+7", " 7", "0", "-7", "X7"] {
+            assert_eq!(feed_ticket_id(&state(other)), None, "{other:?}");
+        }
+    }
+
+    #[test]
+    fn each_transfer_entry_takes_its_distribution_step() {
+        use DistributionStep::*;
+        let open = entry(
+            "TRANSFER",
+            Some("DOWNLOADED"),
+            "PENDING_TRANSFER",
+            Some("to= B@x.org "),
+        );
+        assert_eq!(
+            distribution_step(&open),
+            Some(Open {
+                recipient: "B@x.org".into()
+            })
+        );
+        let accept = entry(
+            "ACCEPT_TRANSFER",
+            Some("PENDING_TRANSFER"),
+            "TRANSFERRED",
+            Some("to=b@x.org"),
+        );
+        assert_eq!(
+            distribution_step(&accept),
+            Some(Confirm {
+                recipient: "b@x.org".into()
+            })
+        );
+        for (action, from, to) in [
+            ("REJECT_TRANSFER", "PENDING_TRANSFER", "FAILURE_TRANSFER"),
+            ("TRANSFER_TIMEOUT", "PENDING_TRANSFER", "FAILURE"),
+            ("CANCEL_TRANSFER", "PENDING_TRANSFER", "FAILURE_TRANSFER"),
+            ("CONTROL", "PENDING_TRANSFER", "CONTROLLED"),
+            ("DELETE", "CONTROLLED", "DELETION_PENDING"),
+        ] {
+            assert_eq!(
+                distribution_step(&entry(action, Some(from), to, None)),
+                Some(Cancel),
+                "{action}"
+            );
+        }
+        for (action, from, to) in [
+            ("DOWNLOAD", "INJECTED", "DOWNLOADED"),
+            ("CONTROL", "DOWNLOADED", "CONTROLLED"),
+            ("ACTIVATE", "DOWNLOADED", "ONLINE_ACTIVATED"),
+        ] {
+            assert_eq!(
+                distribution_step(&entry(action, Some(from), to, None)),
+                None,
+                "{action}"
+            );
+        }
+        // A transfer without a recipient names no one: nothing to open.
+        assert_eq!(
+            distribution_step(&entry("TRANSFER", None, "PENDING_TRANSFER", None)),
+            None
+        );
+    }
 }

@@ -53,9 +53,17 @@ pub struct TicketQuery {
     pub limit: usize,
     pub offset: usize,
     /// Keyset paging (tixbridge's extension, the contract's `paginationKey`): only
-    /// tickets whose id sorts after this one, byte by byte. `total` still counts every
-    /// ticket the filters match.
+    /// tickets whose id sorts after this one, byte by byte. `total` counts every
+    /// ticket the filters match on the first page (an empty key) and is `-1` (not
+    /// counted) on the others, so that every page costs the same at any depth.
     pub after: Option<String>,
+}
+
+impl TicketQuery {
+    /// Whether `total` is counted: always, but on keyset pages after the first.
+    pub fn counts_total(&self) -> bool {
+        self.after.as_deref().is_none_or(str::is_empty)
+    }
 }
 
 /// A ticket whose service action is due: a transfer to time out, a deletion to

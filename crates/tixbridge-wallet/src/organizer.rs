@@ -211,7 +211,8 @@ impl ListParams {
             q: non_empty(self.q).map(|s| s.trim().to_owned()),
             limit: number("limit", self.limit, DEFAULT_LIST_LIMIT)?.min(max),
             offset,
-            after: self.pagination_key.map(|k| k.trim().to_owned()),
+            // Not trimmed: a ticket id may end with a space.
+            after: self.pagination_key,
         })
     }
 }
@@ -593,6 +594,14 @@ async fn diff(
             .store
             .privilege_diff_since(org.id, after, limit, since)
             .await?;
+        // The two reads are two snapshots: a ticket changed between them would be
+        // missing from the first while a later privilege change moved the key past
+        // it. Every change up to the head read before both is in both snapshots
+        // (changes commit in seq order under the organizer's chain lock), so only
+        // those are served; later ones come with the next page.
+        let settled = |h: &[tixbridge_core::api::LogEntry]| h.last().is_some_and(|e| e.seq <= head);
+        tickets.retain(|t| settled(&t.history));
+        privileges.retain(|p| settled(&p.history));
         keep_earliest(&mut tickets, &mut privileges, limit);
     }
     if tickets.is_empty() && privileges.is_empty() {

@@ -2,14 +2,18 @@
 -- without regard to case, and the distribution history of each ticket.
 
 -- The key a contact's email is looked up by (`lifecycle::email_key`: trimmed, ASCII
--- lower case); written by code, back-filled here.
+-- lower case); written by code, back-filled here the same way (ASCII letters only, as
+-- the wallet's own owner_email back-fill).
 ALTER TABLE contacts
     ADD COLUMN email_key TEXT,
     -- Whether the contact has an internet account (preferred when an email names several).
     ADD COLUMN internet_account BOOLEAN NOT NULL DEFAULT FALSE,
     -- INDIVIDUAL, STRUCTURE or RELAY (an individual is preferred over a relay).
     ADD COLUMN kind TEXT NOT NULL DEFAULT 'INDIVIDUAL';
-UPDATE contacts SET email_key = lower(btrim(email)) WHERE email IS NOT NULL;
+UPDATE contacts
+    SET email_key = translate(btrim(email, E' \t\r\n'),
+                              'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz')
+    WHERE email IS NOT NULL;
 CREATE INDEX contacts_email_key ON contacts (organization_id, email_key);
 
 -- One row per transfer the wallet reported: sender -> recipient, PENDING until the

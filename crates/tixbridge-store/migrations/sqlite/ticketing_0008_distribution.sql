@@ -8,7 +8,9 @@ ALTER TABLE contacts ADD COLUMN email_key TEXT;
 ALTER TABLE contacts ADD COLUMN internet_account INTEGER NOT NULL DEFAULT 0;
 -- INDIVIDUAL, STRUCTURE or RELAY (an individual is preferred over a relay).
 ALTER TABLE contacts ADD COLUMN kind TEXT NOT NULL DEFAULT 'INDIVIDUAL';
-UPDATE contacts SET email_key = lower(trim(email)) WHERE email IS NOT NULL;
+-- SQLite's lower() folds ASCII letters only, as email_key does.
+UPDATE contacts SET email_key = lower(trim(email, ' ' || char(9, 10, 13)))
+    WHERE email IS NOT NULL;
 CREATE INDEX contacts_email_key ON contacts (organization_id, email_key);
 
 -- One row per transfer the wallet reported: sender -> recipient, PENDING until the

@@ -870,9 +870,12 @@ impl WalletStore for PgWallet {
         sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
             .execute(&mut *tx)
             .await?;
-        let mut count = QueryBuilder::new("SELECT COUNT(*) FROM wallet_tickets");
-        push_filter(&mut count, organizer_id, query);
-        let total: i64 = count.build().fetch_one(&mut *tx).await?.try_get(0)?;
+        let mut total = -1;
+        if query.counts_total() {
+            let mut count = QueryBuilder::new("SELECT COUNT(*) FROM wallet_tickets");
+            push_filter(&mut count, organizer_id, query);
+            total = count.build().fetch_one(&mut *tx).await?.try_get(0)?;
+        }
 
         let mut list = QueryBuilder::new(format!(
             "SELECT {TICKET_COLUMNS}, barcode FROM wallet_tickets"

@@ -852,11 +852,14 @@ impl WalletStore for SqliteWallet {
             .read(move |conn| {
                 let (filter, args) = ticket_filter(organizer_id, &query);
                 in_snapshot(conn, || {
-                    let total: i64 = conn
-                        .prepare_cached(&format!(
+                    let total: i64 = if query.counts_total() {
+                        conn.prepare_cached(&format!(
                             "SELECT COUNT(*) FROM wallet_tickets WHERE {filter}"
                         ))?
-                        .query_row(rusqlite::params_from_iter(args.iter()), |r| r.get(0))?;
+                        .query_row(rusqlite::params_from_iter(args.iter()), |r| r.get(0))?
+                    } else {
+                        -1
+                    };
                     let (mut filter, mut args) = (filter, args);
                     after_filter(&query, &mut filter, &mut args);
                     args.push(rusqlite::types::Value::Integer(

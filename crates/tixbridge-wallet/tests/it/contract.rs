@@ -440,7 +440,9 @@ pub async fn list_filters(app: &TestApp) {
     loop {
         let url = format!("/organizer/tickets?paginationKey={key}&limit=3&eventId=E1");
         let page = json_ok(app.get(&url).await).await;
-        assert_eq!(page["total"], 5, "the filters' count, the key aside");
+        // Counted on the first page only; -1 (not counted) on the others.
+        let total = if key.is_empty() { 5 } else { -1 };
+        assert_eq!(page["total"], total, "key {key:?}");
         let next = page["nextPageKey"]
             .as_str()
             .expect("nextPageKey")

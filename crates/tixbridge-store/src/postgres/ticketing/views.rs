@@ -61,7 +61,7 @@ pub(super) async fn find_contacts(pool: &PgPool, org: i64, text: &str) -> Result
     let rows = sqlx::query(&format!(
         "SELECT {CONTACT_COLUMNS} FROM contacts c
          WHERE c.organization_id = $1 AND (c.number = $2 OR c.email_key = $3)
-         ORDER BY c.number = $2 DESC, c.internet_account DESC, c.kind = 'INDIVIDUAL' DESC,
+         ORDER BY COALESCE(c.number = $2, FALSE) DESC, c.internet_account DESC, c.kind = 'INDIVIDUAL' DESC,
                   c.kind = 'RELAY', c.temporary, c.id"
     ))
     .bind(org)

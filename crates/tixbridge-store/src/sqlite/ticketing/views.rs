@@ -54,7 +54,7 @@ pub(super) fn find_contacts(conn: &Connection, org: i64, text: &str) -> Result<V
     let mut st = conn.prepare_cached(&format!(
         "SELECT {CONTACT_COLUMNS} FROM contacts c
          WHERE c.organization_id = ?1 AND (c.number = ?2 OR c.email_key = ?3)
-         ORDER BY c.number = ?2 DESC, c.internet_account DESC, c.kind = 'INDIVIDUAL' DESC,
+         ORDER BY COALESCE(c.number = ?2, FALSE) DESC, c.internet_account DESC, c.kind = 'INDIVIDUAL' DESC,
                   c.kind = 'RELAY', c.temporary, c.id"
     ))?;
     let rows = st.query_map(params![org, text.trim(), email_key(text)], |r| {
