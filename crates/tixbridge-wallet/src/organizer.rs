@@ -161,7 +161,7 @@ struct ListParams {
     limit: Option<String>,
     offset: Option<String>,
     /// Keyset paging: present (even empty: from the start) for tickets whose id sorts
-    /// after it, byte by byte; `offset` must then be absent.
+    /// after it, byte by byte; an `offset` then skips that many tickets after the key.
     pagination_key: Option<String>,
 }
 
@@ -193,13 +193,8 @@ impl ListParams {
             })?),
         };
         let keyset = self.pagination_key.is_some();
+        // With a key, an offset skips that many tickets after it.
         let offset = number("offset", self.offset, 0)?;
-        if keyset && offset > 0 {
-            return Err(ApiError::bad_request(
-                "INVALID_QUERY",
-                "offset and paginationKey cannot be combined: the key says where the page starts",
-            ));
-        }
         let max = if keyset {
             MAX_KEYSET_LIMIT
         } else {
