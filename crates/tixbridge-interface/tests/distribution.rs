@@ -83,15 +83,7 @@ async fn transfers_become_distribution_rows_and_cultural_contacts() {
         ));
         let org = seed(&*store, rows).await;
         let params = "enableTicketDistributionToCulturalContact=true";
-        configure(
-            &*store,
-            org,
-            &wallet.url,
-            &wallet.key,
-            params,
-            sched("inj", 1000),
-        )
-        .await;
+        configure_on(&*store, org, &wallet, params).await;
         feedback_schedule(&*store, "fb").await;
         assert_eq!(succeeded(&store, "inj").await, 11);
         let c = wallet.client();

@@ -52,15 +52,7 @@ async fn the_feed_comes_back_into_the_projection_once() {
         let mut wallet = Wallet::start(dir.path()).await;
         let rows = fans(4);
         let org = seed(&*store, rows).await;
-        configure(
-            &*store,
-            org,
-            &wallet.url,
-            &wallet.key,
-            "",
-            sched("inj", 1000),
-        )
-        .await;
+        configure_on(&*store, org, &wallet, "").await;
         create_feedback_schedule(
             &*store,
             FeedbackScheduleInput {
@@ -263,15 +255,7 @@ async fn a_reprint_goes_to_the_owner_feedback_brought_back() {
         let rows = fans(2);
         let org = seed(&*store, rows).await;
         let params = "resetInjectionInvalidationReasons=THEFT";
-        configure(
-            &*store,
-            org,
-            &wallet.url,
-            &wallet.key,
-            params,
-            sched("inj", 1000),
-        )
-        .await;
+        configure_on(&*store, org, &wallet, params).await;
         feedback_schedule(&*store, "fb").await;
         assert_eq!(succeeded(&store, "inj").await, 2);
 
@@ -378,15 +362,7 @@ async fn a_feedback_killed_midway_loses_and_doubles_nothing() {
             .collect();
         let org = seed(&*store, rows).await;
         let params = "retrieveIterationSize=10";
-        configure(
-            &*store,
-            org,
-            &wallet.url,
-            &wallet.key,
-            params,
-            sched("inj", 1000),
-        )
-        .await;
+        configure_on(&*store, org, &wallet, params).await;
         assert_eq!(succeeded(&store, "inj").await, n as u64);
         // Each ticket changes once more: its history has two entries.
         let c = client(&wallet);
@@ -454,15 +430,7 @@ async fn a_second_feedback_is_refused_and_a_lapsed_one_resumed() {
     each_backend(|store, dir| async move {
         let mut wallet = Wallet::start(dir.path()).await;
         let org = seed(&*store, fans(3)).await;
-        configure(
-            &*store,
-            org,
-            &wallet.url,
-            &wallet.key,
-            "",
-            sched("inj", 1000),
-        )
-        .await;
+        configure_on(&*store, org, &wallet, "").await;
         let schedule = feedback_schedule(&*store, "fb").await;
         assert_eq!(succeeded(&store, "inj").await, 3);
         // Another process's execution, alive for a minute.
@@ -533,15 +501,7 @@ async fn every_kind_of_wallet_change_reaches_the_projection() {
         };
         let mut wallet = Wallet::start_with(dir.path(), settings).await;
         let org = seed(&*store, fans(9)).await;
-        configure(
-            &*store,
-            org,
-            &wallet.url,
-            &wallet.key,
-            "",
-            sched("inj", 1000),
-        )
-        .await;
+        configure_on(&*store, org, &wallet, "").await;
         feedback_schedule(&*store, "fb").await;
         assert_eq!(succeeded(&store, "inj").await, 9);
         let base = wallet.url.trim_end_matches("/organizer/tickets").to_owned();

@@ -17,13 +17,11 @@ async fn injects_prints_and_marks_with_a_partial_failure() {
         rows[77].contact.email = None;
         let org = seed(&*store, rows).await;
         // Sent as they are, so the wallet itself answers KO for those two.
-        configure(
+        configure_on(
             &*store,
             org,
-            &wallet.url,
-            &wallet.key,
+            &wallet,
             "enforceMandatoryParameters=false\nticketIterationSize=20",
-            sched("inj", 1000),
         )
         .await;
         let r = run_schedule(store.clone(), "inj", fast()).await.unwrap();
@@ -875,15 +873,7 @@ async fn a_wallet_restart_of_a_few_seconds_does_not_fail_the_execution() {
             .collect(),
     )
     .await;
-    configure(
-        &*store,
-        org,
-        &wallet.url,
-        &wallet.key,
-        "",
-        sched("inj", 1000),
-    )
-    .await;
+    configure_on(&*store, org, &wallet, "").await;
     let addr = wallet
         .url
         .trim_start_matches("http://")
@@ -939,13 +929,11 @@ async fn push_cancelled_deletes_with_the_cause_and_the_visibility_rule() {
                 .collect(),
         )
         .await;
-        configure(
+        configure_on(
             &*store,
             org,
-            &wallet.url,
-            &wallet.key,
+            &wallet,
             "ticketIterationSize=2\noverrideVisibilityFlagForInvalidationReasons=THEFT",
-            sched("inj", 1000),
         )
         .await;
         let operate = |op: Operation, refs: &[&str], cause: &str| {
@@ -1081,15 +1069,7 @@ async fn a_reprint_deletes_the_old_ticket_and_injects_the_new_one() {
                 .collect(),
         )
         .await;
-        configure(
-            &*store,
-            org,
-            &wallet.url,
-            &wallet.key,
-            "",
-            sched("inj", 1000),
-        )
-        .await;
+        configure_on(&*store, org, &wallet, "").await;
         create_push_cancelled_schedule(
             &*store,
             PushCancelledScheduleInput {
@@ -1180,15 +1160,7 @@ async fn push_controlled_sends_gate_scans_and_settles_deleted_tickets() {
                 .collect(),
         )
         .await;
-        configure(
-            &*store,
-            org,
-            &wallet.url,
-            &wallet.key,
-            "",
-            sched("inj", 1000),
-        )
-        .await;
+        configure_on(&*store, org, &wallet, "").await;
         push_controlled_schedule(&*store, "ctl").await;
         assert_eq!(succeeded(&store, "inj").await, 4);
         let scanned = Utc.with_ymd_and_hms(2026, 6, 14, 18, 30, 0).unwrap();

@@ -78,15 +78,7 @@ async fn cards_become_privileges_with_one_definition_per_product() {
         rows.push(card(12, "SEASON", ProductKind::SeasonCard, vec![]));
         rows.push(card(13, "MEMBER", ProductKind::MembershipCard, vec![]));
         let org = seed(&*store, rows).await;
-        configure(
-            &*store,
-            org,
-            &wallet.url,
-            &wallet.key,
-            "",
-            sched("inj", 1000),
-        )
-        .await;
+        configure_on(&*store, org, &wallet, "").await;
         for (name, simulation) in [("cards-dry", true), ("cards", false)] {
             create_privileges_schedule(&*store, privileges_schedule(name, simulation))
                 .await
@@ -266,15 +258,7 @@ async fn the_product_filter_force_and_skip_lists_and_filters_that_do_not_apply()
             card(23, "MEMBER", ProductKind::MembershipCard, vec![]),
         ];
         let org = seed(&*store, rows).await;
-        configure(
-            &*store,
-            org,
-            &wallet.url,
-            &wallet.key,
-            "",
-            sched("inj", 1000),
-        )
-        .await;
+        configure_on(&*store, org, &wallet, "").await;
         let refused = create_privileges_schedule(
             &*store,
             PrivilegesScheduleInput {

@@ -52,15 +52,7 @@ async fn resale_steps_and_corrected_causes_reach_the_wallet() {
                 "excludeTicketResale={exclude}\n\
                  overrideVisibilityFlagForInvalidationReasons=RESALE_PENDING, RESOLD"
             );
-            configure(
-                &*store,
-                org,
-                &wallet.url,
-                &wallet.key,
-                &params,
-                sched("inj", 1000),
-            )
-            .await;
+            configure_on(&*store, org, &wallet, &params).await;
             create_push_cancelled_schedule(
                 &*store,
                 PushCancelledScheduleInput {

@@ -16,15 +16,7 @@ async fn a_file_to_upload_pushes_only_its_tickets_once() {
             .map(|i| row(i, "P1", Some("a@example.org")))
             .collect();
         let org = seed(&*store, rows).await;
-        configure(
-            &*store,
-            org,
-            &wallet.url,
-            &wallet.key,
-            "",
-            sched("inj", 1000),
-        )
-        .await;
+        configure_on(&*store, org, &wallet, "").await;
         push_controlled_schedule(&*store, "ctl").await;
         assert_eq!(succeeded(&store, "inj").await, 3);
         let scans = ["BC1", "BC2", "BC3"]

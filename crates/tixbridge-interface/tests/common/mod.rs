@@ -379,3 +379,16 @@ pub async fn feedback_schedule(
         .await
         .unwrap()
 }
+
+/// [`configure`] on `wallet` with the injection schedule "inj" taking 1,000 tickets.
+pub async fn configure_on(store: &dyn TicketingStore, org: i64, wallet: &Wallet, params: &str) {
+    configure(
+        store,
+        org,
+        &wallet.url,
+        &wallet.key,
+        params,
+        sched("inj", 1000),
+    )
+    .await;
+}
