@@ -299,6 +299,36 @@ async fn transfers_become_distribution_rows_and_cultural_contacts() {
             "{again:?}"
         );
         assert_eq!(store.distribution_counts(org).await.unwrap(), counts);
+
+        // Contacts are never duplicated: an imported contact with the email of a
+        // temporary one (in another case) adopts it, number and names.
+        seed(
+            &*store,
+            vec![ticket_of(
+                99,
+                "C99",
+                "NOBODY@Example.org",
+                true,
+                "INDIVIDUAL",
+            )],
+        )
+        .await;
+        let adopted = store
+            .find_contacts(org, "nobody@example.org")
+            .await
+            .unwrap();
+        assert_eq!(adopted.len(), 1, "{adopted:?}");
+        let a = &adopted[0];
+        assert_eq!(
+            (
+                a.id,
+                a.number.as_deref(),
+                a.temporary,
+                a.first_name.as_deref()
+            ),
+            (nobody, Some("C99"), false, Some("First99"))
+        );
+        assert_eq!(store.ticket(99).await.unwrap().unwrap().contact_id, nobody);
         wallet.stop().await;
     })
     .await;

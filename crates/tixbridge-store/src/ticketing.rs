@@ -690,6 +690,10 @@ pub(crate) struct CatalogIds {
     pub products: std::collections::HashMap<String, i64>,
     pub performances: std::collections::HashMap<String, i64>,
     pub contacts: std::collections::HashMap<String, i64>,
+    /// Whether the organization has temporary contacts without a number (created by
+    /// Feedback, DOMAIN.md §6) that an imported contact of the same email adopts;
+    /// `None` until asked, once per session.
+    pub temporary_contacts: Option<bool>,
 }
 
 /// The most contact ids an import session keeps cached.

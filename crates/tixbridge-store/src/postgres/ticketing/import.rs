@@ -505,6 +505,7 @@ impl PgImport {
             .map(|r| contact_email_key(r.contact.email.as_deref()))
             .collect();
         let accounts: Vec<Option<bool>> = new.iter().map(|r| r.contact.internet_account).collect();
+        self.adopt_temporary(&numbers, &keys).await?;
         let got = sqlx::query(
             "INSERT INTO contacts (organization_id, number, email, first_name, last_name,
                  gender, title, temporary, email_key, internet_account, kind)
@@ -537,6 +538,48 @@ impl PgImport {
         for r in &got {
             self.catalog.contacts.insert(r.try_get(1)?, r.try_get(0)?);
         }
+        Ok(())
+    }
+
+    /// Contacts are never duplicated (DOMAIN.md §6): each new contact number whose
+    /// email is a temporary contact's (created by Feedback from an email only) gives
+    /// that contact its number, one number per temporary contact; the upsert by number
+    /// then completes it. Costs one query per session when the organization has no
+    /// temporary contact.
+    async fn adopt_temporary(
+        &mut self,
+        numbers: &[Option<&str>],
+        keys: &[Option<String>],
+    ) -> Result<()> {
+        if self.catalog.temporary_contacts.is_none() {
+            let any: bool = sqlx::query_scalar(
+                "SELECT EXISTS(SELECT 1 FROM contacts WHERE organization_id = $1
+                     AND temporary AND number IS NULL)",
+            )
+            .bind(self.organization_id)
+            .fetch_one(&mut *self.tx)
+            .await?;
+            self.catalog.temporary_contacts = Some(any);
+        }
+        if self.catalog.temporary_contacts != Some(true) {
+            return Ok(());
+        }
+        sqlx::query(
+            "UPDATE contacts c SET number = u.number
+             FROM (SELECT DISTINCT ON (email_key) number, email_key
+                   FROM UNNEST($2::text[], $3::text[]) AS u(number, email_key)
+                   WHERE email_key IS NOT NULL ORDER BY email_key, number) u
+             WHERE c.id = (SELECT min(t.id) FROM contacts t
+                           WHERE t.organization_id = $1 AND t.temporary
+                             AND t.number IS NULL AND t.email_key = u.email_key)
+               AND NOT EXISTS (SELECT 1 FROM contacts d
+                               WHERE d.organization_id = $1 AND d.number = u.number)",
+        )
+        .bind(self.organization_id)
+        .bind(numbers)
+        .bind(keys)
+        .execute(&mut *self.tx)
+        .await?;
         Ok(())
     }
 

@@ -445,6 +445,7 @@ impl CatalogIds {
         if let Some(id) = self.contacts.get(&ct.number) {
             return Ok(*id);
         }
+        self.adopt_temporary(tx, org, ct)?;
         let id: i64 = tx
             .prepare_cached(
                 "INSERT INTO contacts (organization_id, number, email, first_name,
@@ -474,6 +475,46 @@ impl CatalogIds {
             )?;
         self.contacts.insert(ct.number.clone(), id);
         Ok(id)
+    }
+
+    /// Contacts are never duplicated (DOMAIN.md §6): a new contact number whose email
+    /// is a temporary contact's (created by Feedback from an email only) gives that
+    /// contact its number; the upsert by number then completes it. Costs one query per
+    /// session when the organization has no temporary contact.
+    fn adopt_temporary(
+        &mut self,
+        tx: &Transaction<'_>,
+        org: i64,
+        ct: &crate::ImportContact,
+    ) -> Result<()> {
+        let Some(key) = contact_email_key(ct.email.as_deref()) else {
+            return Ok(());
+        };
+        let any = match self.temporary_contacts {
+            Some(any) => any,
+            None => {
+                let any: bool = tx
+                    .prepare_cached(
+                        "SELECT EXISTS(SELECT 1 FROM contacts WHERE organization_id = ?1
+                             AND temporary = 1 AND number IS NULL)",
+                    )?
+                    .query_row([org], |r| r.get(0))?;
+                self.temporary_contacts = Some(any);
+                any
+            }
+        };
+        if any {
+            tx.prepare_cached(
+                "UPDATE contacts SET number = ?3
+                 WHERE id = (SELECT id FROM contacts WHERE organization_id = ?1
+                                 AND email_key = ?2 AND temporary = 1 AND number IS NULL
+                             ORDER BY id LIMIT 1)
+                   AND NOT EXISTS (SELECT 1 FROM contacts
+                                   WHERE organization_id = ?1 AND number = ?3)",
+            )?
+            .execute(params![org, key, ct.number])?;
+        }
+        Ok(())
     }
 }
 
