@@ -212,9 +212,10 @@ pub async fn reconcile_and_fix(
     let affixes = barcode_affixes(&*store, iface.id).await?;
     let mut tally = Tally::new(opts.first, true);
     let before = compare(store.clone(), org, &client, &affixes, opts, &mut tally).await?;
-    let mut lines = Vec::new();
-    if !before.agrees() {
-        lines = repair(store.clone(), &iface, tally.to_fix, run).await?;
+    let lines = repair(store.clone(), &iface, tally.to_fix, run).await?;
+    if lines.is_empty() {
+        // Nothing ran: comparing again would find the same.
+        return Ok((before.clone(), lines, before));
     }
     let after = reconcile(store, org, opts).await?;
     Ok((before, lines, after))

@@ -54,8 +54,8 @@ enum Command {
     /// One execution: outcome, counts, times, message, errors by pages.
     #[command(subcommand)]
     Execution(cmd::executions::ExecutionCmd),
-    /// Ticketing operations on issued tickets: cancel, invalidate, reprint; a ticket's
-    /// history.
+    /// Ticketing operations on issued tickets: cancel, invalidate, reprint, gate
+    /// control, resale; a ticket's history, and both sides of one ticket (`show`).
     #[command(subcommand)]
     Ticket(cmd::ticket::TicketCmd),
     /// Compare every ticket of the organization on both sides, ticketing and the
@@ -81,6 +81,7 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    quiet_on_closed_pipe(&cli.command);
     progress::init_tracing(&cli.log_format);
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -118,6 +119,26 @@ fn main() -> ExitCode {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// The commands that only print what the stores hold end quietly when their output
+/// is a closed pipe (`tixbridge ticket show … | head`), as any Unix tool does, rather
+/// than panicking on a failed print (`sigpipe`: SIGPIPE back to its default). The
+/// others keep Rust's default (the signal ignored, a closed pipe an error): they talk
+/// to the wallet over sockets, or serve it.
+fn quiet_on_closed_pipe(command: &Command) {
+    if matches!(
+        command,
+        Command::Ticket(_)
+            | Command::Contact(_)
+            | Command::Executions(_)
+            | Command::Execution(_)
+            | Command::Status(_)
+            | Command::Organizations(_)
+            | Command::Causes(_)
+    ) {
+        sigpipe::reset();
     }
 }
 

@@ -680,3 +680,44 @@ fn gate_scans_are_answered_live_and_from_a_file() {
     );
     assert!(out.contains("4 scans, 1 refused"), "{out}");
 }
+
+/// `tixbridge contact show` finds a contact by number or by email in any case, and
+/// says so when there is none; `reconcile` without an interface cannot compare (exit
+/// 2); a view piped into a reader that stops early ends quietly, without a panic.
+#[test]
+fn contacts_are_shown_reconcile_needs_an_interface_and_closed_pipes_are_quiet() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = two_tickets_of_org(tmp.path());
+    for who in ["C1", " FAN1@Example.ORG "] {
+        let (ok, out, err) = run(&["contact", "show", who]);
+        assert!(ok, "{who}: {err}");
+        assert!(
+            out.contains("(number C1)") && out.contains("tickets held as cultural contact: 1"),
+            "{who}: {out}"
+        );
+    }
+    let (ok, _, err) = run(&["contact", "show", "nobody@example.org"]);
+    assert!(!ok);
+    assert!(
+        err.contains("no contact numbered or with the email"),
+        "{err}"
+    );
+
+    let db = format!("sqlite:{}", tmp.path().join("t.db").display());
+    let o = tixbridge(tmp.path(), &["reconcile", "--db", &db]);
+    assert_eq!(o.status.code(), Some(2), "{:?}", text(&o));
+    assert!(text(&o).1.contains("has no interface"), "{:?}", text(&o));
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tixbridge"))
+        .args(["ticket", "show", "TX1", "--db", &db])
+        .current_dir(tmp.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The reader goes away before the first line is printed.
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+}

@@ -14,7 +14,7 @@ use crate::progress::Meter;
 
 #[derive(Subcommand)]
 pub enum ImportCmd {
-    /// Import tickets from a CSV file (columns in the README). All or nothing: a file
+    /// Import tickets from a CSV file (columns in docs/import.md). All or nothing: a file
     /// with a bad row imports nothing and names every bad row.
     Tickets {
         /// The CSV file; `-` reads standard input (kept in a temporary file while the

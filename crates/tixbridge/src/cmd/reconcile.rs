@@ -69,17 +69,23 @@ async fn execute(a: Args) -> anyhow::Result<ExitCode> {
         let out = serde_json::json!({"organization": org.code, "fix": before, "result": after});
         println!("{}", serde_json::to_string_pretty(&out)?);
     } else {
-        if let Some((before, lines)) = &fixed {
-            print(&org.code, before);
-            if lines.is_empty() {
-                println!("nothing to repair");
+        match &fixed {
+            Some((before, lines)) if !lines.is_empty() => {
+                print(&org.code, before);
+                for l in lines {
+                    println!("repair: {l}");
+                }
+                println!("after the repair:");
+                print(&org.code, &after);
             }
-            for l in lines {
-                println!("repair: {l}");
+            Some(_) => {
+                print(&org.code, &after);
+                if !after.agrees() {
+                    println!("nothing the functions can repair: the rest needs an operator");
+                }
             }
-            println!("after the repair:");
+            None => print(&org.code, &after),
         }
-        print(&org.code, &after);
     }
     Ok(if after.agrees() {
         ExitCode::SUCCESS

@@ -501,8 +501,25 @@ fn time(t: chrono::DateTime<chrono::Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
-fn email(p: Option<&tixbridge_core::api::Person>) -> &str {
-    p.and_then(|p| p.email.as_deref()).unwrap_or("-")
+/// A wallet person as `ticket show` prints it: the email, else the name (a holder
+/// assigned in the app often has no email), else `-`.
+fn email(p: Option<&tixbridge_core::api::Person>) -> String {
+    let Some(p) = p else {
+        return "-".into();
+    };
+    if let Some(e) = p.email.as_deref().filter(|e| !e.trim().is_empty()) {
+        return e.to_owned();
+    }
+    let name = [p.first_name.as_deref(), p.last_name.as_deref()]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(" ");
+    if name.trim().is_empty() {
+        "-".into()
+    } else {
+        name
+    }
 }
 
 /// `ticket show`: both sides of one ticket.
