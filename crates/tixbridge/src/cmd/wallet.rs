@@ -153,7 +153,7 @@ pub async fn exec(cmd: WalletCmd) -> anyhow::Result<ExitCode> {
                 .await
                 .with_context(|| format!("cannot listen on {listen}"))?;
             let addr = listener.local_addr()?;
-            tracing::info!(%addr, "wallet service listening");
+            // The service logs its own "listening" line; this one is for the operator.
             println!("wallet service listening on http://{addr}/organizer/tickets");
             if config.sandbox {
                 println!("sandbox mode: app sessions at http://{addr}/app/session");
