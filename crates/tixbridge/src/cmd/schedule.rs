@@ -565,7 +565,15 @@ fn print_schedule(s: &Schedule, interface: &str, last: Option<&Execution>) -> an
     println!("  batch size: {}", s.batch_size);
     println!("  filters: {}", d.filters);
     println!("  simulation: {}", if d.simulation { "yes" } else { "no" });
-    println!("  parameters: {}", serde_json::to_string(&s.params)?);
+    println!("  parameters:");
+    for (key, value) in s.params.as_object().into_iter().flatten() {
+        let value = match value {
+            serde_json::Value::String(v) => v.clone(),
+            serde_json::Value::Null => "-".to_owned(),
+            other => serde_json::to_string(other)?,
+        };
+        println!("    {key}: {value}");
+    }
     if last.is_some() {
         println!("  {}", last_state(last));
     }

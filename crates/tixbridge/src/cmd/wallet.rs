@@ -158,8 +158,12 @@ pub async fn exec(cmd: WalletCmd) -> anyhow::Result<ExitCode> {
             if config.sandbox {
                 println!("sandbox mode: app sessions at http://{addr}/app/session");
             }
-            tixbridge_wallet::serve_with(listener, store, config, shutdown_signal()).await?;
-            tracing::info!("wallet service stopped");
+            let stopping = async {
+                shutdown_signal().await;
+                tracing::info!("stopping: no new connection; requests in flight finish first");
+            };
+            // The service logs "wallet service stopped" once it has.
+            tixbridge_wallet::serve_with(listener, store, config, stopping).await?;
             Ok(ExitCode::SUCCESS)
         }
         WalletCmd::Simulate(a) => super::simulate::exec(*a).await,
