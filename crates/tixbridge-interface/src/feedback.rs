@@ -73,23 +73,14 @@ pub(crate) async fn run(
             ));
             break;
         }
-        let n = (page.tickets.len() + page.privileges.len()) as u64;
-        taken += n;
+        taken += (page.tickets.len() + page.privileges.len()) as u64;
         if taken < batch {
             let limit = page_size.min(batch - taken);
             next = Some(read(&client, &page.next_page_key, limit));
         }
-        ctx.counts.add(Count::Selected, n);
-        let (states, skipped): (Vec<TicketState>, Vec<TicketState>) =
-            states_of(page.tickets, &page.privileges).partition(|s| !skipped_by(&params, s));
-        ctx.counts.add(Count::Skipped, skipped.len() as u64);
-        let applied = store
-            .apply_feedback_page(page_to_apply(ctx, &key, &page.next_page_key, states))
-            .await?;
+        let next_key = page.next_page_key.clone();
+        let applied = apply(ctx, &params, &key, &next_key, page).await?;
         distributed += applied.distribution_changes;
-        ctx.counts.add(Count::Succeeded, applied.applied);
-        ctx.counts.add(Count::Failed, applied.unknown.len() as u64);
-        report_unknown(ctx, &applied).await?;
         if applied.blocked {
             end.fatal = true;
             end.messages.push(format!(
@@ -98,7 +89,7 @@ pub(crate) async fn run(
             ));
             break;
         }
-        key = page.next_page_key;
+        key = next_key;
         if let Some(p) = &ctx.opts.progress {
             let c = ctx.counts.snapshot();
             p(Progress {
@@ -178,18 +169,7 @@ async fn apply_upload(
     key: String,
     page: DiffPage,
 ) -> anyhow::Result<StepOutcome> {
-    let n = (page.tickets.len() + page.privileges.len()) as u64;
-    ctx.counts.add(Count::Selected, n);
-    let (states, skipped): (Vec<TicketState>, Vec<TicketState>) =
-        states_of(page.tickets, &page.privileges).partition(|s| !skipped_by(params, s));
-    ctx.counts.add(Count::Skipped, skipped.len() as u64);
-    let applied = ctx
-        .store
-        .apply_feedback_page(page_to_apply(ctx, &key, &key, states))
-        .await?;
-    ctx.counts.add(Count::Succeeded, applied.applied);
-    ctx.counts.add(Count::Failed, applied.unknown.len() as u64);
-    report_unknown(ctx, &applied).await?;
+    let applied = apply(ctx, params, &key, &key, page).await?;
     Ok(StepOutcome {
         fatal: applied.blocked,
         messages: vec![format!(
@@ -198,6 +178,34 @@ async fn apply_upload(
         )],
         ..StepOutcome::default()
     })
+}
+
+/// Applies one page after `key`, followed by `next_key`: its tickets and privileges
+/// counted as selected, the skip list's left out (skipped), the rest applied by the
+/// store in one transaction (succeeded), and each ticket ticketing does not know
+/// reported (failed).
+async fn apply(
+    ctx: &mut ExecutionContext,
+    params: &FeedbackParams,
+    key: &str,
+    next_key: &str,
+    page: DiffPage,
+) -> anyhow::Result<AppliedPage> {
+    ctx.counts.add(
+        Count::Selected,
+        (page.tickets.len() + page.privileges.len()) as u64,
+    );
+    let (states, skipped): (Vec<TicketState>, Vec<TicketState>) =
+        states_of(page.tickets, &page.privileges).partition(|s| !skipped_by(params, s));
+    ctx.counts.add(Count::Skipped, skipped.len() as u64);
+    let applied = ctx
+        .store
+        .apply_feedback_page(page_to_apply(ctx, key, next_key, states))
+        .await?;
+    ctx.counts.add(Count::Succeeded, applied.applied);
+    ctx.counts.add(Count::Failed, applied.unknown.len() as u64);
+    report_unknown(ctx, &applied).await?;
+    Ok(applied)
 }
 
 /// A page of feed states to apply after `key`, followed by `next_key`, as the

@@ -217,7 +217,9 @@ pub async fn reconcile_and_fix(
         // Nothing ran: comparing again would find the same.
         return Ok((before.clone(), lines, before));
     }
-    let after = reconcile(store, org, opts).await?;
+    // The interface, its client and the barcode affixes are the same as before.
+    let mut again = Tally::new(opts.first, false);
+    let after = compare(store, org, &client, &affixes, opts, &mut again).await?;
     Ok((before, lines, after))
 }
 

@@ -116,9 +116,9 @@ pub struct UpdateArgs {
     manual: bool,
 }
 
-/// What every `schedule create-…` takes.
+/// The schedule a `schedule create-…` creates: its store, interface and name.
 #[derive(clap::Args)]
-pub struct CreateCommon {
+pub struct NewScheduleArgs {
     #[command(flatten)]
     db: TicketingDb,
     /// The interface it belongs to.
@@ -127,6 +127,13 @@ pub struct CreateCommon {
     /// Schedule name (unique).
     #[arg(long)]
     name: String,
+}
+
+/// What every `schedule create-…` of a sending function takes.
+#[derive(clap::Args)]
+pub struct CreateCommon {
+    #[command(flatten)]
+    target: NewScheduleArgs,
     /// Tickets per execution (default 1,000; 10,000 for Push Controlled).
     #[arg(long)]
     batch_size: Option<i64>,
@@ -240,13 +247,7 @@ pub struct PushControlledArgs {
 #[derive(clap::Args)]
 pub struct FeedbackArgs {
     #[command(flatten)]
-    db: TicketingDb,
-    /// The interface it belongs to.
-    #[arg(long)]
-    interface: String,
-    /// Schedule name (unique).
-    #[arg(long)]
-    name: String,
+    target: NewScheduleArgs,
     /// Changed tickets applied per execution at most.
     #[arg(long, default_value_t = 1000)]
     batch_size: i64,
@@ -282,12 +283,12 @@ pub struct PrivilegesArgs {
 pub async fn exec(cmd: ScheduleCmd) -> anyhow::Result<ExitCode> {
     match cmd {
         ScheduleCmd::CreateFeedback(a) => {
-            let store = a.db.open().await?;
+            let store = a.target.db.open().await?;
             let s = create_feedback_schedule(
                 &*store,
                 FeedbackScheduleInput {
-                    interface: a.interface,
-                    name: a.name,
+                    interface: a.target.interface,
+                    name: a.target.name,
                     batch_size: a.batch_size,
                     skip: a.skip,
                     frequency_secs: a.every_secs,
@@ -298,12 +299,12 @@ pub async fn exec(cmd: ScheduleCmd) -> anyhow::Result<ExitCode> {
         }
         ScheduleCmd::CreatePrivileges(a) => {
             let c = a.common;
-            let store = c.db.open().await?;
+            let store = c.target.db.open().await?;
             let s = create_privileges_schedule(
                 &*store,
                 PrivilegesScheduleInput {
-                    interface: c.interface,
-                    name: c.name,
+                    interface: c.target.interface,
+                    name: c.target.name,
                     batch_size: c.batch_size.unwrap_or(1000),
                     point_of_sales: a.pos,
                     filters: InjectionFilters {
@@ -324,14 +325,14 @@ pub async fn exec(cmd: ScheduleCmd) -> anyhow::Result<ExitCode> {
         }
         ScheduleCmd::CreatePushControlled(a) => {
             let c = a.common;
-            let store = c.db.open().await?;
+            let store = c.target.db.open().await?;
             // Controls come by thousands on an event day (DOMAIN.md §5.4).
             let batch_size = c.batch_size.unwrap_or(10_000);
             let s = create_push_controlled_schedule(
                 &*store,
                 PushControlledScheduleInput {
-                    interface: c.interface,
-                    name: c.name,
+                    interface: c.target.interface,
+                    name: c.target.name,
                     batch_size,
                     force: c.force,
                     skip: c.skip,
@@ -345,12 +346,12 @@ pub async fn exec(cmd: ScheduleCmd) -> anyhow::Result<ExitCode> {
         }
         ScheduleCmd::CreatePushCancelled(a) => {
             let c = a.common;
-            let store = c.db.open().await?;
+            let store = c.target.db.open().await?;
             let s = create_push_cancelled_schedule(
                 &*store,
                 PushCancelledScheduleInput {
-                    interface: c.interface,
-                    name: c.name,
+                    interface: c.target.interface,
+                    name: c.target.name,
                     batch_size: c.batch_size.unwrap_or(1000),
                     notify_spectator: a.notify_spectator,
                     force: c.force,
@@ -366,12 +367,12 @@ pub async fn exec(cmd: ScheduleCmd) -> anyhow::Result<ExitCode> {
         ScheduleCmd::CreateInjection(a) => {
             let a = *a;
             let c = a.common;
-            let store = c.db.open().await?;
+            let store = c.target.db.open().await?;
             let s = create_injection_schedule(
                 &*store,
                 InjectionScheduleInput {
-                    interface: c.interface,
-                    name: c.name,
+                    interface: c.target.interface,
+                    name: c.target.name,
                     batch_size: c.batch_size.unwrap_or(1000),
                     point_of_sales: a.pos,
                     filters: a.filters.into(),
